@@ -6,4 +6,14 @@
 pub mod error;
 
 pub use error::{AuthError, ErrorCode, ErrorStyle};
+pub mod alg;
+pub mod json;
+pub mod jwks;
 pub mod random;
+mod roca;
+pub mod token;
+pub mod verify;
+
+pub use alg::Algorithm;
+pub use jwks::{Jwk, JwkSet};
+pub use verify::{Policy, Verified, Verifier};

@@ -1,0 +1,187 @@
+//! Strict JSON reading for untrusted token parts.
+//!
+//! serde_json does the parsing; this layer adds what a token parser needs on top: a nesting-depth
+//! limit, a member-count limit, and refusal of duplicate member names (RFC 7515 §4 allows
+//! last-wins, but two parsers disagreeing on a duplicate `alg` or `sub` is a classic bypass).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Shape limits applied while parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonLimits {
+    /// Maximum nesting of arrays/objects (the top-level object counts as 1).
+    pub max_depth: usize,
+    /// Maximum number of members in any one object.
+    pub max_members: usize,
+}
+
+impl Default for JsonLimits {
+    fn default() -> Self {
+        JsonLimits {
+            max_depth: 16,
+            max_members: 64,
+        }
+    }
+}
+
+/// Parses `bytes` as a JSON object within `limits`. The error is a short fixed description.
+pub fn parse_object(bytes: &[u8], limits: JsonLimits) -> Result<Map<String, Value>, &'static str> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Strict { limits, depth: 1 }
+        .deserialize(&mut de)
+        .map_err(|e| classify(&e))?;
+    de.end().map_err(|_| "trailing data after JSON")?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err("not a JSON object"),
+    }
+}
+
+fn classify(e: &serde_json::Error) -> &'static str {
+    let msg = e.to_string();
+    if msg.starts_with(TOO_DEEP) {
+        TOO_DEEP
+    } else if msg.starts_with(TOO_MANY) {
+        TOO_MANY
+    } else if msg.starts_with(DUPLICATE) {
+        DUPLICATE
+    } else {
+        "invalid JSON"
+    }
+}
+
+const TOO_DEEP: &str = "JSON nested too deeply";
+const TOO_MANY: &str = "too many JSON members";
+const DUPLICATE: &str = "duplicate JSON member name";
+
+#[derive(Clone, Copy)]
+struct Strict {
+    limits: JsonLimits,
+    depth: usize,
+}
+
+impl Strict {
+    fn nested<E: serde::de::Error>(self) -> Result<Strict, E> {
+        if self.depth >= self.limits.max_depth {
+            return Err(E::custom(TOO_DEEP));
+        }
+        Ok(Strict {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(inner)? {
+            if out.len() >= self.limits.max_members {
+                return Err(A::Error::custom(TOO_MANY));
+            }
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
+        let mut out = Map::new();
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.len() >= self.limits.max_members {
+                return Err(A::Error::custom(TOO_MANY));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(A::Error::custom(DUPLICATE));
+            }
+            let v = map.next_value_seed(inner)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_objects() {
+        let m = parse_object(
+            br#"{"a":1,"b":[1,{"c":null}],"d":"x"}"#,
+            JsonLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(m["a"], 1);
+    }
+
+    #[test]
+    fn refuses_duplicates_depth_and_width() {
+        let lim = JsonLimits {
+            max_depth: 3,
+            max_members: 3,
+        };
+        assert_eq!(parse_object(br#"{"a":1,"a":2}"#, lim), Err(DUPLICATE));
+        assert_eq!(parse_object(br#"{"a":[[1]]}"#, lim), Err(TOO_DEEP));
+        assert!(parse_object(br#"{"a":[1]}"#, lim).is_ok());
+        assert_eq!(
+            parse_object(br#"{"a":1,"b":2,"c":3,"d":4}"#, lim),
+            Err(TOO_MANY)
+        );
+        assert_eq!(parse_object(br#"{"a":[1,2,3,4]}"#, lim), Err(TOO_MANY));
+    }
+
+    #[test]
+    fn refuses_non_objects_and_trailing_data() {
+        let lim = JsonLimits::default();
+        assert!(parse_object(b"[1]", lim).is_err());
+        assert!(parse_object(b"\"x\"", lim).is_err());
+        assert!(parse_object(b"{} {}", lim).is_err());
+        assert!(parse_object(b"{", lim).is_err());
+        assert!(parse_object(b"", lim).is_err());
+        assert!(parse_object(&[b'['; 100_000], lim).is_err());
+    }
+}

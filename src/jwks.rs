@@ -1,0 +1,733 @@
+//! JSON Web Keys (RFC 7517) and PEM public keys → typed verifying keys, indexed by `kid`.
+//!
+//! Everything that makes a key unsafe is decided here, once, at load: RSA below 2048 bits or with
+//! the ROCA weakness, HMAC secrets shorter than the hash output, points off the curve, keys whose
+//! `use`, `key_ops` or `alg` exclude JWS verification, and key sets that mix shared secrets with
+//! public keys. Verification never sees such a key.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use hmac::{Hmac, Mac};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPublicKey};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::alg::{Algorithm, KeyFamily};
+use crate::error::{AuthError, ErrorCode};
+
+/// Most keys one set may hold; a larger remote document is refused rather than indexed.
+pub const MAX_KEYS: usize = 100;
+/// How many keys a token without `kid` may be tried against.
+pub const MAX_KID_LESS_CANDIDATES: usize = 4;
+/// Largest JWKS document accepted, in bytes.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+const RSA_MIN_BITS: usize = 2048;
+const RSA_MAX_BITS: usize = 4096;
+
+/// A shared secret, prepared once per HMAC algorithm its length allows.
+#[derive(Clone)]
+pub struct OctKey {
+    pub(crate) hs256: Option<Hmac<Sha256>>,
+    pub(crate) hs384: Option<Hmac<Sha384>>,
+    pub(crate) hs512: Option<Hmac<Sha512>>,
+    thumbprint_input: String,
+}
+
+impl fmt::Debug for OctKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OctKey(<redacted>)")
+    }
+}
+
+/// A key that can verify signatures of exactly one [`KeyFamily`].
+#[derive(Clone)]
+pub enum VerifyingKey {
+    Oct(OctKey),
+    Rsa(RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyingKey::Oct(_) => f.write_str("VerifyingKey::Oct(<redacted>)"),
+            other => write!(
+                f,
+                "VerifyingKey::{:?}({})",
+                other.family(),
+                other.thumbprint()
+            ),
+        }
+    }
+}
+
+impl VerifyingKey {
+    /// The family of algorithms this key serves.
+    pub fn family(&self) -> KeyFamily {
+        match self {
+            VerifyingKey::Oct(_) => KeyFamily::Oct,
+            VerifyingKey::Rsa(_) => KeyFamily::Rsa,
+            VerifyingKey::P256(_) => KeyFamily::P256,
+            VerifyingKey::P384(_) => KeyFamily::P384,
+            VerifyingKey::P521(_) => KeyFamily::P521,
+            VerifyingKey::Ed25519(_) => KeyFamily::Ed25519,
+        }
+    }
+
+    fn supports(&self, alg: Algorithm) -> bool {
+        match (self, alg) {
+            (VerifyingKey::Oct(k), Algorithm::HS256) => k.hs256.is_some(),
+            (VerifyingKey::Oct(k), Algorithm::HS384) => k.hs384.is_some(),
+            (VerifyingKey::Oct(k), Algorithm::HS512) => k.hs512.is_some(),
+            _ => alg.family() == self.family(),
+        }
+    }
+
+    /// The RFC 7638 required members of the public JWK, in canonical (sorted) order.
+    pub fn public_members(&self) -> Map<String, Value> {
+        let b64 = |b: &[u8]| Value::String(Base64UrlUnpadded::encode_string(b));
+        let mut m = Map::new();
+        match self {
+            VerifyingKey::Oct(k) => {
+                m.insert("k".into(), Value::String(k.thumbprint_input.clone()));
+                m.insert("kty".into(), "oct".into());
+            }
+            VerifyingKey::Rsa(k) => {
+                m.insert("e".into(), b64(&k.e().to_bytes_be()));
+                m.insert("kty".into(), "RSA".into());
+                m.insert("n".into(), b64(&k.n().to_bytes_be()));
+            }
+            VerifyingKey::P256(k) => {
+                ec_members(&mut m, "P-256", k.to_encoded_point(false).as_bytes())
+            }
+            VerifyingKey::P384(k) => {
+                ec_members(&mut m, "P-384", k.to_encoded_point(false).as_bytes())
+            }
+            VerifyingKey::P521(k) => {
+                ec_members(&mut m, "P-521", k.to_encoded_point(false).as_bytes())
+            }
+            VerifyingKey::Ed25519(k) => {
+                m.insert("crv".into(), "Ed25519".into());
+                m.insert("kty".into(), "OKP".into());
+                m.insert("x".into(), b64(k.as_bytes()));
+            }
+        }
+        m
+    }
+
+    /// RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn thumbprint(&self) -> String {
+        let canonical = Value::Object(self.public_members()).to_string();
+        Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
+    }
+}
+
+fn ec_members(m: &mut Map<String, Value>, crv: &str, sec1: &[u8]) {
+    let coord = (sec1.len().saturating_sub(1)) / 2;
+    let (x, y) = sec1.get(1..).unwrap_or_default().split_at(coord);
+    m.insert("crv".into(), crv.into());
+    m.insert("kty".into(), "EC".into());
+    m.insert("x".into(), Base64UrlUnpadded::encode_string(x).into());
+    m.insert("y".into(), Base64UrlUnpadded::encode_string(y).into());
+}
+
+/// One usable verification key with its identity and restrictions.
+#[derive(Debug, Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    key: VerifyingKey,
+}
+
+impl Jwk {
+    /// Wraps a key with an optional `kid` and `alg` restriction.
+    pub fn new(
+        key: VerifyingKey,
+        kid: Option<String>,
+        alg: Option<Algorithm>,
+    ) -> Result<Jwk, AuthError> {
+        if let Some(a) = alg {
+            if !key.supports(a) {
+                return Err(key_error(None, "alg does not match the key"));
+            }
+        }
+        Ok(Jwk { kid, alg, key })
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm this key is restricted to by its JWK `alg`, if any.
+    pub fn alg(&self) -> Option<Algorithm> {
+        self.alg
+    }
+
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.alg.is_none_or(|a| a == alg) && self.key.supports(alg)
+    }
+
+    /// Parses one JWK object. Refuses private keys, keys not meant for signature verification,
+    /// and weak or malformed keys.
+    pub fn from_value(v: &Value) -> Result<Jwk, AuthError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| key_error(None, "a JWK must be a JSON object"))?;
+        let kid = match obj.get("kid") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(key_error(None, "kid must be a string")),
+        };
+        let err = |reason: &'static str| key_error(kid.as_deref(), reason);
+        let kty = str_member(obj, "kty").ok_or_else(|| err("kty is missing"))?;
+        if let Some(u) = obj.get("use") {
+            if u != "sig" {
+                return Err(err("the key's use is not sig"));
+            }
+        }
+        if let Some(ops) = obj.get("key_ops") {
+            check_key_ops(ops).map_err(err)?;
+        }
+        let alg = match obj.get("alg") {
+            None => None,
+            Some(Value::String(name)) => Some(
+                Algorithm::from_name(name)
+                    .map_err(|_| err("the key's alg is not a supported signature algorithm"))?,
+            ),
+            Some(_) => return Err(err("alg must be a string")),
+        };
+        let key = match kty {
+            "oct" => oct_key(obj, alg).map_err(err)?,
+            "RSA" => {
+                refuse_private(obj, &["d", "p", "q", "dp", "dq", "qi", "oth"]).map_err(err)?;
+                let n = b64_member(obj, "n").map_err(err)?;
+                let e = b64_member(obj, "e").map_err(err)?;
+                VerifyingKey::Rsa(rsa_key(&n, &e).map_err(err)?)
+            }
+            "EC" => {
+                refuse_private(obj, &["d"]).map_err(err)?;
+                ec_key(obj).map_err(err)?
+            }
+            "OKP" => {
+                refuse_private(obj, &["d"]).map_err(err)?;
+                if str_member(obj, "crv") != Some("Ed25519") {
+                    return Err(err("unsupported OKP curve"));
+                }
+                let x = b64_member(obj, "x").map_err(err)?;
+                let x: [u8; 32] = x
+                    .try_into()
+                    .map_err(|_| err("Ed25519 x must be 32 bytes"))?;
+                VerifyingKey::Ed25519(
+                    ed25519_dalek::VerifyingKey::from_bytes(&x)
+                        .map_err(|_| err("invalid Ed25519 public key"))?,
+                )
+            }
+            _ => return Err(err("unsupported key type")),
+        };
+        if let Some(a) = alg {
+            if a.family() != key.family() {
+                return Err(err("the key's alg does not match its type or curve"));
+            }
+        }
+        Jwk::new(key, kid.clone(), alg).map_err(|_| err("the key's alg does not match the key"))
+    }
+
+    /// Parses a PEM public key: SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+    pub fn from_pem(pem: &str) -> Result<Jwk, AuthError> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use spki::DecodePublicKey;
+        let pem = pem.trim();
+        if pem.contains("PRIVATE KEY") {
+            return Err(key_error(
+                None,
+                "this is a private key; give the public key",
+            ));
+        }
+        if pem.contains("BEGIN CERTIFICATE") {
+            return Err(key_error(
+                None,
+                "certificates are not read; extract the public key (openssl x509 -pubkey -noout)",
+            ));
+        }
+        let key = if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
+            let k = RsaPublicKey::from_pkcs1_pem(pem)
+                .map_err(|_| key_error(None, "malformed PKCS#1 RSA key"))?;
+            VerifyingKey::Rsa(
+                rsa_key(&k.n().to_bytes_be(), &k.e().to_bytes_be())
+                    .map_err(|r| key_error(None, r))?,
+            )
+        } else if let Ok(k) = RsaPublicKey::from_public_key_pem(pem) {
+            VerifyingKey::Rsa(
+                rsa_key(&k.n().to_bytes_be(), &k.e().to_bytes_be())
+                    .map_err(|r| key_error(None, r))?,
+            )
+        } else if let Ok(k) = p256::PublicKey::from_public_key_pem(pem) {
+            VerifyingKey::P256(k.into())
+        } else if let Ok(k) = p384::PublicKey::from_public_key_pem(pem) {
+            VerifyingKey::P384(k.into())
+        } else if let Ok(k) = p521::PublicKey::from_public_key_pem(pem) {
+            VerifyingKey::P521(
+                p521::ecdsa::VerifyingKey::from_affine(*k.as_affine())
+                    .map_err(|_| key_error(None, "invalid P-521 public key"))?,
+            )
+        } else if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+            VerifyingKey::Ed25519(k)
+        } else {
+            return Err(key_error(
+                None,
+                "not a supported PEM public key (RSA, EC P-256/P-384/P-521 or Ed25519 SPKI)",
+            ));
+        };
+        Jwk::new(key, None, None)
+    }
+
+    /// A shared HMAC secret given as raw bytes (e.g. read from a file).
+    pub fn from_secret(secret: &[u8], alg: Option<Algorithm>) -> Result<Jwk, AuthError> {
+        let key = oct_from_bytes(secret, alg).map_err(|r| key_error(None, r))?;
+        Jwk::new(key, None, alg)
+    }
+}
+
+fn key_error(kid: Option<&str>, reason: &'static str) -> AuthError {
+    match kid {
+        Some(kid) => AuthError::with_message(
+            ErrorCode::InvalidKey,
+            format!("key {:?}: {reason}", truncate(kid, 64)),
+        ),
+        None => AuthError::with_message(ErrorCode::InvalidKey, reason),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn str_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    obj.get(name).and_then(Value::as_str)
+}
+
+fn b64_member(obj: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, &'static str> {
+    let s = str_member(obj, name).ok_or("a required key member is missing")?;
+    Base64UrlUnpadded::decode_vec(s).map_err(|_| "a key member is not valid base64url")
+}
+
+fn refuse_private(obj: &Map<String, Value>, members: &[&str]) -> Result<(), &'static str> {
+    if members.iter().any(|m| obj.contains_key(*m)) {
+        return Err("a verification key set must not contain private key material");
+    }
+    Ok(())
+}
+
+/// RFC 7517 §4.3: recognised operations that exclude `verify` rule the key out; values outside
+/// the registry are ignored, as the RFC allows other values.
+fn check_key_ops(ops: &Value) -> Result<(), &'static str> {
+    const KNOWN: [&str; 8] = [
+        "sign",
+        "verify",
+        "encrypt",
+        "decrypt",
+        "wrapKey",
+        "unwrapKey",
+        "deriveKey",
+        "deriveBits",
+    ];
+    let ops = ops.as_array().ok_or("key_ops must be an array")?;
+    let mut known = ops
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|o| KNOWN.contains(o))
+        .peekable();
+    if ops.iter().any(|o| !o.is_string()) {
+        return Err("key_ops must contain strings");
+    }
+    if known.peek().is_some() && !known.any(|o| o == "verify") {
+        return Err("the key's key_ops do not allow verify");
+    }
+    Ok(())
+}
+
+fn oct_key(obj: &Map<String, Value>, alg: Option<Algorithm>) -> Result<VerifyingKey, &'static str> {
+    let k = b64_member(obj, "k")?;
+    if alg.is_some_and(|a| a.family() != KeyFamily::Oct) {
+        return Err("the key's alg is not an HMAC algorithm");
+    }
+    oct_from_bytes(&k, alg)
+}
+
+fn oct_from_bytes(k: &[u8], alg: Option<Algorithm>) -> Result<VerifyingKey, &'static str> {
+    let allowed = |a: Algorithm, min: usize| alg.is_none_or(|x| x == a) && k.len() >= min;
+    let key = OctKey {
+        hs256: allowed(Algorithm::HS256, 32)
+            .then(|| Hmac::<Sha256>::new_from_slice(k).ok())
+            .flatten(),
+        hs384: allowed(Algorithm::HS384, 48)
+            .then(|| Hmac::<Sha384>::new_from_slice(k).ok())
+            .flatten(),
+        hs512: allowed(Algorithm::HS512, 64)
+            .then(|| Hmac::<Sha512>::new_from_slice(k).ok())
+            .flatten(),
+        thumbprint_input: Base64UrlUnpadded::encode_string(k),
+    };
+    if key.hs256.is_none() && key.hs384.is_none() && key.hs512.is_none() {
+        return Err("HMAC secret is shorter than the hash output");
+    }
+    Ok(VerifyingKey::Oct(key))
+}
+
+fn rsa_key(n: &[u8], e: &[u8]) -> Result<RsaPublicKey, &'static str> {
+    let n_int = BigUint::from_bytes_be(n);
+    let e_int = BigUint::from_bytes_be(e);
+    let bits = n_int.bits();
+    if bits < RSA_MIN_BITS {
+        return Err("RSA modulus is shorter than 2048 bits");
+    }
+    if bits > RSA_MAX_BITS {
+        return Err("RSA modulus is longer than 4096 bits");
+    }
+    if e.len() > 4 || e_int < BigUint::from(3u32) || e.last().is_none_or(|b| b & 1 == 0) {
+        return Err("RSA public exponent must be odd, at least 3 and at most 32 bits");
+    }
+    if n.last().is_none_or(|b| b & 1 == 0) {
+        return Err("RSA modulus must be odd");
+    }
+    crate::roca::check_modulus(n)?;
+    RsaPublicKey::new(n_int, e_int).map_err(|_| "invalid RSA public key")
+}
+
+fn ec_key(obj: &Map<String, Value>) -> Result<VerifyingKey, &'static str> {
+    let crv = str_member(obj, "crv").ok_or("crv is missing")?;
+    let x = b64_member(obj, "x")?;
+    let y = b64_member(obj, "y")?;
+    let size = match crv {
+        "P-256" => 32,
+        "P-384" => 48,
+        "P-521" => 66,
+        _ => return Err("unsupported EC curve"),
+    };
+    if x.len() != size || y.len() != size {
+        return Err("EC coordinates must be the full size of the curve");
+    }
+    let mut sec1 = Vec::with_capacity(1 + 2 * size);
+    sec1.push(0x04);
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    let bad = "EC point is not on the curve";
+    Ok(match crv {
+        "P-256" => {
+            VerifyingKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
+        }
+        "P-384" => {
+            VerifyingKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
+        }
+        _ => {
+            VerifyingKey::P521(p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
+        }
+    })
+}
+
+/// Why a key of a set was left out (lenient loading of remote sets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// Position in the `keys` array.
+    pub index: usize,
+    /// The refusal, naming the `kid` when there is one.
+    pub error: AuthError,
+}
+
+/// A set of verification keys with a `kid` index.
+#[derive(Debug, Clone, Default)]
+pub struct JwkSet {
+    keys: Vec<Jwk>,
+    by_kid: HashMap<String, Vec<usize>>,
+    skipped: Vec<SkippedKey>,
+}
+
+impl JwkSet {
+    /// Builds a set from keys. Refuses sets that mix shared secrets with public keys: a verifier
+    /// holding both can be steered from one to the other.
+    pub fn from_keys(keys: Vec<Jwk>) -> Result<JwkSet, AuthError> {
+        if keys.len() > MAX_KEYS {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidKey,
+                "too many keys in the key set",
+            ));
+        }
+        let oct = keys
+            .iter()
+            .filter(|k| k.key.family() == KeyFamily::Oct)
+            .count();
+        if oct != 0 && oct != keys.len() {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidKey,
+                "a key set must not mix shared secrets (oct) with public keys",
+            ));
+        }
+        let mut by_kid: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(kid) = &k.kid {
+                by_kid.entry(kid.clone()).or_default().push(i);
+            }
+        }
+        Ok(JwkSet {
+            keys,
+            by_kid,
+            skipped: Vec::new(),
+        })
+    }
+
+    /// Parses a JWKS document; any unusable key is an error (for configuration you control).
+    pub fn from_json(json: &str) -> Result<JwkSet, AuthError> {
+        let set = JwkSet::from_json_lenient(json)?;
+        match set.skipped.first() {
+            Some(s) => Err(s.error.clone()),
+            None => Ok(set),
+        }
+    }
+
+    /// Parses a JWKS document, leaving out keys that cannot verify JWS signatures (encryption
+    /// keys, unknown types, weak keys) and recording why. For remote sets you do not control.
+    pub fn from_json_lenient(json: &str) -> Result<JwkSet, AuthError> {
+        if json.len() > MAX_JWKS_BYTES {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidKey,
+                "the key set document is too large",
+            ));
+        }
+        let doc: Value = serde_json::from_str(json).map_err(|_| {
+            AuthError::with_message(ErrorCode::InvalidKey, "the key set is not valid JSON")
+        })?;
+        let list = doc.get("keys").and_then(Value::as_array).ok_or_else(|| {
+            AuthError::with_message(ErrorCode::InvalidKey, "the key set has no keys array")
+        })?;
+        if list.len() > MAX_KEYS {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidKey,
+                "too many keys in the key set",
+            ));
+        }
+        let mut keys = Vec::new();
+        let mut skipped = Vec::new();
+        for (index, v) in list.iter().enumerate() {
+            match Jwk::from_value(v) {
+                Ok(k) => keys.push(k),
+                Err(error) => skipped.push(SkippedKey { index, error }),
+            }
+        }
+        let mut set = JwkSet::from_keys(keys)?;
+        set.skipped = skipped;
+        Ok(set)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// Keys left out by lenient loading, with the reason.
+    pub fn skipped(&self) -> &[SkippedKey] {
+        &self.skipped
+    }
+
+    /// The keys a token with this `kid` and `alg` may be checked against.
+    ///
+    /// With a `kid`: exactly the key of that id (unknown → `unknown_key`, so the host can refetch;
+    /// ambiguous → `unknown_key`; a key of another type → `unsupported_algorithm`). Without: the
+    /// compatible keys, at most [`MAX_KID_LESS_CANDIDATES`].
+    pub fn candidates(&self, kid: Option<&str>, alg: Algorithm) -> Result<Vec<&Jwk>, AuthError> {
+        if self.keys.is_empty() {
+            return Err(AuthError::new(ErrorCode::KeysUnavailable));
+        }
+        match kid {
+            Some(kid) => {
+                let idx = self.by_kid.get(kid).map(Vec::as_slice).unwrap_or_default();
+                match idx {
+                    [] => Err(AuthError::new(ErrorCode::UnknownKey)),
+                    [i] => {
+                        let k = &self.keys[*i];
+                        if k.allows(alg) {
+                            Ok(vec![k])
+                        } else {
+                            Err(AuthError::with_message(
+                                ErrorCode::UnsupportedAlgorithm,
+                                "the token algorithm does not match the key named by kid",
+                            ))
+                        }
+                    }
+                    _ => Err(AuthError::with_message(
+                        ErrorCode::UnknownKey,
+                        "the kid names more than one key",
+                    )),
+                }
+            }
+            None => {
+                let found: Vec<&Jwk> = self.keys.iter().filter(|k| k.allows(alg)).collect();
+                if found.is_empty() {
+                    Err(AuthError::with_message(
+                        ErrorCode::UnsupportedAlgorithm,
+                        "no key accepts the token algorithm",
+                    ))
+                } else if found.len() > MAX_KID_LESS_CANDIDATES {
+                    Err(AuthError::with_message(
+                        ErrorCode::UnknownKey,
+                        "the token has no kid and too many keys could match",
+                    ))
+                } else {
+                    Ok(found)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // RFC 7638 §3.1 example key and thumbprint.
+    const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+
+    #[test]
+    fn rfc7638_thumbprint() {
+        let jwk = Jwk::from_value(
+            &json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","alg":"RS256","kid":"2011-04-29"}),
+        )
+        .unwrap();
+        assert_eq!(
+            jwk.key().thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(jwk.alg(), Some(Algorithm::RS256));
+        assert!(jwk.allows(Algorithm::RS256));
+        assert!(!jwk.allows(Algorithm::PS256));
+        assert!(!jwk.allows(Algorithm::HS256));
+    }
+
+    #[test]
+    fn refuses_private_material_and_wrong_use() {
+        let e =
+            Jwk::from_value(&json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","d":"AQAB"})).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidKey);
+        assert!(e.message().contains("private"));
+        let e = Jwk::from_value(&json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","use":"enc"}))
+            .unwrap_err();
+        assert!(e.message().contains("use"));
+        let e =
+            Jwk::from_value(&json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","key_ops":["encrypt"]}))
+                .unwrap_err();
+        assert!(e.message().contains("key_ops"));
+        assert!(Jwk::from_value(
+            &json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","key_ops":["verify"]})
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn hmac_secret_length_is_tied_to_the_hash() {
+        let k = Jwk::from_secret(&[7u8; 48], None).unwrap();
+        assert!(k.allows(Algorithm::HS256) && k.allows(Algorithm::HS384));
+        assert!(!k.allows(Algorithm::HS512));
+        assert_eq!(
+            Jwk::from_secret(&[7u8; 31], None).unwrap_err().code(),
+            ErrorCode::InvalidKey
+        );
+        assert!(Jwk::from_secret(&[7u8; 40], Some(Algorithm::HS512)).is_err());
+        assert!(Jwk::from_secret(&[], None).is_err());
+    }
+
+    #[test]
+    fn mixed_sets_are_refused_and_lookup_is_exact() {
+        let oct = json!({"kty":"oct","k":Base64UrlUnpadded::encode_string(&[1u8;32]),"kid":"a"});
+        let rsa = json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"b"});
+        let mixed = json!({"keys":[oct, rsa]}).to_string();
+        assert!(JwkSet::from_json(&mixed)
+            .unwrap_err()
+            .message()
+            .contains("mix"));
+        let set = JwkSet::from_json(&json!({"keys":[rsa]}).to_string()).unwrap();
+        assert_eq!(
+            set.candidates(Some("b"), Algorithm::RS256).unwrap().len(),
+            1
+        );
+        assert_eq!(
+            set.candidates(Some("zz"), Algorithm::RS256)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownKey
+        );
+        assert_eq!(
+            set.candidates(Some("b"), Algorithm::ES256)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnsupportedAlgorithm
+        );
+        assert_eq!(set.candidates(None, Algorithm::PS512).unwrap().len(), 1);
+        assert_eq!(
+            JwkSet::default()
+                .candidates(None, Algorithm::RS256)
+                .unwrap_err()
+                .code(),
+            ErrorCode::KeysUnavailable
+        );
+    }
+
+    #[test]
+    fn lenient_loading_skips_and_explains() {
+        let doc = json!({"keys":[
+            {"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"ok"},
+            {"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"enc","use":"enc"},
+            {"kty":"XYZ","kid":"weird"}
+        ]})
+        .to_string();
+        let set = JwkSet::from_json_lenient(&doc).unwrap();
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.skipped().len(), 2);
+        assert!(set.skipped()[0].error.message().contains("\"enc\""));
+        assert!(JwkSet::from_json(&doc).is_err());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for doc in [
+            "",
+            "null",
+            "{}",
+            "{\"keys\":{}}",
+            "{\"keys\":[1,\"x\",null,{}]}",
+            "[[[[",
+            "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"\",\"y\":\"\"}]}",
+        ] {
+            let _ = JwkSet::from_json_lenient(doc);
+            let _ = JwkSet::from_json(doc);
+        }
+        for pem in [
+            "",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            "-----BEGIN PRIVATE KEY-----",
+        ] {
+            assert!(Jwk::from_pem(pem).is_err());
+        }
+    }
+}
