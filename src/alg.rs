@@ -127,7 +127,7 @@ impl Algorithm {
 
     /// Verifies `signature` over `message`. The caller has already checked that `key` belongs to
     /// this algorithm's family; a mismatch here still answers `false`, never panics.
-    pub(crate) fn verify(self, key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    pub fn verify(self, key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
         match (self, key) {
             (Algorithm::HS256, VerifyingKey::Oct(k)) => k.hs256.as_ref().is_some_and(|mac| {
                 mac.clone()

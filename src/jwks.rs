@@ -454,6 +454,7 @@ pub struct SkippedKey {
 pub struct JwkSet {
     keys: Vec<Jwk>,
     by_kid: HashMap<String, Vec<usize>>,
+    ambiguous: Vec<String>,
     skipped: Vec<SkippedKey>,
 }
 
@@ -486,6 +487,7 @@ impl JwkSet {
         Ok(JwkSet {
             keys,
             by_kid,
+            ambiguous: Vec::new(),
             skipped: Vec::new(),
         })
     }
@@ -522,6 +524,13 @@ impl JwkSet {
         }
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
+        let mut all_kids: HashMap<&str, usize> = HashMap::new();
+        for kid in list
+            .iter()
+            .filter_map(|k| k.get("kid").and_then(Value::as_str))
+        {
+            *all_kids.entry(kid).or_default() += 1;
+        }
         for (index, v) in list.iter().enumerate() {
             match Jwk::from_value(v) {
                 Ok(k) => keys.push(k),
@@ -529,6 +538,13 @@ impl JwkSet {
             }
         }
         let mut set = JwkSet::from_keys(keys)?;
+        // A kid used twice in the document stays ambiguous even if one of its keys was left out:
+        // which key the issuer signs with cannot be known.
+        for (kid, n) in all_kids {
+            if n > 1 {
+                set.ambiguous.push(kid.to_owned());
+            }
+        }
         set.skipped = skipped;
         Ok(set)
     }
@@ -562,6 +578,12 @@ impl JwkSet {
         match kid {
             Some(kid) => {
                 let idx = self.by_kid.get(kid).map(Vec::as_slice).unwrap_or_default();
+                if self.ambiguous.iter().any(|a| a == kid) {
+                    return Err(AuthError::with_message(
+                        ErrorCode::UnknownKey,
+                        "the kid names more than one key",
+                    ));
+                }
                 match idx {
                     [] => Err(AuthError::new(ErrorCode::UnknownKey)),
                     [i] => {

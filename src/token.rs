@@ -76,12 +76,6 @@ impl<'a> UntrustedToken<'a> {
         if h.is_empty() {
             return Err(malformed("the header is empty"));
         }
-        if s.is_empty() {
-            return Err(AuthError::with_message(
-                ErrorCode::InvalidSignature,
-                "the signature is missing",
-            ));
-        }
         let header_bytes =
             decode(h).map_err(|_| malformed("the header is not canonical base64url"))?;
         let payload = decode(p).map_err(|_| malformed("the payload is not canonical base64url"))?;
@@ -98,6 +92,12 @@ impl<'a> UntrustedToken<'a> {
             }
         })?;
         let header = Header::from_json(&header_json)?;
+        if s.is_empty() {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidSignature,
+                "the signature is missing",
+            ));
+        }
         let signing_input = &token[..h.len() + 1 + p.len()];
         Ok(UntrustedToken {
             signing_input,
