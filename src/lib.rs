@@ -17,3 +17,4 @@ pub mod verify;
 pub use alg::Algorithm;
 pub use jwks::{Jwk, JwkSet};
 pub use verify::{Policy, Verified, Verifier};
+pub mod sign;

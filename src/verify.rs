@@ -330,3 +330,276 @@ impl Verified {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwks::Jwk;
+    use crate::sign::SigningKey;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn setup(alg: Algorithm, policy: Policy) -> (SigningKey, Verifier) {
+        let key = SigningKey::generate(alg, Some("k1".into())).unwrap();
+        let set = JwkSet::from_keys(vec![key.verifying_jwk().unwrap()]).unwrap();
+        (key, Verifier::new(set, policy))
+    }
+
+    fn base() -> Value {
+        json!({"sub":"user_123","iss":"https://issuer.test","aud":"api","iat":NOW - 10,"exp":NOW + 3600,"scope":"read:data write:data"})
+    }
+
+    fn code(v: &Verifier, t: &str, now: u64) -> ErrorCode {
+        v.verify(t, now).unwrap_err().code()
+    }
+
+    #[test]
+    fn every_algorithm_round_trips_and_detects_tampering() {
+        for alg in Algorithm::ALL {
+            let (key, v) = setup(alg, Policy::default());
+            let t = key.mint(&claims(base()), Some("JWT"), &Map::new()).unwrap();
+            let ok = v.verify(&t, NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
+            assert_eq!(ok.sub(), Some("user_123"));
+            assert_eq!(ok.header().alg, alg);
+            let (head, _) = t.rsplit_once('.').unwrap();
+            let forged = claims(json!({"sub":"admin","exp":NOW + 3600}));
+            let body =
+                Base64UrlUnpadded::encode_string(Value::Object(forged).to_string().as_bytes());
+            let (h, _) = head.split_once('.').unwrap();
+            let tampered = format!("{h}.{body}.{}", t.rsplit_once('.').unwrap().1);
+            assert_eq!(
+                code(&v, &tampered, NOW),
+                ErrorCode::InvalidSignature,
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_token_cannot_choose_the_algorithm() {
+        // An RS256 key set; a token claiming HS256 with the public key bytes as the secret.
+        let (rsa, v) = setup(Algorithm::RS256, Policy::default());
+        let n = rsa.public_jwk()["n"].as_str().unwrap().to_owned();
+        let confused =
+            SigningKey::from_jwk(&json!({"kty":"oct","alg":"HS256","kid":"k1","k":n})).unwrap();
+        let t = confused.mint(&claims(base()), None, &Map::new()).unwrap();
+        assert_eq!(code(&v, &t, NOW), ErrorCode::UnsupportedAlgorithm);
+        // Same key family, algorithm outside the policy.
+        let (key, _) = setup(Algorithm::RS256, Policy::default());
+        let set = JwkSet::from_keys(vec![Jwk::from_value(&{
+            let mut j = key.public_jwk();
+            j.as_object_mut().unwrap().remove("alg");
+            j
+        })
+        .unwrap()])
+        .unwrap();
+        let strict = Verifier::new(
+            set,
+            Policy {
+                algorithms: vec![Algorithm::PS256],
+                ..Policy::default()
+            },
+        );
+        let t = key.mint(&claims(base()), None, &Map::new()).unwrap();
+        assert_eq!(code(&strict, &t, NOW), ErrorCode::UnsupportedAlgorithm);
+    }
+
+    #[test]
+    fn time_claims_with_leeway() {
+        let (key, v) = setup(Algorithm::ES256, Policy::default());
+        let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
+        let t = mint(json!({"exp": NOW}));
+        assert!(v.verify(&t, NOW + 59).is_ok());
+        assert_eq!(code(&v, &t, NOW + 60), ErrorCode::ExpiredToken);
+        let t = mint(json!({"exp": NOW + 999, "nbf": NOW + 61}));
+        assert_eq!(code(&v, &t, NOW), ErrorCode::TokenNotYetValid);
+        assert!(v.verify(&t, NOW + 1).is_ok());
+        let t = mint(json!({"exp": NOW + 999, "iat": NOW + 3600}));
+        assert_eq!(code(&v, &t, NOW), ErrorCode::TokenNotYetValid);
+        assert_eq!(
+            code(&v, &mint(json!({"sub":"x"})), NOW),
+            ErrorCode::InvalidClaim
+        );
+        assert_eq!(
+            code(&v, &mint(json!({"exp": "1900000000"})), NOW),
+            ErrorCode::InvalidClaim
+        );
+        assert_eq!(
+            code(&v, &mint(json!({"exp": -1})), NOW),
+            ErrorCode::InvalidClaim
+        );
+        assert!(v.verify(&mint(json!({"exp": 1e300})), NOW).is_ok());
+        assert!(v
+            .verify(&mint(json!({"exp": (NOW + 10) as f64 + 0.5})), NOW)
+            .is_ok());
+        let lax = Verifier::new(
+            v.keys().clone(),
+            Policy {
+                require_exp: false,
+                leeway: 0,
+                ..Policy::default()
+            },
+        );
+        assert!(lax.verify(&mint(json!({"sub":"x"})), NOW).is_ok());
+        assert_eq!(
+            code(&lax, &mint(json!({"exp": NOW})), NOW),
+            ErrorCode::ExpiredToken
+        );
+    }
+
+    #[test]
+    fn issuer_audience_type_and_required_claims() {
+        let policy = Policy {
+            issuers: vec!["https://a.test".into(), "https://issuer.test".into()],
+            audiences: vec!["other".into(), "api".into()],
+            typ: Some("at+jwt".into()),
+            required_claims: vec!["sub".into(), "scope".into()],
+            ..Policy::default()
+        };
+        let (key, v) = setup(Algorithm::EdDSA, policy);
+        let mint = |c: Value, typ: &str| key.mint(&claims(c), Some(typ), &Map::new()).unwrap();
+        let good = mint(base(), "at+jwt");
+        let ok = v.verify(&good, NOW).unwrap();
+        assert_eq!(ok.scopes(), vec!["read:data", "write:data"]);
+        assert!(v.verify(&mint(base(), "application/AT+JWT"), NOW).is_ok());
+        assert_eq!(
+            code(&v, &mint(base(), "JWT"), NOW),
+            ErrorCode::InvalidTokenType
+        );
+        let mut c = base();
+        c["aud"] = json!(["x", "api"]);
+        assert!(v.verify(&mint(c.clone(), "at+jwt"), NOW).is_ok());
+        c["aud"] = json!(["x", "y"]);
+        assert_eq!(
+            code(&v, &mint(c.clone(), "at+jwt"), NOW),
+            ErrorCode::InvalidAudience
+        );
+        c["aud"] = json!(7);
+        assert_eq!(
+            code(&v, &mint(c, "at+jwt"), NOW),
+            ErrorCode::InvalidAudience
+        );
+        let mut c = base();
+        c["iss"] = json!("https://evil.test");
+        assert_eq!(
+            code(&v, &mint(c.clone(), "at+jwt"), NOW),
+            ErrorCode::InvalidIssuer
+        );
+        c.as_object_mut().unwrap().remove("iss");
+        assert_eq!(code(&v, &mint(c, "at+jwt"), NOW), ErrorCode::InvalidIssuer);
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("scope");
+        assert_eq!(code(&v, &mint(c, "at+jwt"), NOW), ErrorCode::InvalidClaim);
+    }
+
+    #[test]
+    fn lifetime_and_age_limits() {
+        let policy = Policy {
+            max_lifetime: Some(3600),
+            max_age: Some(7200),
+            ..Policy::default()
+        };
+        let (key, v) = setup(Algorithm::HS256, policy);
+        let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
+        assert!(v
+            .verify(&mint(json!({"iat": NOW, "exp": NOW + 3600})), NOW)
+            .is_ok());
+        assert_eq!(
+            code(&v, &mint(json!({"iat": NOW, "exp": NOW + 3601})), NOW),
+            ErrorCode::TokenTooOld
+        );
+        assert_eq!(
+            code(&v, &mint(json!({"exp": NOW + 60})), NOW),
+            ErrorCode::InvalidClaim
+        );
+        let old = mint(json!({"iat": NOW - 8000, "exp": NOW + 100}));
+        assert!(matches!(code(&v, &old, NOW), ErrorCode::TokenTooOld));
+    }
+
+    #[test]
+    fn scopes_from_every_claim_shape() {
+        let (key, v) = setup(
+            Algorithm::HS256,
+            Policy {
+                require_exp: false,
+                ..Policy::default()
+            },
+        );
+        let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
+        let s = v
+            .verify(
+                &mint(json!({"scp":["a","b"],"permissions":["b","c"],"scope":"  d  a "})),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(s.scopes(), vec!["d", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn claim_json_limits() {
+        let (key, v) = setup(
+            Algorithm::HS256,
+            Policy {
+                require_exp: false,
+                ..Policy::default()
+            },
+        );
+        let wide: Map<String, Value> = (0..100).map(|i| (format!("c{i}"), json!(i))).collect();
+        assert_eq!(
+            code(&v, &key.mint(&wide, None, &Map::new()).unwrap(), NOW),
+            ErrorCode::TokenTooLarge
+        );
+        let t = key.mint(&claims(base()), None, &Map::new()).unwrap();
+        let (hp, _) = t.rsplit_once('.').unwrap();
+        let (h, _) = hp.split_once('.').unwrap();
+        let dup = Base64UrlUnpadded::encode_string(br#"{"sub":"a","sub":"admin"}"#);
+        let input = format!("{h}.{dup}");
+        let sig = Base64UrlUnpadded::encode_string(&key.sign_bytes(input.as_bytes()).unwrap());
+        assert_eq!(
+            code(&v, &format!("{input}.{sig}"), NOW),
+            ErrorCode::MalformedToken
+        );
+    }
+
+    #[test]
+    fn kid_less_tokens_try_compatible_keys_only() {
+        let a = SigningKey::generate(Algorithm::ES256, None).unwrap();
+        let b = SigningKey::generate(Algorithm::ES256, None).unwrap();
+        let r = SigningKey::generate(Algorithm::RS256, None).unwrap();
+        let set = JwkSet::from_keys(vec![
+            a.verifying_jwk().unwrap(),
+            b.verifying_jwk().unwrap(),
+            r.verifying_jwk().unwrap(),
+        ])
+        .unwrap();
+        let v = Verifier::new(set, Policy::default());
+        let t = b.mint(&claims(base()), None, &Map::new()).unwrap();
+        assert!(v.verify(&t, NOW).is_ok());
+        let stranger = SigningKey::generate(Algorithm::ES256, None).unwrap();
+        let t = stranger.mint(&claims(base()), None, &Map::new()).unwrap();
+        assert_eq!(code(&v, &t, NOW), ErrorCode::InvalidSignature);
+        let e = SigningKey::generate(Algorithm::EdDSA, None).unwrap();
+        let t = e.mint(&claims(base()), None, &Map::new()).unwrap();
+        assert_eq!(code(&v, &t, NOW), ErrorCode::UnsupportedAlgorithm);
+    }
+
+    #[test]
+    fn private_jwk_round_trips() {
+        for alg in Algorithm::ALL {
+            let key = SigningKey::generate(alg, Some("x".into())).unwrap();
+            let again = SigningKey::from_jwk(&key.private_jwk()).unwrap();
+            let t = again.mint(&claims(base()), None, &Map::new()).unwrap();
+            let v = Verifier::new(
+                JwkSet::from_keys(vec![key.verifying_jwk().unwrap()]).unwrap(),
+                Policy::default(),
+            );
+            assert!(v.verify(&t, NOW).is_ok(), "{alg}");
+        }
+    }
+}
