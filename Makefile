@@ -1,0 +1,44 @@
+# tokenwarden — the two front-door commands are `make demo` and `make test`.
+# Every target installs what it needs first, idempotently.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
+
+.PHONY: test demo bench fuzz setup lint unit wasm clean
+
+## test: install prerequisites, then lint, unit/vector/CLI tests, and the wasm builds
+test: setup lint unit wasm
+	@echo "make test: all checks passed"
+
+## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
+demo: setup
+	@$(CARGO) build --quiet --bin tokenwarden
+	@scripts/demo.sh target/debug/tokenwarden
+
+## bench: criterion benchmarks (tokenwarden vs jsonwebtoken) and the wasm32 run; writes docs/benchmarks.md
+bench: setup
+	@scripts/bench.sh
+
+## fuzz: cargo-fuzz targets (needs a nightly toolchain; not part of CI)
+fuzz:
+	@scripts/fuzz.sh
+
+setup:
+	@scripts/setup.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test
+
+wasm:
+	@for t in $(WASM_TARGETS); do \
+		echo "building the core for $$t"; \
+		$(CARGO) build --quiet --lib --target $$t || exit 1; \
+	done
+
+clean:
+	$(CARGO) clean
