@@ -4,7 +4,6 @@
 //! limit, a member-count limit, and refusal of duplicate member names (RFC 7515 §4 allows
 //! last-wins, but two parsers disagreeing on a duplicate `alg` or `sub` is a classic bypass).
 
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
@@ -129,12 +128,11 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let inner = self.nested()?;
         let mut out = Map::new();
-        let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.len() >= self.limits.max_members {
                 return Err(A::Error::custom(TOO_MANY));
             }
-            if !seen.insert(key.clone()) {
+            if out.contains_key(&key) {
                 return Err(A::Error::custom(DUPLICATE));
             }
             let v = map.next_value_seed(inner)?;
