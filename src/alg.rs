@@ -4,6 +4,7 @@
 //! already allow; it can never widen them. `none` is not an algorithm here at all.
 
 mod ecdsa;
+mod rsa;
 
 use std::fmt;
 
@@ -12,6 +13,7 @@ use jwt_compact::{alg as jc, Algorithm as _, AlgorithmSignature as _};
 use serde::{Deserialize, Serialize};
 
 pub use self::ecdsa::{EcSignature, Es384, Es512};
+pub use self::rsa::{Pkcs1Hash, RsaKey};
 use crate::error::{AuthError, ErrorCode};
 use crate::jwks::VerifyingKey;
 
@@ -147,21 +149,26 @@ impl Algorithm {
                     .verify_slice(signature)
                     .is_ok()
             }),
-            (alg, VerifyingKey::Rsa(k)) if alg.family() == KeyFamily::Rsa => {
-                use rsa::traits::PublicKeyParts;
+            (Algorithm::RS256, VerifyingKey::Rsa(k)) => {
+                k.verify_pkcs1v15(Pkcs1Hash::Sha256, message, signature)
+            }
+            (Algorithm::RS384, VerifyingKey::Rsa(k)) => {
+                k.verify_pkcs1v15(Pkcs1Hash::Sha384, message, signature)
+            }
+            (Algorithm::RS512, VerifyingKey::Rsa(k)) => {
+                k.verify_pkcs1v15(Pkcs1Hash::Sha512, message, signature)
+            }
+            (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512, VerifyingKey::Rsa(k)) => {
                 if signature.len() != k.size() {
                     return false;
                 }
-                let rsa = match alg {
-                    Algorithm::RS256 => jc::Rsa::rs256(),
-                    Algorithm::RS384 => jc::Rsa::rs384(),
-                    Algorithm::RS512 => jc::Rsa::rs512(),
+                let pss = match self {
                     Algorithm::PS256 => jc::Rsa::ps256(),
                     Algorithm::PS384 => jc::Rsa::ps384(),
                     _ => jc::Rsa::ps512(),
                 };
                 jc::RsaSignature::try_from_slice(signature)
-                    .is_ok_and(|sig| rsa.verify_signature(&sig, k, message))
+                    .is_ok_and(|sig| pss.verify_signature(&sig, k.public(), message))
             }
             (Algorithm::ES256, VerifyingKey::P256(k)) => {
                 signature.len() == 64

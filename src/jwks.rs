@@ -15,7 +15,7 @@ use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::alg::{Algorithm, KeyFamily};
+use crate::alg::{Algorithm, KeyFamily, RsaKey};
 use crate::error::{AuthError, ErrorCode};
 
 /// Most keys one set may hold; a larger remote document is refused rather than indexed.
@@ -47,7 +47,7 @@ impl fmt::Debug for OctKey {
 #[derive(Clone)]
 pub enum VerifyingKey {
     Oct(Box<OctKey>),
-    Rsa(RsaPublicKey),
+    Rsa(Box<RsaKey>),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -100,9 +100,9 @@ impl VerifyingKey {
                 m.insert("kty".into(), "oct".into());
             }
             VerifyingKey::Rsa(k) => {
-                m.insert("e".into(), b64(&k.e().to_bytes_be()));
+                m.insert("e".into(), b64(&k.public().e().to_bytes_be()));
                 m.insert("kty".into(), "RSA".into());
-                m.insert("n".into(), b64(&k.n().to_bytes_be()));
+                m.insert("n".into(), b64(&k.public().n().to_bytes_be()));
             }
             VerifyingKey::P256(k) => {
                 ec_members(&mut m, "P-256", k.to_encoded_point(false).as_bytes())
@@ -389,7 +389,7 @@ fn oct_from_bytes(k: &[u8], alg: Option<Algorithm>) -> Result<VerifyingKey, &'st
     Ok(VerifyingKey::Oct(Box::new(key)))
 }
 
-fn rsa_key(n: &[u8], e: &[u8]) -> Result<RsaPublicKey, &'static str> {
+fn rsa_key(n: &[u8], e: &[u8]) -> Result<Box<RsaKey>, &'static str> {
     let n_int = BigUint::from_bytes_be(n);
     let e_int = BigUint::from_bytes_be(e);
     let bits = n_int.bits();
@@ -406,7 +406,11 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<RsaPublicKey, &'static str> {
         return Err("RSA modulus must be odd");
     }
     crate::roca::check_modulus(n)?;
-    RsaPublicKey::new(n_int, e_int).map_err(|_| "invalid RSA public key")
+    RsaPublicKey::new(n_int, e_int)
+        .ok()
+        .and_then(RsaKey::new)
+        .map(Box::new)
+        .ok_or("invalid RSA public key")
 }
 
 fn ec_key(obj: &Map<String, Value>) -> Result<VerifyingKey, &'static str> {
