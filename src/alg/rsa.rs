@@ -23,6 +23,8 @@ pub struct RsaKey {
     ctx: Ctx,
 }
 
+// The whole RsaKey is boxed inside VerifyingKey; boxing each variant would only add a hop.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum Ctx {
     B2048(DynResidueParams<{ U2048::LIMBS }>, U2048),
