@@ -528,12 +528,14 @@ impl JwkSet {
         }
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
-        let mut all_kids: HashMap<&str, usize> = HashMap::new();
-        for kid in list
-            .iter()
-            .filter_map(|k| k.get("kid").and_then(Value::as_str))
-        {
-            *all_kids.entry(kid).or_default() += 1;
+        // Keys of different types may share a kid (RFC 7517 §4.5); two entries of one type may not.
+        let mut all_kids: HashMap<(&str, &str), usize> = HashMap::new();
+        for k in list {
+            let kid = k.get("kid").and_then(Value::as_str);
+            let kty = k.get("kty").and_then(Value::as_str).unwrap_or_default();
+            if let Some(kid) = kid {
+                *all_kids.entry((kid, kty)).or_default() += 1;
+            }
         }
         for (index, v) in list.iter().enumerate() {
             match Jwk::from_value(v) {
@@ -544,7 +546,7 @@ impl JwkSet {
         let mut set = JwkSet::from_keys(keys)?;
         // A kid used twice in the document stays ambiguous even if one of its keys was left out:
         // which key the issuer signs with cannot be known.
-        for (kid, n) in all_kids {
+        for ((kid, _), n) in all_kids {
             if n > 1 {
                 set.ambiguous.push(kid.to_owned());
             }
