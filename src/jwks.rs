@@ -46,7 +46,7 @@ impl fmt::Debug for OctKey {
 /// A key that can verify signatures of exactly one [`KeyFamily`].
 #[derive(Clone)]
 pub enum VerifyingKey {
-    Oct(OctKey),
+    Oct(Box<OctKey>),
     Rsa(RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
@@ -386,7 +386,7 @@ fn oct_from_bytes(k: &[u8], alg: Option<Algorithm>) -> Result<VerifyingKey, &'st
     if key.hs256.is_none() && key.hs384.is_none() && key.hs512.is_none() {
         return Err("HMAC secret is shorter than the hash output");
     }
-    Ok(VerifyingKey::Oct(key))
+    Ok(VerifyingKey::Oct(Box::new(key)))
 }
 
 fn rsa_key(n: &[u8], e: &[u8]) -> Result<RsaPublicKey, &'static str> {
