@@ -528,7 +528,6 @@ impl JwkSet {
         }
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
-        // Keys of different types may share a kid (RFC 7517 §4.5); two entries of one type may not.
         let mut all_kids: HashMap<(&str, &str), usize> = HashMap::new();
         for k in list {
             let kid = k.get("kid").and_then(Value::as_str);
@@ -544,11 +543,17 @@ impl JwkSet {
             }
         }
         let mut set = JwkSet::from_keys(keys)?;
-        // A kid used twice in the document stays ambiguous even if one of its keys was left out:
-        // which key the issuer signs with cannot be known.
-        for ((kid, _), n) in all_kids {
-            if n > 1 {
-                set.ambiguous.push(kid.to_owned());
+        // A kid shared by two entries of one type stays ambiguous even if one of them was left
+        // out as unusable: which key the issuer signs with cannot be known.
+        for skipped_key in &skipped {
+            let entry = &list[skipped_key.index];
+            if let (Some(kid), Some(kty)) = (
+                entry.get("kid").and_then(Value::as_str),
+                entry.get("kty").and_then(Value::as_str),
+            ) {
+                if all_kids.get(&(kid, kty)).is_some_and(|n| *n > 1) {
+                    set.ambiguous.push(kid.to_owned());
+                }
             }
         }
         set.skipped = skipped;
@@ -574,38 +579,42 @@ impl JwkSet {
 
     /// The keys a token with this `kid` and `alg` may be checked against.
     ///
-    /// With a `kid`: exactly the key of that id (unknown → `unknown_key`, so the host can refetch;
-    /// ambiguous → `unknown_key`; a key of another type → `unsupported_algorithm`). Without: the
-    /// compatible keys, at most [`MAX_KID_LESS_CANDIDATES`].
+    /// With a `kid`: exactly the key of that id that can verify `alg` (no key of that id →
+    /// `unknown_key`, so the host can refetch; keys of that id but none for `alg` →
+    /// `unsupported_algorithm`; more than one for `alg` → `unknown_key`). Keys of different types
+    /// may share a `kid` (RFC 7517 §4.5; RFC 7520 §3 does so): the algorithm, bound to one key
+    /// family, tells them apart. Without: the compatible keys, at most
+    /// [`MAX_KID_LESS_CANDIDATES`].
     pub fn candidates(&self, kid: Option<&str>, alg: Algorithm) -> Result<Vec<&Jwk>, AuthError> {
         if self.keys.is_empty() {
             return Err(AuthError::new(ErrorCode::KeysUnavailable));
         }
         match kid {
             Some(kid) => {
-                let idx = self.by_kid.get(kid).map(Vec::as_slice).unwrap_or_default();
+                let named = self.by_kid.get(kid).map(Vec::as_slice).unwrap_or_default();
+                if named.is_empty() && !self.ambiguous.iter().any(|a| a == kid) {
+                    return Err(AuthError::new(ErrorCode::UnknownKey));
+                }
                 if self.ambiguous.iter().any(|a| a == kid) {
                     return Err(AuthError::with_message(
                         ErrorCode::UnknownKey,
-                        "the kid names more than one key",
+                        "the kid names more than one key of one type",
                     ));
                 }
-                match idx {
-                    [] => Err(AuthError::new(ErrorCode::UnknownKey)),
-                    [i] => {
-                        let k = &self.keys[*i];
-                        if k.allows(alg) {
-                            Ok(vec![k])
-                        } else {
-                            Err(AuthError::with_message(
-                                ErrorCode::UnsupportedAlgorithm,
-                                "the token algorithm does not match the key named by kid",
-                            ))
-                        }
-                    }
+                let usable: Vec<&Jwk> = named
+                    .iter()
+                    .map(|&i| &self.keys[i])
+                    .filter(|k| k.allows(alg))
+                    .collect();
+                match usable.as_slice() {
+                    [] => Err(AuthError::with_message(
+                        ErrorCode::UnsupportedAlgorithm,
+                        "the token algorithm does not match the key named by kid",
+                    )),
+                    [_] => Ok(usable),
                     _ => Err(AuthError::with_message(
                         ErrorCode::UnknownKey,
-                        "the kid names more than one key",
+                        "the kid names more than one key for the token algorithm",
                     )),
                 }
             }
@@ -718,6 +727,49 @@ mod tests {
                 .unwrap_err()
                 .code(),
             ErrorCode::KeysUnavailable
+        );
+    }
+
+    #[test]
+    fn keys_of_different_types_may_share_a_kid() {
+        // RFC 7520 §3.1 and §3.3 publish an EC and an RSA key under one kid; RFC 7517 §4.5
+        // allows it. The token's alg picks the one key of its family.
+        let p256 = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let point = p256.verifying_key().to_encoded_point(false);
+        let ec = json!({"kty":"EC","crv":"P-256","kid":"k",
+            "x":Base64UrlUnpadded::encode_string(point.x().unwrap()),
+            "y":Base64UrlUnpadded::encode_string(point.y().unwrap())});
+        let rsa = json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"k"});
+        let set = JwkSet::from_json(&json!({"keys":[ec, rsa]}).to_string()).unwrap();
+        let rs = set.candidates(Some("k"), Algorithm::RS256).unwrap();
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].key().family(), KeyFamily::Rsa);
+        let es = set.candidates(Some("k"), Algorithm::ES256).unwrap();
+        assert_eq!(es.len(), 1);
+        assert_eq!(es[0].key().family(), KeyFamily::P256);
+        // Neither key serves ES384.
+        assert_eq!(
+            set.candidates(Some("k"), Algorithm::ES384)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnsupportedAlgorithm
+        );
+        // Two keys of one family under one kid stay ambiguous.
+        let two = json!({"keys":[
+            {"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"k"},
+            {"kty":"RSA","n":RFC7638_N,"e":"AQAB","kid":"k","alg":"RS256"}
+        ]});
+        let set = JwkSet::from_json(&two.to_string()).unwrap();
+        assert_eq!(
+            set.candidates(Some("k"), Algorithm::RS256)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownKey
+        );
+        // ... unless their alg members tell them apart.
+        assert_eq!(
+            set.candidates(Some("k"), Algorithm::PS256).unwrap().len(),
+            1
         );
     }
 
