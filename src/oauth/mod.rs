@@ -7,6 +7,8 @@ pub mod error_response;
 pub mod http;
 pub mod pkce;
 pub mod state;
+pub mod token_request;
+pub mod token_response;
 
 pub use authorize::{
     parse_callback_query, parse_callback_url, AuthorizationCode, AuthorizationRequest,
@@ -16,3 +18,5 @@ pub use error_response::{OAuthErrorKind, OAuthErrorResponse};
 pub use http::{require_secure_endpoint, BodyFormat, HttpRequest, MAX_RESPONSE_BYTES};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier};
 pub use state::{generate_nonce, generate_state, verify_nonce, verify_state};
+pub use token_request::{TokenEndpoint, TokenParams};
+pub use token_response::{parse_token_response, TokenResponse};
