@@ -8,3 +8,4 @@ pub mod error;
 pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub mod oauth;
 pub mod random;
+pub mod session;
