@@ -9,3 +9,4 @@ pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub mod oauth;
 pub mod random;
 pub mod session;
+pub mod webhook;
