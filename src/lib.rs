@@ -3,6 +3,7 @@
 //! Every function takes the current time (`now`, unix seconds) as an argument and returns network
 //! steps as data, so the same decisions run unchanged in Envoy, browsers, Workers and the CLI.
 
+pub mod audit;
 pub mod error;
 
 pub use error::{AuthError, ErrorCode, ErrorStyle};
