@@ -293,10 +293,11 @@ impl Session {
     ///
     /// * Success: the access token is replaced; the refresh token only if a new one came
     ///   (rotation). Backoff is reset.
-    /// * `400`/`401` with `invalid_grant`: the refresh token is dead, the session ends,
-    ///   [`ErrorCode::SessionExpired`] (the provider's error attached).
-    /// * Any other `4xx` but `408`/`429`: retrying the same request cannot help; the session ends
-    ///   with the parsed error.
+    /// * `invalid_grant` (in a `400`/`401`, or a `200` as some providers send errors): the refresh
+    ///   token is dead, the session ends, [`ErrorCode::SessionExpired`] (the provider's error
+    ///   attached).
+    /// * Any other `4xx` but `408`/`429`, or another RFC 6749 error object in a `200`: retrying
+    ///   the same request cannot help; the session ends with the parsed error.
     /// * Anything else (`5xx`, `408`, `429`, `server_error`, `temporarily_unavailable`, a garbled
     ///   `200`): backoff; the error carries `retry_after` in seconds.
     pub fn on_refresh_response(
@@ -317,24 +318,25 @@ impl Session {
             Err(err) => err,
         };
         let kind = err.oauth_error().map(|o| o.kind());
-        let transient = matches!(
-            kind,
-            Some(OAuthErrorKind::ServerError | OAuthErrorKind::TemporarilyUnavailable)
-        );
-        if (status == 400 || status == 401) && kind == Some(OAuthErrorKind::InvalidGrant) {
-            self.ended = true;
-            let expired = AuthError::new(ErrorCode::SessionExpired);
-            return Err(match err.oauth_error() {
-                Some(o) => expired.with_oauth_error(o.clone()),
-                None => expired,
-            });
+        let retry_later = status >= 500
+            || status == 408
+            || status == 429
+            || matches!(
+                kind,
+                Some(OAuthErrorKind::ServerError | OAuthErrorKind::TemporarilyUnavailable)
+            );
+        let rejected = (400..500).contains(&status) || kind.is_some();
+        if retry_later || !rejected {
+            let delay = self.schedule_retry(now, jitter);
+            return Err(err.with_retry_after(delay));
         }
-        if (400..500).contains(&status) && status != 408 && status != 429 && !transient {
-            self.ended = true;
-            return Err(err);
+        self.ended = true;
+        match err.oauth_error() {
+            Some(o) if o.kind() == OAuthErrorKind::InvalidGrant => {
+                Err(AuthError::new(ErrorCode::SessionExpired).with_oauth_error(o.clone()))
+            }
+            _ => Err(err),
         }
-        let delay = self.schedule_retry(now, jitter);
-        Err(err.with_retry_after(delay))
     }
 
     /// Records a refresh that got no response (network error, timeout); returns the delay in
@@ -652,7 +654,7 @@ mod tests {
 
     #[test]
     fn invalid_grant_ends_the_session() {
-        for status in [400, 401] {
+        for status in [400, 401, 200] {
             let mut s = session(3600);
             let err = s
                 .on_refresh_response(
@@ -686,6 +688,11 @@ mod tests {
             (400, b"", ErrorCode::InvalidResponse),
             (403, b"<html>forbidden</html>", ErrorCode::InvalidResponse),
             (404, b"", ErrorCode::InvalidResponse),
+            (
+                200,
+                br#"{"error":"bad_refresh_token"}"#,
+                ErrorCode::OauthError,
+            ),
         ] {
             let mut s = session(3600);
             let err = s
@@ -725,6 +732,7 @@ mod tests {
             (200, b"<html>captive portal</html>"),
             (408, b""),
             (302, b""),
+            (503, br#"{"error":"invalid_grant"}"#),
         ] {
             let err = s.on_refresh_response(status, body, now, 0).unwrap_err();
             assert!(err.retry_after().is_some(), "{status}");
