@@ -554,4 +554,12 @@ mod tests {
         let got = parse_callback_query("code=SplxlOBeZQQYbYS6WxSbIA&state=xyz", "xyz").unwrap();
         assert!(!format!("{got:?}").contains("SplxlOBeZQQYbYS6WxSbIA"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_callbacks_never_panic(input in ".*", state in ".*") {
+            let _ = parse_callback_url(&input, &state);
+            let _ = parse_callback_query(&input, &state);
+        }
+    }
 }

@@ -159,7 +159,7 @@ pub(crate) fn is_secure_endpoint(url: &str) -> bool {
 fn host_of(authority: &str) -> Option<&str> {
     let (host, port) = if authority.starts_with('[') {
         let end = authority.find(']')?;
-        let (host, after) = authority.split_at(end + 1);
+        let (host, after) = (authority.get(..=end)?, authority.get(end + 1..)?);
         match after {
             "" => (host, None),
             _ => (host, Some(after.strip_prefix(':')?)),
@@ -265,5 +265,17 @@ mod tests {
         assert!(check_body_size(&vec![b'a'; MAX_RESPONSE_BYTES]).is_ok());
         let err = check_body_size(&vec![b'a'; MAX_RESPONSE_BYTES + 1]).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidResponse);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_urls_never_panic(url in ".*") {
+            let _ = require_secure_endpoint(&url);
+        }
+
+        #[test]
+        fn arbitrary_authorities_never_panic(authority in "[\\[\\]:@a-z0-9.]{0,24}") {
+            let _ = require_secure_endpoint(&format!("http://{authority}/x"));
+        }
     }
 }
