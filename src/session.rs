@@ -261,7 +261,7 @@ impl Session {
     pub fn can_refresh(&self, now: u64) -> bool {
         !self.ended
             && self.refresh_usable(self.server_now(now))
-            && self.retry_at.map_or(true, |r| now >= r)
+            && self.retry_at.iter().all(|r| now >= *r)
     }
 
     fn refresh_usable(&self, server_now: u64) -> bool {
@@ -269,7 +269,8 @@ impl Session {
             && self
                 .tokens
                 .refresh_expires_at
-                .map_or(true, |r| server_now < r)
+                .iter()
+                .all(|r| server_now < *r)
     }
 
     /// The refresh request to send. [`ErrorCode::SessionExpired`] when the session is over or

@@ -74,8 +74,8 @@ fn success(access_token: String, raw: RawTokenResponse) -> Result<TokenResponse,
     let refresh_token = non_empty(raw.refresh_token);
     let id_token = non_empty(raw.id_token);
     let scope = non_empty(raw.scope);
-    let vschar = |s: &Option<String>| s.as_deref().map_or(true, is_vschar);
-    if !vschar(&refresh_token) || !vschar(&id_token) || !scope.as_deref().map_or(true, is_scope) {
+    let vschar = |s: &Option<String>| s.iter().all(|s| is_vschar(s));
+    if !vschar(&refresh_token) || !vschar(&id_token) || !scope.iter().all(|s| is_scope(s)) {
         return Err(invalid());
     }
     Ok(TokenResponse {
