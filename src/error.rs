@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::oauth::OAuthErrorResponse;
+
 /// Stable error codes. The string form (`as_str`) is part of the public contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -258,6 +260,7 @@ pub struct AuthError {
     message: Cow<'static, str>,
     scope: Option<String>,
     retry_after: Option<u64>,
+    oauth_error: Option<Box<OAuthErrorResponse>>,
 }
 
 impl AuthError {
@@ -268,6 +271,7 @@ impl AuthError {
             message: Cow::Borrowed(code.default_message()),
             scope: None,
             retry_after: None,
+            oauth_error: None,
         }
     }
 
@@ -291,6 +295,13 @@ impl AuthError {
         self
     }
 
+    /// Attaches the authorization server's own error, kept apart from the fixed message so that
+    /// provider text never reaches a header or body unless the host chooses to show it.
+    pub fn with_oauth_error(mut self, error: OAuthErrorResponse) -> Self {
+        self.oauth_error = Some(Box::new(error));
+        self
+    }
+
     pub fn code(&self) -> ErrorCode {
         self.code
     }
@@ -305,6 +316,11 @@ impl AuthError {
 
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
+    }
+
+    /// The authorization server's RFC 6749 error, for `oauth_error` refusals.
+    pub fn oauth_error(&self) -> Option<&OAuthErrorResponse> {
+        self.oauth_error.as_deref()
     }
 
     pub fn status(&self) -> u16 {

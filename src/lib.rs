@@ -3,18 +3,21 @@
 //! Every function takes the current time (`now`, unix seconds) as an argument and returns network
 //! steps as data, so the same decisions run unchanged in Envoy, browsers, Workers and the CLI.
 
-pub mod error;
-
-pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub mod alg;
+pub mod audit;
+pub mod error;
 pub mod json;
 pub mod jwks;
+pub mod oauth;
 pub mod random;
 mod roca;
+pub mod session;
+pub mod sign;
 pub mod token;
 pub mod verify;
+pub mod webhook;
 
 pub use alg::Algorithm;
+pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub use jwks::{Jwk, JwkSet};
 pub use verify::{Policy, Verified, Verifier};
-pub mod sign;
