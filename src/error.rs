@@ -163,7 +163,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidRequest | StateMismatch | OauthError | InvalidWebhookSignature
+            InvalidRequest
+            | StateMismatch
+            | OauthError
+            | InvalidWebhookSignature
             | WebhookTimestampOutOfTolerance => 400,
             MissingCredentials | MalformedToken | TokenTooLarge | InvalidSignature
             | UnsupportedAlgorithm | UnknownKey | ExpiredToken | TokenNotYetValid | TokenTooOld
@@ -460,9 +463,11 @@ mod tests {
         let e = AuthError::new(ErrorCode::InvalidApiKey);
         let simple: serde_json::Value = serde_json::from_str(&e.body(ErrorStyle::Simple)).unwrap();
         assert_eq!(simple["error"]["code"], "invalid_api_key");
-        assert_eq!(simple["error"]["message"], "The provided API key is invalid");
-        let list: serde_json::Value =
-            serde_json::from_str(&e.body(ErrorStyle::ErrorList)).unwrap();
+        assert_eq!(
+            simple["error"]["message"],
+            "The provided API key is invalid"
+        );
+        let list: serde_json::Value = serde_json::from_str(&e.body(ErrorStyle::ErrorList)).unwrap();
         assert_eq!(list["type"], "client_error");
         assert_eq!(list["errors"][0]["code"], "invalid_api_key");
         assert!(list["errors"][0]["attr"].is_null());

@@ -7,7 +7,10 @@ use crate::error::{AuthError, ErrorCode};
 /// Fills `buf` from the system CSPRNG.
 pub fn fill(buf: &mut [u8]) -> Result<(), AuthError> {
     getrandom::fill(buf).map_err(|_| {
-        AuthError::with_message(ErrorCode::InvalidConfig, "the system random generator failed")
+        AuthError::with_message(
+            ErrorCode::InvalidConfig,
+            "the system random generator failed",
+        )
     })
 }
 
