@@ -6,4 +6,5 @@
 pub mod error;
 
 pub use error::{AuthError, ErrorCode, ErrorStyle};
+pub mod cidr;
 pub mod random;
