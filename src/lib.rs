@@ -8,3 +8,4 @@ pub mod error;
 pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub mod cidr;
 pub mod random;
+pub mod ratelimit;
