@@ -7,5 +7,6 @@ pub mod error;
 
 pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub mod cidr;
+pub mod policy;
 pub mod random;
 pub mod ratelimit;
