@@ -6,6 +6,7 @@
 pub mod error;
 
 pub use error::{AuthError, ErrorCode, ErrorStyle};
+pub mod apikey;
 pub mod cidr;
 pub mod policy;
 pub mod random;
