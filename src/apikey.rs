@@ -936,6 +936,55 @@ mod tests {
         assert!(parse(&key, &KeyPrefixes::standard()).is_ok());
     }
 
+    /// The example from the documentation, produced by an independent implementation.
+    const EXAMPLE_STORE: &str = r#"{
+      "version": 1,
+      "keys": [
+        {
+          "id": "key_7Qm2VxK9pLr4Tn8B",
+          "name": "analytics backend",
+          "type": "rk",
+          "env": "live",
+          "display_prefix": "rk_live_OhBU",
+          "hash": "sha256:b72fbe1d1f0853219dec83f366792ba2301a76222c24f34ff1c0c31d0166d231",
+          "permissions": ["read:datasets", "execute:queries.readonly"],
+          "datasets": ["sales"],
+          "expires_at": 1767225600,
+          "revoked": false,
+          "revoked_at": null,
+          "allowed_ips": ["203.0.113.0/24", "2001:db8::/32"],
+          "rate_limit": "1000/hour",
+          "created_at": 1735689600,
+          "rotated_from": null,
+          "roles": []
+        }
+      ]
+    }"#;
+    const EXAMPLE_KEY: &str = "rk_live_OhBUAp8pHOMIyDKbFcgIkw3nwcrohrcx2FbTiv";
+
+    #[test]
+    fn the_documented_example_authenticates() {
+        let store = KeyStore::from_json(EXAMPLE_STORE).unwrap();
+        let prefixes = KeyPrefixes::standard();
+        let record = store
+            .check(EXAMPLE_KEY, &ctx(&prefixes, Some("203.0.113.9")))
+            .unwrap();
+        assert_eq!(record.id, "key_7Qm2VxK9pLr4Tn8B");
+        assert_eq!(
+            parse(EXAMPLE_KEY, &prefixes).unwrap().display_prefix(),
+            "rk_live_OhBU"
+        );
+        assert_eq!(hash_key(EXAMPLE_KEY), record.hash);
+        let later = CheckContext {
+            now: 1_767_225_600,
+            ..ctx(&prefixes, Some("203.0.113.9"))
+        };
+        assert_eq!(
+            code(store.check(EXAMPLE_KEY, &later)),
+            ErrorCode::ExpiredApiKey
+        );
+    }
+
     #[test]
     fn hash_is_lowercase_hex_sha256() {
         assert_eq!(
