@@ -4,12 +4,16 @@
 //! steps as data, so the same decisions run unchanged in Envoy, browsers, Workers and the CLI.
 
 pub mod alg;
+pub mod apikey;
 pub mod audit;
+pub mod cidr;
 pub mod error;
 pub mod json;
 pub mod jwks;
 pub mod oauth;
+pub mod policy;
 pub mod random;
+pub mod ratelimit;
 mod roca;
 pub mod session;
 pub mod sign;
