@@ -267,34 +267,16 @@ pub fn parse(key: &str, prefixes: &KeyPrefixes) -> Result<ParsedApiKey, AuthErro
 /// The stored form of a key: `sha256:` and 64 lowercase hex digits.
 pub fn hash_key(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    let mut out = String::with_capacity(HASH_PREFIX.len() + 64);
-    out.push_str(HASH_PREFIX);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    format!("{HASH_PREFIX}{}", base16ct::lower::encode_string(&digest))
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
+/// Only the canonical lowercase form is accepted, so one key has exactly one stored hash.
 fn parse_hash(text: &str) -> Option<[u8; 32]> {
     let hex = text.strip_prefix(HASH_PREFIX)?;
-    if hex.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
     let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        let [hi, lo] = pair else {
-            return None;
-        };
-        *byte = digit(*hi)? << 4 | digit(*lo)?;
-    }
+    base16ct::lower::decode(hex, &mut out)
+        .ok()
+        .filter(|d| d.len() == 32)?;
     Some(out)
 }
 
@@ -384,6 +366,20 @@ pub struct KeyRecord {
 
 impl KeyRecord {
     /// The permissions this key actually holds, after applying its type's ceiling.
+    /// The prefix this key was issued under (its display prefix minus the shown random part).
+    pub fn prefix(&self) -> Result<KeyPrefix, AuthError> {
+        let text = self
+            .display_prefix
+            .get(
+                ..self
+                    .display_prefix
+                    .len()
+                    .saturating_sub(DISPLAY_RANDOM_CHARS),
+            )
+            .unwrap_or_default();
+        KeyPrefix::new(text, self.key_type, self.environment)
+    }
+
     pub fn effective_permissions(&self) -> Vec<String> {
         match self.key_type {
             KeyType::Secret if self.permissions.is_empty() => vec!["*".to_string()],
@@ -519,6 +515,20 @@ impl KeyStore {
         self.entry(id).map(|e| &e.record)
     }
 
+    /// The standard prefixes plus every custom prefix a record of this store was issued under,
+    /// so a store alone is enough to parse its keys.
+    pub fn prefixes(&self) -> KeyPrefixes {
+        let mut prefixes = KeyPrefixes::standard();
+        for record in self.list() {
+            if let Ok(p) = record.prefix() {
+                if prefixes.find(p.as_str()).is_none() {
+                    prefixes.entries.push(p);
+                }
+            }
+        }
+        prefixes
+    }
+
     /// The key's parsed rate limit (validated at load).
     pub fn rate_limit(&self, id: &str) -> Option<RateLimit> {
         self.entry(id).and_then(|e| e.rate_limit)
@@ -626,16 +636,7 @@ impl KeyStore {
         if old.is_expired(now) {
             return Err(invalid_config("an expired key cannot be rotated"));
         }
-        let prefix_text = old
-            .display_prefix
-            .get(
-                ..old
-                    .display_prefix
-                    .len()
-                    .saturating_sub(DISPLAY_RANDOM_CHARS),
-            )
-            .unwrap_or_default();
-        let prefix = KeyPrefix::new(prefix_text, old.key_type, old.environment)?;
+        let prefix = old.prefix()?;
         let spec = NewKey {
             name: old.name,
             permissions: old.permissions,
@@ -1681,5 +1682,50 @@ mod tests {
             }));
             let _ = KeyStore::from_json(&json);
         }
+    }
+}
+
+#[cfg(test)]
+mod store_prefix_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_knows_the_custom_prefixes_it_issued() {
+        let mut store = KeyStore::new();
+        let custom =
+            KeyPrefix::new("olytix-core_key_", KeyType::Secret, Environment::Live).unwrap();
+        let created = store
+            .create(
+                &custom,
+                NewKey {
+                    name: "cli".into(),
+                    ..NewKey::default()
+                },
+                100,
+            )
+            .unwrap();
+        let reloaded = KeyStore::from_json(&store.to_json().unwrap()).unwrap();
+        let prefixes = reloaded.prefixes();
+        assert!(prefixes.find("olytix-core_key_").is_some());
+        assert!(prefixes.find("sk_live_").is_some());
+        let ctx = CheckContext {
+            now: 200,
+            client_ip: None,
+            accepted_envs: &[Environment::Live],
+            prefixes: &prefixes,
+        };
+        assert_eq!(
+            reloaded.check(&created.secret, &ctx).unwrap().id,
+            created.record.id
+        );
+        let standard = KeyPrefixes::standard();
+        let ctx = CheckContext {
+            prefixes: &standard,
+            ..ctx
+        };
+        assert_eq!(
+            reloaded.check(&created.secret, &ctx).unwrap_err().code(),
+            ErrorCode::InvalidApiKey
+        );
     }
 }

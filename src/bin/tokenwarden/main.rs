@@ -5,6 +5,8 @@
 
 mod args;
 mod jwt;
+mod keys;
+mod webhook;
 
 use serde_json::Value;
 use tokenwarden::AuthError;
@@ -51,6 +53,8 @@ fn main() {
         ["jwt", "verify", ..] => jwt::verify(&argv[2..]),
         ["jwt", "mint", ..] => jwt::mint(&argv[2..]),
         ["jwks", "generate", ..] => jwt::generate(&argv[2..]),
+        ["keys", ..] => keys::run(&argv[1..]),
+        ["webhook", ..] => webhook::run(&argv[1..]),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             return;

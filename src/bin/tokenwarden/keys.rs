@@ -1,0 +1,204 @@
+//! `tokenwarden keys create|list|revoke|rotate|check`: a JSON key store holding only hashes.
+
+use serde_json::{json, Value};
+use tokenwarden::apikey::{
+    CheckContext, Environment, KeyPrefix, KeyRecord, KeyStore, KeyType, NewKey,
+};
+
+use crate::args::{duration, Args, Usage};
+use crate::jwt::write_secret;
+use crate::{now, Outcome};
+
+fn load(path: &str) -> Result<Result<KeyStore, tokenwarden::AuthError>, Usage> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(KeyStore::from_json(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ok(KeyStore::new())),
+        Err(e) => Err(Usage(format!("{path}: {e}"))),
+    }
+}
+
+/// The store holds hashes, not secrets, but its records still describe access: owner-only.
+fn save(path: &str, store: &KeyStore) -> Result<Option<tokenwarden::AuthError>, Usage> {
+    match store.to_json() {
+        Ok(json) => write_secret(path, &(json + "\n")).map(|()| None),
+        Err(e) => Ok(Some(e)),
+    }
+}
+
+fn key_type(v: &str) -> Result<KeyType, Usage> {
+    match v {
+        "sk" => Ok(KeyType::Secret),
+        "pk" => Ok(KeyType::Public),
+        "rk" => Ok(KeyType::Restricted),
+        _ => Err(Usage("--type must be sk, pk or rk".into())),
+    }
+}
+
+fn environment(v: &str) -> Result<Environment, Usage> {
+    match v {
+        "live" => Ok(Environment::Live),
+        "test" => Ok(Environment::Test),
+        _ => Err(Usage("--env must be live or test".into())),
+    }
+}
+
+/// A record as shown to an operator: everything but the hash.
+fn public_view(r: &KeyRecord) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("hash");
+    }
+    v
+}
+
+macro_rules! store_or_refuse {
+    ($e:expr) => {
+        match $e {
+            Ok(s) => s,
+            Err(err) => return Ok(Outcome::Refused(err)),
+        }
+    };
+}
+
+pub fn run(raw: &[String]) -> Result<Outcome, Usage> {
+    let (cmd, rest) = raw
+        .split_first()
+        .ok_or_else(|| Usage("keys: missing subcommand".into()))?;
+    match cmd.as_str() {
+        "create" => create(rest),
+        "list" => list(rest),
+        "revoke" => revoke(rest),
+        "rotate" => rotate(rest),
+        "check" => check(rest),
+        other => Err(Usage(format!("keys: unknown subcommand {other}"))),
+    }
+}
+
+fn create(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(
+        raw,
+        &[
+            "type",
+            "env",
+            "name",
+            "permissions",
+            "datasets",
+            "rate-limit",
+            "expires",
+            "allowed-ips",
+            "roles",
+            "prefix",
+            "store",
+            "now",
+        ],
+    )?;
+    let path = a.require("store")?;
+    let (kt, env) = (
+        key_type(a.require("type")?)?,
+        environment(a.require("env")?)?,
+    );
+    let prefix = match a.get("prefix") {
+        Some(p) => store_or_refuse!(KeyPrefix::new(p, kt, env)),
+        None => KeyPrefix::standard(kt, env),
+    };
+    let now = a.u64("now")?.unwrap_or_else(now);
+    let expires_at = a
+        .get("expires")
+        .map(duration)
+        .transpose()?
+        .map(|d| now.saturating_add(d));
+    let spec = NewKey {
+        name: a.require("name")?.to_owned(),
+        permissions: a.list("permissions"),
+        datasets: a.list("datasets"),
+        expires_at,
+        allowed_ips: a.list("allowed-ips"),
+        rate_limit: a.get("rate-limit").map(str::to_owned),
+        roles: a.list("roles"),
+    };
+    let mut store = store_or_refuse!(load(path)?);
+    let created = store_or_refuse!(store.create(&prefix, spec, now));
+    if let Some(e) = save(path, &store)? {
+        return Ok(Outcome::Refused(e));
+    }
+    eprintln!("Store this key now: it is shown once and only its SHA-256 hash is kept in {path}.");
+    Ok(Outcome::Ok(
+        json!({ "key": created.secret, "record": public_view(&created.record) }),
+    ))
+}
+
+fn list(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(raw, &["store"])?;
+    let store = store_or_refuse!(load(a.require("store")?)?);
+    Ok(Outcome::Ok(Value::Array(
+        store.list().map(public_view).collect(),
+    )))
+}
+
+fn revoke(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(raw, &["store", "now"])?;
+    let path = a.require("store")?;
+    let id = a.one("key id")?;
+    let mut store = store_or_refuse!(load(path)?);
+    let view = public_view(store_or_refuse!(
+        store.revoke(id, a.u64("now")?.unwrap_or_else(now))
+    ));
+    if let Some(e) = save(path, &store)? {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Ok(view))
+}
+
+fn rotate(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(raw, &["store", "now", "overlap"])?;
+    let path = a.require("store")?;
+    let id = a.one("key id")?;
+    let overlap = duration(a.get("overlap").unwrap_or("24h"))?;
+    let mut store = store_or_refuse!(load(path)?);
+    let created = store_or_refuse!(store.rotate(id, a.u64("now")?.unwrap_or_else(now), overlap));
+    let old = store.get(id).map(public_view).unwrap_or(Value::Null);
+    if let Some(e) = save(path, &store)? {
+        return Ok(Outcome::Refused(e));
+    }
+    eprintln!(
+        "Store the new key now: it is shown once. The old key keeps working until its new expiry."
+    );
+    Ok(Outcome::Ok(
+        json!({ "key": created.secret, "record": public_view(&created.record), "previous": old }),
+    ))
+}
+
+fn check(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(raw, &["store", "now", "env", "ip"])?;
+    let store = store_or_refuse!(load(a.require("store")?)?);
+    let presented = a.one("API key")?;
+    let envs = match a.get("env") {
+        Some(e) => vec![environment(e)?],
+        None => vec![Environment::Live, Environment::Test],
+    };
+    let client_ip = a
+        .get("ip")
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| Usage(format!("--ip {ip:?} is not an IP address")))
+        })
+        .transpose()?;
+    let prefixes = store.prefixes();
+    let ctx = CheckContext {
+        now: a.u64("now")?.unwrap_or_else(now),
+        client_ip,
+        accepted_envs: &envs,
+        prefixes: &prefixes,
+    };
+    Ok(match store.check(presented, &ctx) {
+        Ok(r) => Outcome::Ok(json!({
+            "accepted": true,
+            "id": r.id,
+            "name": r.name,
+            "permissions": r.effective_permissions(),
+            "datasets": r.datasets,
+            "rate_limit": r.rate_limit,
+        })),
+        Err(e) => Outcome::Refused(e),
+    })
+}
