@@ -97,7 +97,9 @@ impl VerifyingKey {
         }
     }
 
-    /// The RFC 7638 required members of the public JWK, in canonical (sorted) order.
+    /// The RFC 7638 required members of the JWK, in canonical (sorted) order. For an `oct` key
+    /// the required member `k` is the shared secret itself: never publish this map (or a JWKS
+    /// built from it) for HMAC keys.
     pub fn public_members(&self) -> Map<String, Value> {
         let b64 = |b: &[u8]| Value::String(Base64UrlUnpadded::encode_string(b));
         let mut m = Map::new();
