@@ -53,9 +53,9 @@ fn classify(e: &serde_json::Error) -> &'static str {
     }
 }
 
-const TOO_DEEP: &str = "JSON nested too deeply";
-const TOO_MANY: &str = "too many JSON members";
-const DUPLICATE: &str = "duplicate JSON member name";
+pub(crate) const TOO_DEEP: &str = "JSON nested too deeply";
+pub(crate) const TOO_MANY: &str = "too many JSON members";
+pub(crate) const DUPLICATE: &str = "duplicate JSON member name";
 
 #[derive(Clone, Copy)]
 struct Strict {

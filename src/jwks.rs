@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Algorithm, KeyFamily, RsaKey};
 use crate::error::{AuthError, ErrorCode};
+use crate::json::{self, JsonLimits};
 
 /// Most keys one set may hold; a larger remote document is refused rather than indexed.
 pub const MAX_KEYS: usize = 100;
@@ -24,6 +25,12 @@ pub const MAX_KEYS: usize = 100;
 pub const MAX_KID_LESS_CANDIDATES: usize = 4;
 /// Largest JWKS document accepted, in bytes.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Shape limits for a JWKS document: the `keys` array may hold [`MAX_KEYS`] entries.
+const JWKS_JSON_LIMITS: JsonLimits = JsonLimits {
+    max_depth: 16,
+    max_members: MAX_KEYS,
+};
 
 const RSA_MIN_BITS: usize = 2048;
 const RSA_MAX_BITS: usize = 4096;
@@ -90,7 +97,9 @@ impl VerifyingKey {
         }
     }
 
-    /// The RFC 7638 required members of the public JWK, in canonical (sorted) order.
+    /// The RFC 7638 required members of the JWK, in canonical (sorted) order. For an `oct` key
+    /// the required member `k` is the shared secret itself: never publish this map (or a JWKS
+    /// built from it) for HMAC keys.
     pub fn public_members(&self) -> Map<String, Value> {
         let b64 = |b: &[u8]| Value::String(Base64UrlUnpadded::encode_string(b));
         let mut m = Map::new();
@@ -514,8 +523,19 @@ impl JwkSet {
                 "the key set document is too large",
             ));
         }
-        let doc: Value = serde_json::from_str(json).map_err(|_| {
-            AuthError::with_message(ErrorCode::InvalidKey, "the key set is not valid JSON")
+        // The same strict reader as token headers and claims: a duplicate member (a second `use`,
+        // `alg` or `keys`) would otherwise be read last-wins here and first-wins elsewhere.
+        let doc = json::parse_object(json.as_bytes(), JWKS_JSON_LIMITS).map_err(|reason| {
+            AuthError::with_message(
+                ErrorCode::InvalidKey,
+                if reason == json::TOO_MANY {
+                    "too many keys or members in the key set"
+                } else if reason == json::DUPLICATE {
+                    "the key set repeats a member name"
+                } else {
+                    "the key set is not valid JSON"
+                },
+            )
         })?;
         let list = doc.get("keys").and_then(Value::as_array).ok_or_else(|| {
             AuthError::with_message(ErrorCode::InvalidKey, "the key set has no keys array")
@@ -786,6 +806,36 @@ mod tests {
         assert_eq!(set.skipped().len(), 2);
         assert!(set.skipped()[0].error.message().contains("\"enc\""));
         assert!(JwkSet::from_json(&doc).is_err());
+    }
+
+    #[test]
+    fn duplicate_member_names_are_refused() {
+        // Last-wins would read `use: sig` here; a first-wins reader of the same document sees an
+        // encryption key. Neither reading is safe to act on.
+        let dup_use = format!(
+            r#"{{"keys":[{{"kty":"RSA","n":"{RFC7638_N}","e":"AQAB","use":"enc","use":"sig"}}]}}"#
+        );
+        let dup_alg = format!(
+            r#"{{"keys":[{{"kty":"RSA","n":"{RFC7638_N}","e":"AQAB","alg":"RS256","alg":"PS256"}}]}}"#
+        );
+        let dup_keys =
+            format!(r#"{{"keys":[],"keys":[{{"kty":"RSA","n":"{RFC7638_N}","e":"AQAB"}}]}}"#);
+        for doc in [dup_use, dup_alg, dup_keys] {
+            for result in [JwkSet::from_json(&doc), JwkSet::from_json_lenient(&doc)] {
+                let e = result.unwrap_err();
+                assert_eq!(e.code(), ErrorCode::InvalidKey, "{doc}");
+                assert!(e.message().contains("repeats"), "{doc}: {}", e.message());
+            }
+        }
+        // The key-count limit still holds, and a full set still loads.
+        let key = json!({"kty":"RSA","n":RFC7638_N,"e":"AQAB"});
+        let full = json!({ "keys": vec![key.clone(); MAX_KEYS] }).to_string();
+        assert_eq!(JwkSet::from_json_lenient(&full).unwrap().len(), MAX_KEYS);
+        let over = json!({ "keys": vec![key; MAX_KEYS + 1] }).to_string();
+        assert_eq!(
+            JwkSet::from_json_lenient(&over).unwrap_err().code(),
+            ErrorCode::InvalidKey
+        );
     }
 
     #[test]

@@ -803,6 +803,14 @@ fn decode_segment(raw: &str) -> Result<String, AuthError> {
                     "the request path contains an encoded percent sign",
                 ))
             }
+            // Refused raw, so refused encoded too: `/admin%3Bx` must not slip past an `admin`
+            // rule here while a server that decodes before stripping `;` parameters (or before
+            // splitting off a query or fragment) routes it to `/admin`.
+            b';' | b'?' | b'#' => {
+                return Err(invalid_request(
+                    "the request path contains an encoded parameter, query or fragment delimiter",
+                ))
+            }
             0x00..=0x1f | 0x7f => {
                 return Err(invalid_request(
                     "the request path contains an encoded control byte",
@@ -1704,6 +1712,10 @@ mod tests {
             ("/static/%%32%65", "percent-encoding"),
             ("/static/%252e%252e", "encoded percent"),
             ("/static/%252F", "encoded percent"),
+            ("/admin%3Bx=1/users", "encoded parameter"),
+            ("/admin%3bx/users", "encoded parameter"),
+            ("/static/a%3Fx", "encoded parameter"),
+            ("/static/a%23x", "encoded parameter"),
             ("/static/%ff", "UTF-8"),
             ("/static/%C0%AE%C0%AE", "UTF-8"),
             ("", "must start with /"),

@@ -67,14 +67,32 @@ where
     Some(Uint::<L>::from_be_slice(&buf))
 }
 
+/// Smallest and largest accepted modulus, in bits.
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 4096;
+
 impl RsaKey {
-    /// Wraps a validated public key (odd modulus of at most 4096 bits, exponent of at most 64 bits).
+    /// Wraps a public key after the checks every RSA verification key must pass: a modulus of
+    /// 2048 to 4096 bits that is odd, has no small prime factor and no ROCA fingerprint, and an
+    /// odd exponent of at least 3 and at most 32 bits. `None` otherwise.
+    ///
+    /// The checks are made here, not only by the JWK/PEM loaders, because `VerifyingKey::Rsa`
+    /// and [`Jwk::new`](crate::jwks::Jwk::new) are public: a key built by hand must not reach
+    /// verification weaker than a loaded one (with `e = 1` every `s < n` is its own "signature").
     pub fn new(public: RsaPublicKey) -> Option<RsaKey> {
         let n = public.n().to_bytes_be();
-        let e_bytes = public.e().to_bytes_be();
-        if e_bytes.len() > 8 {
+        let bits = public.n().bits();
+        if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return None;
         }
+        let e_bytes = public.e().to_bytes_be();
+        let e_ok = e_bytes.len() <= 4
+            && *public.e() >= rsa::BigUint::from(3u32)
+            && e_bytes.last().is_some_and(|b| b & 1 == 1);
+        if !e_ok {
+            return None;
+        }
+        crate::roca::check_modulus(&n).ok()?;
         let e = left_pad::<{ U64::LIMBS }>(&e_bytes)?;
         let e_bits = public.e().bits();
         let ctx = match n.len() {
@@ -185,6 +203,26 @@ impl std::fmt::Debug for RsaKey {
 mod tests {
     use super::*;
     use rsa::{BigUint, RsaPrivateKey};
+
+    /// Keys built by hand get the loaders' checks: with `e = 1` the expected encoding itself
+    /// would verify as a signature on any message.
+    #[test]
+    fn weak_keys_are_refused_when_built_by_hand() {
+        let mut rng = rand_core::OsRng;
+        let private = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let n = private.to_public_key().n().clone();
+        for e in [0u32, 1, 2, 4, 65536] {
+            let public = RsaPublicKey::new_unchecked(n.clone(), BigUint::from(e));
+            assert!(RsaKey::new(public).is_none(), "e = {e}");
+        }
+        let big_e = BigUint::from(1u64 << 40) + BigUint::from(1u8);
+        assert!(RsaKey::new(RsaPublicKey::new_unchecked(n.clone(), big_e)).is_none());
+        assert!(RsaKey::new(RsaPublicKey::new_unchecked(n.clone(), BigUint::from(3u8))).is_some());
+        let even = &n + BigUint::from(1u8);
+        assert!(RsaKey::new(RsaPublicKey::new_unchecked(even, BigUint::from(65537u32))).is_none());
+        let small = RsaPrivateKey::new(&mut rng, 1024).unwrap().to_public_key();
+        assert!(RsaKey::new(small).is_none());
+    }
 
     /// The fast path must agree with the `rsa` crate on valid, mangled and boundary signatures.
     #[test]
