@@ -38,7 +38,11 @@ impl CodeVerifier {
         }
         let mut out = String::with_capacity(len);
         let mut pool = [0u8; 64];
-        while out.len() < len {
+        // About 49 characters survive per round; 16 rounds failing means a broken generator.
+        for _ in 0..16 {
+            if out.len() == len {
+                break;
+            }
             random::fill(&mut pool)?;
             // Rejection sampling: 198 = 3 * 66, so every accepted byte maps uniformly.
             for b in pool.iter().filter(|b| **b < 198) {
@@ -49,6 +53,12 @@ impl CodeVerifier {
                     out.push(char::from(*c));
                 }
             }
+        }
+        if out.len() != len {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidConfig,
+                "the system random generator returned implausible output",
+            ));
         }
         Ok(CodeVerifier(out))
     }
