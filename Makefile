@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo bench fuzz setup lint unit wasm clean
+.PHONY: test demo bench fuzz setup lint unit wasm filter clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, and the wasm builds
 test: setup lint unit wasm
@@ -29,16 +29,23 @@ setup:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 wasm:
 	@for t in $(WASM_TARGETS); do \
 		echo "building the core for $$t"; \
 		$(CARGO) build --quiet --lib --target $$t || exit 1; \
 	done
+
+## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
+FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm
+filter:
+	@echo "building the Envoy filter for wasm32-wasip1"
+	@$(CARGO) build --quiet -p tokenwarden-envoy --target wasm32-wasip1 --profile filter
+	@ls -l $(FILTER_WASM) | awk '{print "  " $$9 ": " $$5 " bytes"}'
 
 clean:
 	$(CARGO) clean
