@@ -47,11 +47,12 @@ impl ConfigError {
     }
 }
 
+/// No "tokenwarden" prefix: Envoy already starts the line with `wasm log <plugin name> <root_id>:`.
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "tokenwarden: invalid plugin configuration: field `{}`: {}",
+            "invalid plugin configuration: field `{}`: {}",
             self.field, self.problem
         )
     }
@@ -207,7 +208,7 @@ mod tests {
         assert_eq!(e.field, "error_style");
         assert_eq!(
             e.to_string(),
-            "tokenwarden: invalid plugin configuration: field `error_style`: must be one of \
+            "invalid plugin configuration: field `error_style`: must be one of \
              \"simple\", \"error_list\", \"typed\", found \"nope\""
         );
         assert_eq!(
