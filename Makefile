@@ -5,10 +5,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo bench fuzz setup lint unit wasm filter clean
+.PHONY: test demo bench fuzz setup lint unit wasm filter e2e clean
 
-## test: install prerequisites, then lint, unit/vector/CLI tests, and the wasm builds
-test: setup lint unit wasm
+## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, and the
+## end-to-end tests (the filter in a real Envoy)
+test: setup lint unit wasm e2e
 	@echo "make test: all checks passed"
 
 ## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
@@ -46,6 +47,10 @@ filter:
 	@echo "building the Envoy filter for wasm32-wasip1"
 	@$(CARGO) build --quiet -p tokenwarden-envoy --target wasm32-wasip1 --profile filter
 	@ls -l $(FILTER_WASM) | awk '{print "  " $$9 ": " $$5 " bytes"}'
+
+## e2e: the filter in a real Envoy (from .venv), driven by node's test runner
+e2e: setup filter
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/e2e/
 
 clean:
 	$(CARGO) clean

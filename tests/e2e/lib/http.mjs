@@ -1,0 +1,41 @@
+// The upstream echo server and a plain HTTP client (no keep-alive, headers sent as given).
+
+import { once } from 'node:events';
+import http from 'node:http';
+
+/**
+ * An upstream on 127.0.0.1 that answers every request 200 with JSON
+ * `{ method, url, headers, rawHeaders }` — what reached it through Envoy. `requests` counts them.
+ */
+export async function startEchoServer() {
+  const server = http.createServer((req, res) => {
+    server.requests += 1;
+    req.resume();
+    req.on('end', () => {
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+  });
+  server.requests = 0;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  server.port = server.address().port;
+  server.stop = () => new Promise((resolve) => server.close(resolve));
+  return server;
+}
+
+/** One request; resolves `{ status, headers, body }` (body as a string). */
+export function request(port, { method = 'GET', path = '/', headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`request to :${port}${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
