@@ -206,6 +206,7 @@ export async function startEnvoy({ config, adminPort, listenerPort, timeoutMs = 
   }
   await envoy.stop();
   const log = await envoy.log();
+  await cleanup(dir);
   throw new Error(
     `Envoy ${exited ? 'exited' : 'was not ready'} (pid ${envoy.pid}); log tail:\n` +
       `${log.split('\n').slice(-15).join('\n')}\nstderr tail:\n${envoy.stderr.slice(-2000)}`,
