@@ -667,3 +667,112 @@ fn bad_configuration_names_the_field() {
         json!({"providers": [{"name": "a", "issuer": ISS, "jwks": {"remote": {"path": "/jwks"}}}]});
     assert!(msg(config(&f, remote_no_cluster)).contains("providers[0].jwks"));
 }
+
+#[test]
+fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"cluster": "idp", "path": "/jwks"}}}], "cache": {"max_entries": 100, "max_ttl_secs": 60}});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        json!({"keys": [f.key.public_jwk()]}).to_string().as_bytes(),
+        NOW,
+    )
+    .unwrap();
+    let mut rs = MemoryRateStore::default();
+    let t = token(&f, json!({"exp": NOW + 30}));
+    let auth = format!("Bearer {t}");
+    let first = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW,
+    );
+    assert!(first.allowed && !first.cache_hit);
+    let second = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW + 1,
+    );
+    assert!(
+        second.allowed && second.cache_hit,
+        "a repeated token is not verified again"
+    );
+    let disabled =
+        Gateway::from_json(&config(&f, json!({"cache": {"max_entries": 0}})).to_string()).unwrap();
+    let t2 = format!("Bearer {}", token(&f, json!({})));
+    for _ in 0..2 {
+        assert!(
+            !call(
+                &disabled,
+                &mut rs,
+                "GET",
+                "/x",
+                &[("authorization", &t2), XFF],
+                NOW
+            )
+            .cache_hit
+        );
+    }
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW
+        )
+        .allowed
+    );
+    // A cache hit still ends at exp.
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 30 + 61
+        )),
+        "expired_token"
+    );
+    // After a key rotation that drops the signing key, the cached verdict is gone too.
+    let other = SigningKey::generate(Algorithm::ES256, Some("k9".into())).unwrap();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 1
+        )
+        .allowed
+    );
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        json!({"keys": [other.public_jwk()]}).to_string().as_bytes(),
+        NOW + 2,
+    )
+    .unwrap();
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 2
+        )),
+        "unknown_key"
+    );
+}

@@ -60,6 +60,34 @@ pub struct GatewayConfig {
     /// Fraction of decisions written to the audit log (0.0–1.0); refusals are always written.
     #[serde(default = "one")]
     pub audit_sample_rate: f64,
+    /// The verified-token cache.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// Bounds of the verified-token cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Entries kept (about); 0 disables the cache.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: usize,
+    /// Longest time a verified token is trusted without re-verifying, in seconds.
+    #[serde(default = "default_refresh")]
+    pub max_ttl_secs: u64,
+}
+
+fn default_cache_entries() -> usize {
+    10_000
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: default_cache_entries(),
+            max_ttl_secs: default_refresh(),
+        }
+    }
 }
 
 fn default_realm() -> String {

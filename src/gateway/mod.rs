@@ -6,6 +6,7 @@
 //! rate-limit state (through [`RateStore`]), fetches remote key sets when [`Gateway::fetches`] or
 //! a decision's `refetch` asks, and hands the bodies back to [`Gateway::on_fetched`].
 
+mod cache;
 pub mod config;
 pub mod extract;
 mod limiter;
@@ -66,6 +67,8 @@ pub struct Decision {
     pub refetch: Option<String>,
     /// The audit line for this decision, when sampled (refusals always are).
     pub audit: Option<String>,
+    /// The token was accepted from the verified-token cache (for metrics).
+    pub cache_hit: bool,
 }
 
 /// A document the host fetches for the gateway.
@@ -110,6 +113,7 @@ pub struct Gateway {
     limits: Vec<(Option<String>, RateLimit)>,
     failed_attempts: Option<RateLimit>,
     removed_headers: Vec<String>,
+    jwt_cache: cache::CredentialCache<Authenticated>,
 }
 
 fn config_error(msg: String) -> AuthError {
@@ -203,7 +207,9 @@ impl Gateway {
         }
         removed_headers.sort();
         removed_headers.dedup();
+        let jwt_cache = cache::CredentialCache::new(config.cache.max_entries);
         Ok(Gateway {
+            jwt_cache,
             config,
             policy,
             providers,
@@ -280,6 +286,10 @@ impl Gateway {
             }
             p.verifier = Verifier::new(set, p.verifier.policy().clone());
             p.loaded_at = Some(now);
+            // Tokens verified with the previous keys must be verified again.
+            let issuer = p.cfg.issuer.clone();
+            self.jwt_cache
+                .retain(|a| a.issuer.as_deref() != Some(issuer.as_str()));
             return Ok(None);
         }
         if let Some(name) = id.strip_prefix("discovery:") {
@@ -424,6 +434,25 @@ impl Gateway {
         found: extract::Found<'_>,
         now: u64,
     ) -> Result<Authenticated, (AuthError, Option<String>)> {
+        let cache_key = cache::key(found.value);
+        if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
+            hit.source = found.source.clone();
+            hit.from_cache = true;
+            return Ok(hit);
+        }
+        let auth = self.verify_jwt(found, now)?;
+        let until = auth
+            .expires_at
+            .min(now.saturating_add(self.config.cache.max_ttl_secs));
+        self.jwt_cache.insert(cache_key, until, auth.clone());
+        Ok(auth)
+    }
+
+    fn verify_jwt(
+        &self,
+        found: extract::Found<'_>,
+        now: u64,
+    ) -> Result<Authenticated, (AuthError, Option<String>)> {
         let token = found.value;
         let untrusted = UntrustedToken::parse(token, &Limits::default()).map_err(|e| (e, None))?;
         let iss = crate::json::parse_object(untrusted.payload(), Default::default())
@@ -480,6 +509,8 @@ impl Gateway {
         }
         let sub = verified.sub().map(str::to_owned);
         Ok(Authenticated {
+            from_cache: false,
+            expires_at: verified.exp().unwrap_or(now),
             kind: CredentialKind::Jwt,
             id: sub.clone().unwrap_or_default(),
             sub,
@@ -528,6 +559,8 @@ impl Gateway {
         let record = store.check(found.value, &ctx)?;
         let grant = record.grant();
         Ok(Authenticated {
+            from_cache: false,
+            expires_at: record.expires_at.unwrap_or(u64::MAX),
             kind: CredentialKind::ApiKey,
             id: record.id.clone(),
             sub: None,
@@ -597,7 +630,11 @@ fn is_preflight(req: &Request<'_>) -> bool {
 /// A credential that passed.
 #[derive(Debug, Clone)]
 struct Authenticated {
+    /// Answered by the verified-token cache.
+    from_cache: bool,
     kind: CredentialKind,
+    /// Unix seconds after which the credential is no longer valid.
+    expires_at: u64,
     /// Key id, or token `sub`: the rate-limit identity.
     id: String,
     sub: Option<String>,
@@ -732,6 +769,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             error: None,
             refetch: None,
             audit: self.audit(event, auth, sampled),
+            cache_hit: auth.is_some_and(|a| a.from_cache),
         }
     }
 
@@ -788,6 +826,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             refetch,
             audit: self.audit(event, auth, true),
             error: Some(e),
+            cache_hit: auth.is_some_and(|a| a.from_cache),
         }
     }
 }
