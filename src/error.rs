@@ -183,9 +183,9 @@ impl ErrorCode {
         }
     }
 
-    /// The RFC 6750 §3.1 error code this maps to, if any.
-    fn bearer_error(self) -> Option<&'static str> {
-        match self.status() {
+    /// The RFC 6750 §3.1 error code for an answer with `status`, if any.
+    fn bearer_error(self, status: u16) -> Option<&'static str> {
+        match status {
             400 => Some("invalid_request"),
             401 if self == ErrorCode::MissingCredentials => None,
             401 => Some("invalid_token"),
@@ -261,6 +261,7 @@ pub struct AuthError {
     scope: Option<String>,
     retry_after: Option<u64>,
     oauth_error: Option<Box<OAuthErrorResponse>>,
+    status: Option<u16>,
 }
 
 impl AuthError {
@@ -272,6 +273,7 @@ impl AuthError {
             scope: None,
             retry_after: None,
             oauth_error: None,
+            status: None,
         }
     }
 
@@ -302,6 +304,13 @@ impl AuthError {
         self
     }
 
+    /// Answers with another status than the code's own; for deployments that want a key outage
+    /// (`keys_unavailable`) to look like any other 401 instead of a 503.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
     pub fn code(&self) -> ErrorCode {
         self.code
     }
@@ -324,7 +333,7 @@ impl AuthError {
     }
 
     pub fn status(&self) -> u16 {
-        self.code.status()
+        self.status.unwrap_or_else(|| self.code.status())
     }
 
     /// The RFC 6750 `WWW-Authenticate` value for 401 and 403 answers; `None` otherwise.
@@ -334,7 +343,7 @@ impl AuthError {
             return None;
         }
         let mut value = format!("Bearer realm=\"{}\"", quote_safe(realm));
-        if let Some(err) = self.code.bearer_error() {
+        if let Some(err) = self.code.bearer_error(status) {
             value.push_str(&format!(
                 ", error=\"{err}\", error_description=\"{}\"",
                 quote_safe(&self.message)

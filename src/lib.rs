@@ -8,6 +8,7 @@ pub mod apikey;
 pub mod audit;
 pub mod cidr;
 pub mod error;
+pub mod gateway;
 pub mod json;
 pub mod jwks;
 pub mod oauth;

@@ -1,0 +1,483 @@
+//! The gateway configuration: one JSON document read by the Envoy filter and the Worker alike,
+//! so both make the same decision for the same request.
+//!
+//! Unknown fields are refused everywhere: a misspelt `audiences` must not silently turn an
+//! audience check off. Errors name the field and the problem, never quote the document.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::alg::Algorithm;
+use crate::apikey::{Environment, KeyType};
+use crate::error::{AuthError, ErrorCode, ErrorStyle};
+use crate::policy::PolicyConfig;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// `realm` of `WWW-Authenticate` challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// JSON body style of refusals.
+    #[serde(default)]
+    pub error_style: ErrorStyle,
+    /// JWT issuers.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// API keys.
+    #[serde(default)]
+    pub api_keys: Option<ApiKeysConfig>,
+    /// Where credentials are read from, in order. Default: `Authorization: Bearer` only.
+    #[serde(default = "default_sources")]
+    pub sources: Vec<SourceConfig>,
+    /// Route rules and roles. Absent: every authenticated request passes, anonymous ones do not.
+    #[serde(default)]
+    pub policy: Option<PolicyConfig>,
+    /// Rate limits by rule and credential (in addition to each API key's own limit).
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitConfig>,
+    /// Failed authentications tolerated per client address (e.g. `20/minute`), brute-force guard.
+    #[serde(default)]
+    pub failed_attempts: Option<String>,
+    /// How the client address is determined.
+    #[serde(default)]
+    pub client_ip: ClientIpConfig,
+    /// Names of the identity headers sent upstream (incoming copies are always removed).
+    #[serde(default)]
+    pub identity_headers: IdentityHeaders,
+    /// Remove the credential before forwarding.
+    #[serde(default)]
+    pub strip_credential: bool,
+    /// Let CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) through.
+    #[serde(default = "yes")]
+    pub cors_preflight: bool,
+    /// Status when keys were never loaded: 503 (default) or 401.
+    #[serde(default = "default_unavailable")]
+    pub keys_unavailable_status: u16,
+    /// Fraction of decisions written to the audit log (0.0–1.0); refusals are always written.
+    #[serde(default = "one")]
+    pub audit_sample_rate: f64,
+    /// The verified-token cache.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// Bounds of the verified-token cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Entries kept (about); 0 disables the cache.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: usize,
+    /// Longest time a verified token is trusted without re-verifying, in seconds.
+    #[serde(default = "default_refresh")]
+    pub max_ttl_secs: u64,
+}
+
+fn default_cache_entries() -> usize {
+    10_000
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: default_cache_entries(),
+            max_ttl_secs: default_refresh(),
+        }
+    }
+}
+
+fn default_realm() -> String {
+    "api".to_owned()
+}
+fn default_sources() -> Vec<SourceConfig> {
+    vec![SourceConfig::Bearer]
+}
+fn yes() -> bool {
+    true
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_unavailable() -> u16 {
+    503
+}
+fn default_leeway() -> u64 {
+    60
+}
+fn default_refresh() -> u64 {
+    300
+}
+fn default_timeout() -> u64 {
+    2000
+}
+fn default_live() -> Vec<Environment> {
+    vec![Environment::Live]
+}
+
+/// One JWT issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Used in metrics, logs and fetch ids.
+    pub name: String,
+    /// Tokens are routed to the provider whose `issuer` equals their `iss`.
+    pub issuer: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Accepted algorithms; empty = what the keys allow.
+    #[serde(default)]
+    pub algorithms: Vec<Algorithm>,
+    pub jwks: JwksSource,
+    #[serde(default = "default_leeway")]
+    pub leeway: u64,
+    #[serde(default)]
+    pub typ: Option<String>,
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    #[serde(default)]
+    pub max_lifetime: Option<u64>,
+    /// Claim → upstream header; arrays are joined with spaces, objects are JSON.
+    #[serde(default)]
+    pub claim_headers: BTreeMap<String, String>,
+    /// Keep the token in the upstream request.
+    #[serde(default = "yes")]
+    pub forward_token: bool,
+}
+
+/// Where a provider's keys come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum JwksSource {
+    /// A JWKS document in the configuration.
+    Inline(Value),
+    /// A JWKS fetched from an upstream cluster.
+    Remote(RemoteSource),
+    /// OpenID discovery at `<issuer>/.well-known/openid-configuration`, then its `jwks_uri`.
+    Discovery(RemoteSource),
+}
+
+/// A document fetched by the host (an Envoy cluster, or a URL for the Worker).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSource {
+    /// Envoy cluster name (the Worker uses `url`).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// `:authority` of the request.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Path of the document; for discovery defaults to `/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Absolute URL (Worker).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Refresh interval in seconds.
+    #[serde(default = "default_refresh")]
+    pub refresh_secs: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// How long stale keys are kept when refreshes fail (default 24 h).
+    #[serde(default = "default_max_stale")]
+    pub max_stale_secs: u64,
+}
+
+fn default_max_stale() -> u64 {
+    86_400
+}
+
+/// API keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeysConfig {
+    pub store: KeyStoreSource,
+    /// Environments this deployment accepts (default: live only).
+    #[serde(default = "default_live")]
+    pub environments: Vec<Environment>,
+    /// Custom prefixes in addition to `sk_`/`pk_`/`rk_` `live_`/`test_`.
+    #[serde(default)]
+    pub prefixes: Vec<PrefixConfig>,
+}
+
+/// Where the key store comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeyStoreSource {
+    Inline(Value),
+    Remote(RemoteSource),
+}
+
+/// A custom key prefix.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixConfig {
+    pub prefix: String,
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    pub env: Environment,
+}
+
+/// A place a credential may be presented.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// `Authorization: Bearer <credential>`.
+    Bearer,
+    /// A named header carrying the bare credential (e.g. `x-api-key`).
+    Header { name: String },
+    /// A cookie.
+    Cookie { name: String },
+    /// A query parameter (e.g. `api_key`); off unless configured, since URLs end up in logs.
+    Query { name: String },
+}
+
+/// A rate limit applied after authorization.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Rule name this limit applies to; absent = every rule.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// `1000/hour`, `100/minute`, ...
+    pub limit: String,
+}
+
+/// How the client address is found.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientIpConfig {
+    /// Read the address from this header instead of the connection (e.g. `cf-connecting-ip`,
+    /// or `x-forwarded-for` with `trusted_hops`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// For `x-forwarded-for`: how many proxies in front of us append to it. The client is the
+    /// entry that many places from the right.
+    #[serde(default)]
+    pub trusted_hops: usize,
+}
+
+/// Names of the identity headers; `None` disables one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityHeaders {
+    #[serde(default = "h_sub")]
+    pub sub: Option<String>,
+    #[serde(default = "h_scopes")]
+    pub scopes: Option<String>,
+    #[serde(default = "h_key_id")]
+    pub key_id: Option<String>,
+    #[serde(default = "h_kind")]
+    pub credential_kind: Option<String>,
+    #[serde(default = "h_issuer")]
+    pub issuer: Option<String>,
+    #[serde(default = "h_rule")]
+    pub rule: Option<String>,
+    #[serde(default = "h_dataset")]
+    pub dataset: Option<String>,
+}
+
+fn h_sub() -> Option<String> {
+    Some("x-auth-sub".into())
+}
+fn h_scopes() -> Option<String> {
+    Some("x-auth-scopes".into())
+}
+fn h_key_id() -> Option<String> {
+    Some("x-auth-key-id".into())
+}
+fn h_kind() -> Option<String> {
+    Some("x-auth-credential".into())
+}
+fn h_issuer() -> Option<String> {
+    Some("x-auth-issuer".into())
+}
+fn h_rule() -> Option<String> {
+    Some("x-auth-rule".into())
+}
+fn h_dataset() -> Option<String> {
+    Some("x-auth-dataset".into())
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            sub: h_sub(),
+            scopes: h_scopes(),
+            key_id: h_key_id(),
+            credential_kind: h_kind(),
+            issuer: h_issuer(),
+            rule: h_rule(),
+            dataset: h_dataset(),
+        }
+    }
+}
+
+impl IdentityHeaders {
+    /// Every configured name, lower-cased.
+    pub fn names(&self) -> Vec<String> {
+        [
+            &self.sub,
+            &self.scopes,
+            &self.key_id,
+            &self.credential_kind,
+            &self.issuer,
+            &self.rule,
+            &self.dataset,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|n| n.to_ascii_lowercase())
+        .collect()
+    }
+}
+
+fn invalid(msg: String) -> AuthError {
+    AuthError::with_message(ErrorCode::InvalidConfig, msg)
+}
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl GatewayConfig {
+    /// Parses and validates. The error names the field and the problem (`field: problem`), or
+    /// the line and column for JSON syntax/type errors.
+    pub fn from_json(json: &str) -> Result<GatewayConfig, AuthError> {
+        let config: GatewayConfig = serde_json::from_str(json).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "invalid JSON"
+                }
+                _ => "unexpected field or value type",
+            };
+            // serde's message names the unknown/missing field without quoting values.
+            let detail = e.to_string();
+            let field = detail.split('`').nth(1).filter(|f| {
+                f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            });
+            match field {
+                Some(f) => invalid(format!(
+                    "{what} `{f}` at line {} column {}",
+                    e.line(),
+                    e.column()
+                )),
+                None => invalid(format!("{what} at line {} column {}", e.line(), e.column())),
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), AuthError> {
+        if self.providers.is_empty() && self.api_keys.is_none() {
+            return Err(invalid(
+                "providers/api_keys: configure at least one JWT provider or API keys".into(),
+            ));
+        }
+        if self.sources.is_empty() {
+            return Err(invalid(
+                "sources: at least one credential source is needed".into(),
+            ));
+        }
+        if !self
+            .realm
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(invalid(
+                "realm: printable ASCII without quotes or backslashes".into(),
+            ));
+        }
+        if !(self.keys_unavailable_status == 401 || self.keys_unavailable_status == 503) {
+            return Err(invalid(
+                "keys_unavailable_status: must be 401 or 503".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.audit_sample_rate) {
+            return Err(invalid("audit_sample_rate: must be between 0 and 1".into()));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, p) in self.providers.iter().enumerate() {
+            if p.name.is_empty() || !names.insert(p.name.as_str()) {
+                return Err(invalid(format!("providers[{i}].name: empty or used twice")));
+            }
+            if p.issuer.is_empty() {
+                return Err(invalid(format!("providers[{i}].issuer: required")));
+            }
+            for h in p.claim_headers.values() {
+                if !header_name_ok(h) {
+                    return Err(invalid(format!(
+                        "providers[{i}].claim_headers: invalid header name"
+                    )));
+                }
+            }
+            if let JwksSource::Remote(r) | JwksSource::Discovery(r) = &p.jwks {
+                r.validate(&format!("providers[{i}].jwks"))?;
+            }
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            if let SourceConfig::Header { name }
+            | SourceConfig::Cookie { name }
+            | SourceConfig::Query { name } = s
+            {
+                if !header_name_ok(name) {
+                    return Err(invalid(format!("sources[{i}].name: invalid name")));
+                }
+            }
+        }
+        if let Some(k) = &self.api_keys {
+            if let KeyStoreSource::Remote(r) = &k.store {
+                r.validate("api_keys.store")?;
+            }
+            if k.environments.is_empty() {
+                return Err(invalid(
+                    "api_keys.environments: accept at least one environment".into(),
+                ));
+            }
+        }
+        for n in self.identity_headers.names() {
+            if !header_name_ok(&n) {
+                return Err(invalid("identity_headers: invalid header name".into()));
+            }
+        }
+        if let Some(h) = &self.client_ip.header {
+            if !header_name_ok(h) {
+                return Err(invalid("client_ip.header: invalid header name".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RemoteSource {
+    fn validate(&self, field: &str) -> Result<(), AuthError> {
+        match (&self.cluster, &self.url) {
+            (None, None) => {
+                return Err(invalid(format!(
+                    "{field}: needs a cluster (Envoy) or a url (Worker)"
+                )))
+            }
+            (_, Some(url)) => crate::oauth::http::require_secure_endpoint(url).map_err(|_| {
+                invalid(format!("{field}.url: must be https (or http on loopback)"))
+            })?,
+            _ => {}
+        }
+        if self.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(invalid(format!("{field}.path: must start with /")));
+        }
+        if self.refresh_secs == 0 || self.timeout_ms == 0 {
+            return Err(invalid(format!(
+                "{field}: refresh_secs and timeout_ms must be positive"
+            )));
+        }
+        Ok(())
+    }
+}

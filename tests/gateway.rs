@@ -1,0 +1,778 @@
+//! The shared edge decision, request by request: what the Envoy filter and the Worker will do.
+
+use serde_json::{json, Map, Value};
+use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
+use tokenwarden::gateway::{Decision, Gateway, MemoryRateStore, Request};
+use tokenwarden::sign::SigningKey;
+use tokenwarden::Algorithm;
+
+const NOW: u64 = 1_800_000_000;
+const ISS: &str = "https://auth.test";
+
+struct Fixture {
+    key: SigningKey,
+    live: String,
+    test_key: String,
+    limited: String,
+    pinned: String,
+    store: Value,
+}
+
+fn fixture() -> Fixture {
+    let key = SigningKey::generate(Algorithm::ES256, Some("k1".into())).unwrap();
+    let mut store = KeyStore::new();
+    let prefix = |t, e| KeyPrefix::standard(t, e);
+    let live = store
+        .create(
+            &prefix(KeyType::Restricted, Environment::Live),
+            NewKey {
+                name: "dashboard".into(),
+                permissions: vec!["read:datasets".into()],
+                datasets: vec!["sales".into()],
+                ..NewKey::default()
+            },
+            NOW - 10,
+        )
+        .unwrap();
+    let test_key = store
+        .create(
+            &prefix(KeyType::Secret, Environment::Test),
+            NewKey {
+                name: "ci".into(),
+                ..NewKey::default()
+            },
+            NOW - 10,
+        )
+        .unwrap();
+    let limited = store
+        .create(
+            &prefix(KeyType::Secret, Environment::Live),
+            NewKey {
+                name: "limited".into(),
+                rate_limit: Some("2/minute".into()),
+                ..NewKey::default()
+            },
+            NOW - 10,
+        )
+        .unwrap();
+    let pinned = store
+        .create(
+            &prefix(KeyType::Secret, Environment::Live),
+            NewKey {
+                name: "pinned".into(),
+                allowed_ips: vec!["203.0.113.0/24".into()],
+                ..NewKey::default()
+            },
+            NOW - 10,
+        )
+        .unwrap();
+    Fixture {
+        store: serde_json::from_str(&store.to_json().unwrap()).unwrap(),
+        key,
+        live: live.secret,
+        test_key: test_key.secret,
+        limited: limited.secret,
+        pinned: pinned.secret,
+    }
+}
+
+fn config(f: &Fixture, extra: Value) -> Value {
+    let mut c = json!({
+        "realm": "datasets-api",
+        "providers": [{
+            "name": "idp", "issuer": ISS, "audiences": ["api"],
+            "jwks": {"inline": {"keys": [f.key.public_jwk()]}},
+            "claim_headers": {"org": "x-auth-org"}
+        }],
+        "api_keys": {"store": {"inline": f.store}, "environments": ["live"]},
+        "sources": [{"type": "bearer"}, {"type": "header", "name": "x-api-key"}, {"type": "query", "name": "api_key"}],
+        "client_ip": {"header": "x-forwarded-for", "trusted_hops": 1},
+        "policy": {
+            "rules": [
+                {"name": "health", "method": "GET", "path": "/health", "anonymous": true},
+                {"name": "datasets-read", "method": "GET", "path": "/v1/{org}/datasets/{dataset}", "require": ["read:datasets.{dataset}"]},
+                {"name": "admin", "method": "*", "path": "/admin/{rest*}", "require": ["manage:organization"]}
+            ],
+            "unmatched": "authenticated"
+        }
+    });
+    if let (Some(m), Some(e)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    c
+}
+
+fn token(f: &Fixture, claims: Value) -> String {
+    let mut base: Map<String, Value> = json!({"iss": ISS, "aud": "api", "sub": "user_1", "iat": NOW, "exp": NOW + 600, "scope": "read:datasets.sales", "org": "acme"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    for (k, v) in claims.as_object().unwrap() {
+        if v.is_null() {
+            base.remove(k);
+        } else {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    f.key.mint(&base, Some("at+jwt"), &Map::new()).unwrap()
+}
+
+fn call(
+    gw: &Gateway,
+    store: &mut MemoryRateStore,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    now: u64,
+) -> Decision {
+    gw.decide(
+        &Request {
+            method,
+            path,
+            headers,
+            peer: Some("10.0.0.2".parse().unwrap()),
+            now_ms: now * 1000,
+            sample: 0,
+        },
+        store,
+    )
+}
+
+fn code(d: &Decision) -> &'static str {
+    d.error
+        .as_ref()
+        .map(|e| e.code().as_str())
+        .unwrap_or("allowed")
+}
+
+fn header<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    list.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+const XFF: (&str, &str) = ("x-forwarded-for", "203.0.113.7");
+
+#[test]
+fn jwt_requests() {
+    let f = fixture();
+    let gw = Gateway::from_json(&config(&f, json!({})).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let t = token(&f, json!({}));
+    let auth = format!("Bearer {t}");
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &[("authorization", &auth), ("x-auth-sub", "admin"), XFF],
+        NOW,
+    );
+    assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("user_1"));
+    assert_eq!(
+        header(&d.upstream_set, "x-auth-scopes"),
+        Some("read:datasets.sales")
+    );
+    assert_eq!(header(&d.upstream_set, "x-auth-org"), Some("acme"));
+    assert_eq!(
+        header(&d.upstream_set, "x-auth-rule"),
+        Some("datasets-read")
+    );
+    assert_eq!(header(&d.upstream_set, "x-auth-dataset"), Some("sales"));
+    assert_eq!(header(&d.upstream_set, "x-auth-credential"), Some("jwt"));
+    assert!(
+        d.upstream_remove.iter().any(|h| h == "x-auth-sub"),
+        "forged identity headers must be removed"
+    );
+    assert!(d.upstream_remove.iter().any(|h| h == "x-auth-org"));
+    let audit: Value = serde_json::from_str(d.audit.as_deref().unwrap()).unwrap();
+    assert_eq!(audit["sub"], "user_1");
+    assert!(
+        !d.audit.as_ref().unwrap().contains(&t),
+        "the audit line must not carry the token"
+    );
+
+    let deny = |claims: Value, now: u64| {
+        code(&call(
+            &gw,
+            &mut MemoryRateStore::default(),
+            "GET",
+            "/v1/acme/datasets/sales",
+            &[
+                ("authorization", &format!("Bearer {}", token(&f, claims))),
+                XFF,
+            ],
+            now,
+        ))
+    };
+    assert_eq!(deny(json!({}), NOW + 600 + 61), "expired_token");
+    assert_eq!(deny(json!({"nbf": NOW + 3600}), NOW), "token_not_yet_valid");
+    assert_eq!(deny(json!({"aud": "other"}), NOW), "invalid_audience");
+    assert_eq!(
+        deny(json!({"iss": "https://evil.test"}), NOW),
+        "invalid_issuer"
+    );
+    assert_eq!(
+        deny(json!({"scope": "read:datasets.hr"}), NOW),
+        "insufficient_scope"
+    );
+    let (h, _) = t.rsplit_once('.').unwrap();
+    let tampered = format!("Bearer {h}.{}", "A".repeat(86));
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &[("authorization", &tampered), XFF],
+        NOW,
+    );
+    assert_eq!(code(&d), "invalid_signature");
+    assert_eq!(d.status, 401);
+    assert!(header(&d.response_headers, "www-authenticate")
+        .unwrap()
+        .starts_with("Bearer realm=\"datasets-api\", error=\"invalid_token\""));
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_signature");
+
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/hr",
+        &[("authorization", &auth), XFF],
+        NOW,
+    );
+    assert_eq!(d.status, 403);
+    let www = header(&d.response_headers, "www-authenticate").unwrap();
+    assert!(
+        www.contains("error=\"insufficient_scope\"") && www.contains("scope=\"read:datasets.hr\""),
+        "{www}"
+    );
+    let big = format!("Bearer eyJ{}.e30.sig", "A".repeat(20_000));
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/v1/acme/datasets/sales",
+            &[("authorization", &big), XFF],
+            NOW
+        )),
+        "token_too_large"
+    );
+}
+
+#[test]
+fn api_key_requests() {
+    let f = fixture();
+    let gw = Gateway::from_json(&config(&f, json!({})).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &[("x-api-key", &f.live), XFF],
+        NOW,
+    );
+    assert!(d.allowed, "{:?}", d.error);
+    assert!(header(&d.upstream_set, "x-auth-key-id")
+        .unwrap()
+        .starts_with("key_"));
+    assert_eq!(
+        header(&d.upstream_set, "x-auth-credential"),
+        Some("api_key")
+    );
+    // The key is limited to the sales dataset: another dataset is denied outright.
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/v1/acme/datasets/hr",
+            &[("x-api-key", &f.live), XFF],
+            NOW
+        )),
+        "access_denied"
+    );
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/v1/acme/datasets/sales",
+            &[("authorization", &format!("Bearer {}", f.test_key)), XFF],
+            NOW
+        )),
+        "wrong_environment"
+    );
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("x-api-key", "sk_live_nope"), XFF],
+            NOW
+        )),
+        "invalid_api_key"
+    );
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("x-api-key", &f.pinned), XFF],
+            NOW
+        )),
+        "allowed"
+    );
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[
+                ("x-api-key", &f.pinned),
+                ("x-forwarded-for", "198.51.100.1")
+            ],
+            NOW
+        )),
+        "ip_not_allowed"
+    );
+    // The query parameter is a configured source; the key is stripped from the upstream path only when asked.
+    let q = format!("/v1/acme/datasets/sales?api_key={}&x=1", f.live);
+    let d = call(&gw, &mut rs, "GET", &q, &[XFF], NOW);
+    assert!(d.allowed && d.upstream_path.is_none());
+    let strip =
+        Gateway::from_json(&config(&f, json!({"strip_credential": true})).to_string()).unwrap();
+    let d = call(&strip, &mut rs, "GET", &q, &[XFF], NOW);
+    assert_eq!(
+        d.upstream_path.as_deref(),
+        Some("/v1/acme/datasets/sales?x=1")
+    );
+    let d = call(
+        &strip,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("x-api-key", &f.live), XFF],
+        NOW,
+    );
+    assert!(d.upstream_remove.iter().any(|h| h == "x-api-key"));
+    // Two different credentials are refused.
+    let t = format!("Bearer {}", token(&f, json!({})));
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &t), ("x-api-key", &f.live), XFF],
+            NOW
+        )),
+        "invalid_request"
+    );
+}
+
+#[test]
+fn anonymous_routes_preflight_and_missing_credentials() {
+    let f = fixture();
+    let gw =
+        Gateway::from_json(&config(&f, json!({"error_style": "error_list"})).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    assert!(call(&gw, &mut rs, "GET", "/health", &[], NOW).allowed);
+    let d = call(&gw, &mut rs, "GET", "/v1/acme/datasets/sales", &[], NOW);
+    assert_eq!((d.status, code(&d)), (401, "missing_credentials"));
+    assert_eq!(
+        header(&d.response_headers, "www-authenticate"),
+        Some("Bearer realm=\"datasets-api\"")
+    );
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    assert_eq!(body["errors"][0]["code"], "missing_credentials");
+    let pre = call(
+        &gw,
+        &mut rs,
+        "OPTIONS",
+        "/v1/acme/datasets/sales",
+        &[
+            ("origin", "https://app.test"),
+            ("access-control-request-method", "GET"),
+        ],
+        NOW,
+    );
+    assert!(pre.allowed);
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/v1/acme/../admin/x",
+            &[("x-api-key", &f.live), XFF],
+            NOW
+        )),
+        "invalid_request"
+    );
+}
+
+#[test]
+fn rate_limits_reach_429_and_recover() {
+    let f = fixture();
+    let gw = Gateway::from_json(&config(&f, json!({})).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let go = |rs: &mut MemoryRateStore, now| {
+        call(&gw, rs, "GET", "/x", &[("x-api-key", &f.limited), XFF], now)
+    };
+    assert!(go(&mut rs, NOW).allowed);
+    let second = go(&mut rs, NOW);
+    assert!(second.allowed);
+    assert_eq!(
+        header(&second.response_headers, "x-ratelimit-remaining"),
+        Some("0")
+    );
+    let third = go(&mut rs, NOW);
+    assert_eq!((third.status, code(&third)), (429, "rate_limited"));
+    assert!(header(&third.response_headers, "retry-after").is_some());
+    assert_eq!(
+        header(&third.response_headers, "x-ratelimit-limit"),
+        Some("2")
+    );
+    assert!(
+        go(&mut rs, NOW + 31).allowed,
+        "one token refills after period/count"
+    );
+
+    let strict =
+        Gateway::from_json(&config(&f, json!({"failed_attempts": "3/minute"})).to_string())
+            .unwrap();
+    let mut rs = MemoryRateStore::default();
+    for _ in 0..3 {
+        assert_eq!(
+            code(&call(
+                &strict,
+                &mut rs,
+                "GET",
+                "/x",
+                &[("x-api-key", "sk_live_guess"), XFF],
+                NOW
+            )),
+            "invalid_api_key"
+        );
+    }
+    let locked = call(
+        &strict,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("x-api-key", &f.live), XFF],
+        NOW,
+    );
+    assert_eq!(
+        code(&locked),
+        "rate_limited",
+        "brute force from one address is throttled"
+    );
+    let other_ip = call(
+        &strict,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("x-api-key", &f.live), ("x-forwarded-for", "203.0.113.8")],
+        NOW,
+    );
+    assert!(other_ip.allowed);
+}
+
+#[test]
+fn remote_jwks_rotation_outage_and_discovery() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"cluster": "idp", "path": "/jwks", "refresh_secs": 60, "max_stale_secs": 600}}}]});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    let fetches = gw.fetches();
+    assert_eq!(fetches.len(), 1);
+    assert_eq!(
+        (
+            fetches[0].id.as_str(),
+            fetches[0].path.as_str(),
+            fetches[0].cluster.as_deref()
+        ),
+        ("jwks:idp", "/jwks", Some("idp"))
+    );
+    let mut rs = MemoryRateStore::default();
+    let auth = format!("Bearer {}", token(&f, json!({})));
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW,
+    );
+    assert_eq!(
+        (d.status, code(&d)),
+        (503, "keys_unavailable"),
+        "no keys ever loaded: fail closed"
+    );
+    let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
+    gw.on_fetched("jwks:idp", 200, jwks.as_bytes(), NOW)
+        .unwrap();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW
+        )
+        .allowed
+    );
+    // Garbage and errors keep the last good keys.
+    assert!(gw.on_fetched("jwks:idp", 200, b"<html>", NOW + 60).is_err());
+    assert!(gw.on_fetched("jwks:idp", 500, b"", NOW + 60).is_err());
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 100
+        )
+        .allowed
+    );
+    // ... but only for max_stale_secs past the refresh interval.
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 661
+        )),
+        "keys_unavailable"
+    );
+    // A rotated key: unknown kid asks the host to refetch.
+    let rotated = SigningKey::generate(Algorithm::ES256, Some("k2".into())).unwrap();
+    let claims: Map<String, Value> =
+        json!({"iss": ISS, "aud": "api", "sub": "u", "exp": NOW + 600})
+            .as_object()
+            .cloned()
+            .unwrap();
+    let new_token = format!(
+        "Bearer {}",
+        rotated.mint(&claims, None, &Map::new()).unwrap()
+    );
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &new_token), XFF],
+        NOW + 10,
+    );
+    assert_eq!(
+        (code(&d), d.refetch.as_deref()),
+        ("unknown_key", Some("jwks:idp"))
+    );
+    let both = json!({"keys": [f.key.public_jwk(), rotated.public_jwk()]}).to_string();
+    gw.on_fetched("jwks:idp", 200, both.as_bytes(), NOW + 10)
+        .unwrap();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &new_token), XFF],
+            NOW + 10
+        )
+        .allowed
+    );
+
+    let disc = json!({"providers": [{"name": "idp", "issuer": ISS, "jwks": {"discovery": {"cluster": "idp"}}}], "keys_unavailable_status": 401});
+    let mut gw = Gateway::from_json(&config(&f, disc).to_string()).unwrap();
+    assert_eq!(gw.fetches()[0].path, "/.well-known/openid-configuration");
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW,
+    );
+    assert_eq!((d.status, code(&d)), (401, "keys_unavailable"));
+    let doc = json!({"issuer": ISS, "jwks_uri": format!("{ISS}/oauth/jwks"), "authorization_endpoint": format!("{ISS}/auth"), "token_endpoint": format!("{ISS}/token")}).to_string();
+    let next = gw
+        .on_fetched("discovery:idp", 200, doc.as_bytes(), NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (next.id.as_str(), next.path.as_str()),
+        ("jwks:idp", "/oauth/jwks")
+    );
+    gw.on_fetched("jwks:idp", 200, jwks.as_bytes(), NOW)
+        .unwrap();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW
+        )
+        .allowed
+    );
+    let wrong =
+        json!({"issuer": "https://evil.test", "jwks_uri": "https://evil.test/jwks"}).to_string();
+    assert!(gw
+        .on_fetched("discovery:idp", 200, wrong.as_bytes(), NOW)
+        .is_err());
+}
+
+#[test]
+fn bad_configuration_names_the_field() {
+    let f = fixture();
+    let msg = |c: Value| {
+        Gateway::from_json(&c.to_string())
+            .unwrap_err()
+            .message()
+            .to_owned()
+    };
+    assert!(msg(config(&f, json!({"audiences": ["x"]}))).contains("`audiences`"));
+    assert!(msg(json!({"realm": "x"})).contains("providers/api_keys"));
+    assert!(msg(config(&f, json!({"rate_limits": [{"limit": "lots"}]})))
+        .contains("rate_limits[0].limit"));
+    assert!(msg(config(&f, json!({"keys_unavailable_status": 500})))
+        .contains("keys_unavailable_status"));
+    let weak = json!({"providers": [{"name": "a", "issuer": ISS, "jwks": {"inline": {"keys": [{"kty": "oct", "k": "c2hvcnQ", "kid": "short"}]}}}]});
+    let m = msg(config(&f, weak));
+    assert!(
+        m.contains("providers[0].jwks.inline") && m.contains("short"),
+        "{m}"
+    );
+    assert!(Gateway::from_json("{not json")
+        .unwrap_err()
+        .message()
+        .contains("invalid JSON"));
+    let remote_no_cluster =
+        json!({"providers": [{"name": "a", "issuer": ISS, "jwks": {"remote": {"path": "/jwks"}}}]});
+    assert!(msg(config(&f, remote_no_cluster)).contains("providers[0].jwks"));
+}
+
+#[test]
+fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"cluster": "idp", "path": "/jwks"}}}], "cache": {"max_entries": 100, "max_ttl_secs": 60}});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        json!({"keys": [f.key.public_jwk()]}).to_string().as_bytes(),
+        NOW,
+    )
+    .unwrap();
+    let mut rs = MemoryRateStore::default();
+    let t = token(&f, json!({"exp": NOW + 30}));
+    let auth = format!("Bearer {t}");
+    let first = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW,
+    );
+    assert!(first.allowed && !first.cache_hit);
+    let second = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW + 1,
+    );
+    assert!(
+        second.allowed && second.cache_hit,
+        "a repeated token is not verified again"
+    );
+    let disabled =
+        Gateway::from_json(&config(&f, json!({"cache": {"max_entries": 0}})).to_string()).unwrap();
+    let t2 = format!("Bearer {}", token(&f, json!({})));
+    for _ in 0..2 {
+        assert!(
+            !call(
+                &disabled,
+                &mut rs,
+                "GET",
+                "/x",
+                &[("authorization", &t2), XFF],
+                NOW
+            )
+            .cache_hit
+        );
+    }
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW
+        )
+        .allowed
+    );
+    // A cache hit still ends at exp.
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 30 + 61
+        )),
+        "expired_token"
+    );
+    // After a key rotation that drops the signing key, the cached verdict is gone too.
+    let other = SigningKey::generate(Algorithm::ES256, Some("k9".into())).unwrap();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 1
+        )
+        .allowed
+    );
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        json!({"keys": [other.public_jwk()]}).to_string().as_bytes(),
+        NOW + 2,
+    )
+    .unwrap();
+    assert_eq!(
+        code(&call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 2
+        )),
+        "unknown_key"
+    );
+}
