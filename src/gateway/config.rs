@@ -335,6 +335,33 @@ impl IdentityHeaders {
     }
 }
 
+/// The problem in a serde data error, without the offending value: serde quotes values
+/// (`invalid type: string "…"`, `unknown variant `…``) and a configuration holds secrets. What
+/// follows ", expected" comes from the types, never from the document.
+fn data_problem(serde_message: &str) -> String {
+    let msg = serde_message
+        .rsplit_once(" at line ")
+        .map_or(serde_message, |(m, _)| m);
+    let name = |rest: &str| -> Option<String> {
+        let n = rest.split('`').next()?;
+        (n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then(|| n.to_owned())
+    };
+    for kind in ["missing field `", "unknown field `", "duplicate field `"] {
+        if let Some(rest) = msg.strip_prefix(kind) {
+            let kind = kind.trim_end_matches(" `");
+            return match name(rest) {
+                Some(n) => format!("{kind} `{n}`"),
+                None => kind.to_owned(),
+            };
+        }
+    }
+    match msg.rsplit_once(", expected ") {
+        Some((_, expected)) => format!("expected {expected}"),
+        None => "unexpected value".to_owned(),
+    }
+}
+
 fn invalid(msg: String) -> AuthError {
     AuthError::with_message(ErrorCode::InvalidConfig, msg)
 }
@@ -351,27 +378,29 @@ impl GatewayConfig {
     /// Parses and validates. The error names the field and the problem (`field: problem`), or
     /// the line and column for JSON syntax/type errors.
     pub fn from_json(json: &str) -> Result<GatewayConfig, AuthError> {
-        let config: GatewayConfig = serde_json::from_str(json).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                    "invalid JSON"
-                }
-                _ => "unexpected field or value type",
-            };
-            // serde's message names the unknown/missing field without quoting values.
-            let detail = e.to_string();
-            let field = detail.split('`').nth(1).filter(|f| {
-                f.len() <= 64 && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            });
-            match field {
-                Some(f) => invalid(format!(
-                    "{what} `{f}` at line {} column {}",
-                    e.line(),
-                    e.column()
-                )),
-                None => invalid(format!("{what} at line {} column {}", e.line(), e.column())),
+        let syntax = |e: &serde_json::Error| {
+            invalid(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        };
+        let mut de = serde_json::Deserializer::from_str(json);
+        let config: GatewayConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let e = e.into_inner();
+            if e.is_syntax() || e.is_eof() {
+                return syntax(&e);
             }
+            let field = if path == "." { "configuration" } else { &path };
+            invalid(format!(
+                "{field}: {} (line {} column {})",
+                data_problem(&e.to_string()),
+                e.line(),
+                e.column()
+            ))
         })?;
+        de.end().map_err(|e| syntax(&e))?;
         config.validate()?;
         Ok(config)
     }
@@ -479,5 +508,52 @@ impl RemoteSource {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod error_message_tests {
+    use super::GatewayConfig;
+
+    const P: &str =
+        r#""providers":[{"name":"a","issuer":"https://i","jwks":{"inline":{"keys":[]}}}]"#;
+
+    fn msg(json: &str) -> String {
+        GatewayConfig::from_json(json)
+            .unwrap_err()
+            .message()
+            .to_owned()
+    }
+
+    #[test]
+    fn data_errors_name_the_field_path_and_never_the_value() {
+        let m = msg(&format!(r#"{{"error_style":"s3cret",{P}}}"#));
+        assert!(
+            m.starts_with("error_style: expected one of `simple`, `error_list`, `typed`"),
+            "{m}"
+        );
+        assert!(!m.contains("s3cret"), "{m}");
+        let m = msg(&format!(r#"{{"realm":["s3cret"],{P}}}"#));
+        assert!(m.starts_with("realm: expected a string"), "{m}");
+        assert!(!m.contains("s3cret"), "{m}");
+        let m = msg(r#"{"providers":[{"name":"a","jwks":{"inline":{"keys":[]}}}]}"#);
+        assert!(m.starts_with("providers[0]: missing field `issuer`"), "{m}");
+        let m = msg(&format!(r#"{{"error_syle":"typed",{P}}}"#));
+        assert!(
+            m.starts_with("error_syle: unknown field `error_syle`"),
+            "{m}"
+        );
+        let m = msg(
+            r#"{"providers":[{"name":"a","issuer":"https://i","jwks":{"inline":{"keys":[]}},"leeway":"s3cret"}]}"#,
+        );
+        assert!(m.starts_with("providers[0].leeway: expected u64"), "{m}");
+        assert!(!m.contains("s3cret"), "{m}");
+    }
+
+    #[test]
+    fn syntax_errors_give_the_position() {
+        assert_eq!(msg(r#"{"realm": "x","#), "invalid JSON at line 1 column 14");
+        assert!(msg(&format!("{{{P}}} trailing")).starts_with("invalid JSON at line 1"));
+        assert!(msg("").starts_with("invalid JSON"));
     }
 }
