@@ -392,7 +392,16 @@ impl GatewayConfig {
             if e.is_syntax() || e.is_eof() {
                 return syntax(&e);
             }
-            let field = if path == "." { "configuration" } else { &path };
+            // Map keys in the path come from the document: keep only a plain, short path.
+            let plain = path.len() <= 128
+                && path
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.[]-".contains(&b));
+            let field = if path == "." || !plain {
+                "configuration"
+            } else {
+                &path
+            };
             invalid(format!(
                 "{field}: {} (line {} column {})",
                 data_problem(&e.to_string()),
@@ -548,6 +557,9 @@ mod error_message_tests {
         );
         assert!(m.starts_with("providers[0].leeway: expected u64"), "{m}");
         assert!(!m.contains("s3cret"), "{m}");
+        let m = msg(&format!("{{\"x\\ny s3cret\":1,{P}}}"));
+        assert!(m.starts_with("configuration: unknown field (line"), "{m}");
+        assert!(!m.contains("s3cret") && !m.contains('\n'), "{m}");
     }
 
     #[test]
