@@ -1,5 +1,6 @@
-// The tokenwarden filter in a real Envoy: loads, lets credentials through (not verified yet: the
-// foundation), refuses a request without one in each error style, and refuses a bad configuration.
+// The tokenwarden filter in a real Envoy: verifies tokens from an inline JWKS and forwards the
+// identity, refuses a request without a credential in each error style, shares rate limits
+// through shared data, and refuses a bad configuration with one log line naming the field.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,15 @@ import { after, before, describe, test } from 'node:test';
 
 import { bootstrap, cleanup, FILTER_WASM, freePort, REPO, startEnvoy } from './lib/envoy.mjs';
 import { request, startEchoServer } from './lib/http.mjs';
+import { es256Issuer } from './lib/jwt.mjs';
+
+const idp = es256Issuer();
+const AUD = 'https://api.e2e.test';
+/** The gateway configuration with one provider (inline JWKS), plus `extra` fields. */
+const gatewayConfig = (extra = {}) => ({
+  providers: [{ name: 'idp', issuer: idp.issuer, audiences: [AUD], algorithms: ['ES256'], jwks: { inline: idp.jwks } }],
+  ...extra,
+});
 
 let upstream;
 before(async () => {
@@ -27,35 +37,105 @@ async function envoyWith(pluginConfig, options = {}) {
 describe('with a valid configuration', () => {
   let envoy;
   before(async () => {
-    envoy = await envoyWith({ realm: 'e2e', error_style: 'simple' });
+    envoy = await envoyWith(gatewayConfig({ realm: 'e2e' }));
   });
   after(async () => {
     await envoy?.stop();
     await cleanup(envoy?.dir);
   });
 
-  test('a request with a bearer token reaches the upstream with its headers', async () => {
+  test('a valid token reaches the upstream with its headers and the verified identity', async () => {
     const before = upstream.requests;
+    const token = idp.token({ sub: 'user-42', aud: AUD, scope: 'read:datasets.sales' });
     const res = await request(envoy.listenerPort, {
       path: '/datasets/sales?limit=1',
-      headers: { authorization: 'Bearer abc.def.ghi', 'x-request-tag': 'e2e-a' },
+      // A client must not be able to forge identity headers: these are replaced or removed.
+      headers: { authorization: `Bearer ${token}`, 'x-request-tag': 'e2e-a', 'x-auth-sub': 'admin', 'x-auth-key-id': 'forged' },
     });
     assert.equal(res.status, 200, res.body);
     assert.equal(upstream.requests, before + 1);
     const seen = JSON.parse(res.body);
     assert.equal(seen.method, 'GET');
     assert.equal(seen.url, '/datasets/sales?limit=1');
-    assert.equal(seen.headers.authorization, 'Bearer abc.def.ghi');
+    assert.equal(seen.headers.authorization, `Bearer ${token}`);
     assert.equal(seen.headers['x-request-tag'], 'e2e-a');
+    assert.equal(seen.headers['x-auth-sub'], 'user-42');
+    assert.equal(seen.headers['x-auth-scopes'], 'read:datasets.sales');
+    assert.equal(seen.headers['x-auth-issuer'], idp.issuer);
+    assert.equal(seen.headers['x-auth-key-id'], undefined);
   });
 
-  test('an Authorization header that is not UTF-8 does not crash the filter', async () => {
+  test('an expired, a tampered and a wrong-audience token are refused before the upstream', async () => {
+    const before = upstream.requests;
+    const past = Math.floor(Date.now() / 1000) - 7200;
+    const good = idp.token({ sub: 'u', aud: AUD });
+    const cases = {
+      expired_token: idp.token({ sub: 'u', aud: AUD, iat: past, exp: past + 60 }),
+      invalid_signature: `${good.slice(0, -4)}${good.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`,
+      invalid_audience: idp.token({ sub: 'u', aud: 'https://other.test' }),
+    };
+    for (const [code, token] of Object.entries(cases)) {
+      const res = await request(envoy.listenerPort, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 401, `${code}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).error.code, code);
+      assert.match(res.headers['www-authenticate'], /^Bearer realm="e2e", error="invalid_token", error_description="/);
+    }
+    assert.equal(upstream.requests, before);
+  });
+
+  test('an Authorization header that is not UTF-8 is refused and does not crash the filter', async () => {
     // Node sends latin1: \xff goes on the wire as the single byte 0xff.
     const res = await request(envoy.listenerPort, { headers: { authorization: 'Bearer \xff\xfe' } });
-    assert.equal(res.status, 200, res.body);
+    assert.equal(res.status, 401, res.body);
     // The filter is still alive for the next request.
-    assert.equal((await request(envoy.listenerPort)).status, 401);
+    const token = idp.token({ sub: 'u', aud: AUD });
+    assert.equal((await request(envoy.listenerPort, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   });
+
+  test('every decision writes one audit line to the Envoy log', async () => {
+    await request(envoy.listenerPort, { path: '/audited' });
+    const line = await waitForLog(envoy, (l) => l.includes('"path":"/audited"'));
+    // Envoy prefixes plugin lines with "wasm log <plugin name> <root_id> <vm_id>:" during a
+    // request, and with "<plugin name> <root_id>:" only while configuring.
+    assert.match(line, /\[info\]\[wasm\].*wasm log tokenwarden tokenwarden tokenwarden: \{/);
+    const event = JSON.parse(line.slice(line.indexOf('{')));
+    assert.equal(event.status, 401);
+    assert.equal(event.error_code, 'missing_credentials');
+    assert.equal(event.decision, 'deny');
+    assert.equal(event.client_ip, '127.0.0.1');
+  });
+});
+
+/** Polls Envoy's log (flushed every 100 ms) for a line. */
+async function waitForLog(envoy, predicate, timeoutMs = 3000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = (await envoy.log()).split('\n').find(predicate);
+    if (line || Date.now() > deadline) return line ?? assert.fail('no such line in the Envoy log');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('rate limits are enforced (buckets in proxy-wasm shared data): 429 with Retry-After', async () => {
+  const envoy = await envoyWith(gatewayConfig({ rate_limits: [{ limit: '2/minute' }] }));
+  try {
+    const authorization = `Bearer ${idp.token({ sub: 'limited', aud: AUD })}`;
+    const statuses = [];
+    let last;
+    for (let i = 0; i < 3; i++) {
+      last = await request(envoy.listenerPort, { headers: { authorization } });
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+    assert.equal(JSON.parse(last.body).error.code, 'rate_limited');
+    assert.ok(Number(last.headers['retry-after']) > 0, JSON.stringify(last.headers));
+    // Another credential has its own bucket.
+    const other = `Bearer ${idp.token({ sub: 'other', aud: AUD })}`;
+    assert.equal((await request(envoy.listenerPort, { headers: { authorization: other } })).status, 200);
+  } finally {
+    await envoy.stop();
+    await cleanup(envoy.dir);
+  }
 });
 
 describe('a request without credentials gets 401 in the configured error style', () => {
@@ -69,7 +149,7 @@ describe('a request without credentials gets 401 in the configured error style',
   for (const [style, body] of Object.entries(cases)) {
     test(style, async () => {
       const realm = `realm-${style}`;
-      const envoy = await envoyWith({ realm, error_style: style });
+      const envoy = await envoyWith(gatewayConfig({ realm, error_style: style }));
       try {
         const before = upstream.requests;
         const res = await request(envoy.listenerPort, { method: 'POST', path: '/orders' });
@@ -90,18 +170,23 @@ describe('a bad configuration stops the plugin with one readable log line', () =
   const cases = [
     {
       name: 'an unknown error_style',
-      pluginConfig: { realm: 'e2e', error_style: 'nope' },
-      line: 'invalid plugin configuration: field `error_style`: must be one of "simple", "error_list", "typed", found "nope"',
+      pluginConfig: gatewayConfig({ error_style: 'nope' }),
+      line: 'invalid plugin configuration: error_style: expected one of `simple`, `error_list`, `typed` (line 1 column ',
     },
     {
       name: 'invalid JSON',
       pluginConfig: '{"realm": "e2e",',
-      line: 'invalid plugin configuration: field `configuration`: is not valid JSON',
+      line: 'invalid plugin configuration: invalid JSON at line 1 column 16',
     },
     {
-      name: 'a missing realm',
-      pluginConfig: { error_style: 'typed' },
-      line: 'invalid plugin configuration: field `realm`: is required',
+      name: 'a provider without an issuer',
+      pluginConfig: { providers: [{ name: 'idp', jwks: { inline: idp.jwks } }] },
+      line: 'invalid plugin configuration: providers[0]: missing field `issuer`',
+    },
+    {
+      name: 'nothing to authenticate with',
+      pluginConfig: { realm: 'e2e' },
+      line: 'invalid plugin configuration: providers/api_keys',
     },
   ];
   for (const { name, pluginConfig, line } of cases) {
@@ -140,8 +225,12 @@ test('filters/envoy/examples/envoy.yaml runs as written (ports and .wasm path su
     const refused = await request(listenerPort);
     assert.equal(refused.status, 401);
     assert.equal(refused.headers['www-authenticate'], 'Bearer realm="example-api"');
-    const passed = await request(listenerPort, { headers: { authorization: 'Bearer x' } });
-    assert.equal(passed.status, 200, passed.body);
+    // A token for the example's issuer but not signed by its key is refused, not passed.
+    const before = upstream.requests;
+    const claims = { iss: 'https://idp.example.com', aud: 'https://api.example.com', sub: 'u' };
+    const forged = await request(listenerPort, { headers: { authorization: `Bearer ${idp.token(claims)}` } });
+    assert.equal(forged.status, 401, forged.body);
+    assert.equal(upstream.requests, before);
   } finally {
     await envoy.stop();
     await cleanup(envoy.dir);

@@ -1,34 +1,88 @@
-//! The per-request `HttpContext`: holds nothing but a handle on the shared configuration.
+//! The per-request `HttpContext`: gathers the request facts, asks the gateway, and carries out
+//! the decision (forward with identity headers, or answer). It holds nothing but a handle on the
+//! worker's gateway.
 
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::time::UNIX_EPOCH;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tokenwarden::gateway::{Decision, Gateway, Request};
 use tokenwarden::{AuthError, ErrorCode, ErrorStyle};
 
-use crate::config::FilterConfig;
-
-/// The header credentials arrive in (the only source in this foundation).
-const AUTHORIZATION: &str = "authorization";
+use crate::rate_store::SharedDataRateStore;
 
 pub struct Filter {
-    config: Option<Rc<FilterConfig>>,
+    context_id: u32,
+    gateway: Option<Rc<Gateway>>,
 }
 
 impl Filter {
-    pub fn new(config: Option<Rc<FilterConfig>>) -> Self {
-        Filter { config }
+    pub fn new(context_id: u32, gateway: Option<Rc<Gateway>>) -> Self {
+        Filter {
+            context_id,
+            gateway,
+        }
     }
 
-    /// Answers the request locally with the core's error: status, JSON body, `WWW-Authenticate`.
-    fn refuse(&self, error: &AuthError, realm: &str, style: ErrorStyle) -> Action {
-        let body = error.body(style);
-        let www_authenticate = error.www_authenticate(realm);
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(value) = www_authenticate.as_deref() {
-            headers.push(("www-authenticate", value));
+    /// The request headers with values as text. Read as bytes (the SDK's string accessor panics
+    /// on a value that is not UTF-8); such a value is kept with U+FFFD in place of the bad bytes,
+    /// so a mangled credential is still a credential — and refused — not an absent one.
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.get_http_request_headers_bytes()
+            .into_iter()
+            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .collect()
+    }
+
+    /// The downstream peer address (`source.address` is `ip:port`).
+    fn peer(&self) -> Option<IpAddr> {
+        let bytes = self.get_property(vec!["source", "address"])?;
+        let text = std::str::from_utf8(&bytes).ok()?;
+        text.parse::<SocketAddr>()
+            .map(|a| a.ip())
+            .or_else(|_| text.parse::<IpAddr>())
+            .ok()
+    }
+
+    fn apply(&self, decision: &Decision) -> Action {
+        if let Some(line) = &decision.audit {
+            log::info!("{line}");
         }
-        self.send_http_response(u32::from(error.status()), headers, Some(body.as_bytes()));
+        if decision.allowed {
+            for name in &decision.upstream_remove {
+                self.set_http_request_header(name, None);
+            }
+            for (name, value) in &decision.upstream_set {
+                self.set_http_request_header(name, Some(value));
+            }
+            if let Some(path) = &decision.upstream_path {
+                self.set_http_request_header(":path", Some(path));
+            }
+            return Action::Continue;
+        }
+        let headers = decision
+            .response_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.send_http_response(
+            u32::from(decision.status),
+            headers,
+            Some(decision.body.as_bytes()),
+        );
+        Action::Pause
+    }
+
+    /// Answers without a gateway (no valid configuration): fail closed.
+    fn refuse_unconfigured(&self) -> Action {
+        let error = AuthError::new(ErrorCode::InvalidConfig);
+        self.send_http_response(
+            u32::from(error.status()),
+            vec![("content-type", "application/json")],
+            Some(error.body(ErrorStyle::default()).as_bytes()),
+        );
         Action::Pause
     }
 }
@@ -37,23 +91,39 @@ impl Context for Filter {}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(config) = self.config.clone() else {
-            // No valid configuration: fail closed.
-            return self.refuse(
-                &AuthError::new(ErrorCode::InvalidConfig),
-                "tokenwarden",
-                ErrorStyle::default(),
-            );
+        let Some(gateway) = self.gateway.clone() else {
+            return self.refuse_unconfigured();
         };
-        // Read as bytes: the SDK's string accessor panics on a value that is not UTF-8.
-        match self.get_http_request_header_bytes(AUTHORIZATION) {
-            None => self.refuse(
-                &AuthError::new(ErrorCode::MissingCredentials),
-                &config.realm,
-                config.error_style,
-            ),
-            // Foundation: a present credential is not verified yet (see the crate docs).
-            Some(_) => Action::Continue,
+        let owned = self.request_headers();
+        let headers: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let pseudo = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, v)| *v)
+        };
+        let now = self.get_current_time().duration_since(UNIX_EPOCH);
+        let now_ms = now.as_ref().map_or(0, |d| d.as_millis() as u64);
+        // Audit sampling needs spread, not secrecy: mix the clock with the stream id.
+        let sample = now
+            .map_or(0, |d| d.subsec_nanos())
+            .wrapping_mul(0x9E37_79B9)
+            ^ self.context_id;
+        let request = Request {
+            method: pseudo(":method"),
+            path: pseudo(":path"),
+            headers: &headers,
+            peer: self.peer(),
+            now_ms,
+            sample,
+        };
+        let decision = gateway.decide(&request, &mut SharedDataRateStore);
+        if let Some(id) = &decision.refetch {
+            log::debug!("{id}: a refetch was asked for; not supported by this filter version yet");
         }
+        self.apply(&decision)
     }
 }

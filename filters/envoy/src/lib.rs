@@ -1,31 +1,35 @@
 //! tokenwarden as an Envoy HTTP filter (proxy-wasm ABI 0.2.1, runtime `envoy.wasm.runtime.v8`).
 //!
-//! Build: `cargo build -p tokenwarden-envoy --target wasm32-wasip1 --profile filter`, then load
-//! `target/wasm32-wasip1/filter/tokenwarden_envoy.wasm`; `examples/envoy.yaml` is a complete config.
+//! Build: `make filter` (= `cargo build -p tokenwarden-envoy --target wasm32-wasip1 --profile
+//! filter`), then load `target/wasm32-wasip1/filter/tokenwarden_envoy.wasm`;
+//! `examples/envoy.yaml` is a complete config.
 //!
-//! Layout, after Envoy's own jwt_authn filter: [`config`] parses the plugin configuration once per
-//! root context ([`Root::on_configure`]), [`filter`] is the per-request `HttpContext`.
+//! The decision is the core's (`tokenwarden::gateway`), shared with the Worker: this crate only
+//! does Envoy's I/O. Layout, after Envoy's own jwt_authn filter: [`config`] turns the plugin
+//! configuration into a gateway once per root context ([`Root::on_configure`]), [`filter`] is the
+//! per-request `HttpContext`, [`rate_store`] keeps rate-limit buckets in shared data.
 //!
-//! # State of this crate: the foundation
-//! What works end to end in a real Envoy:
-//! - the plugin configuration (`realm`, `error_style`) is parsed once; a bad one makes the plugin
-//!   refuse to start with a single log line naming the field and the problem;
-//! - a request **without** an `Authorization` header is answered `401` with the core's
-//!   `missing_credentials` body in the configured style and `WWW-Authenticate: Bearer realm="…"`.
+//! # State of this crate
+//! Works in a real Envoy (tests in `tests/e2e/`): JWT providers with **inline** JWKS and inline
+//! API key stores, credential sources, route policy, identity headers (forged copies removed),
+//! error styles and `WWW-Authenticate`, rate limits shared by all workers, the audit line per
+//! decision in Envoy's log, and a bad configuration refused with one log line naming the field.
 //!
-//! What does **not** work yet: a request **with** an `Authorization` header is passed upstream
-//! unchanged — nothing is verified. Do not deploy this as an access control. Verification will come
-//! from the core's decision module (`tokenwarden::gateway`), which the filter will call.
+//! Not yet: **remote** JWKS, discovery and key stores (`dispatch_http_call` on a timer by one
+//! elected worker, shared through shared data) — with such a source every request that needs it
+//! is refused (`keys_unavailable`, fail closed) and a line at start says so; the unknown-`kid`
+//! refetch; metrics; introspection.
 
 pub mod config;
 pub mod filter;
+pub mod rate_store;
 
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
+use tokenwarden::gateway::Gateway;
 
-use crate::config::FilterConfig;
 use crate::filter::Filter;
 
 proxy_wasm::main! {{
@@ -34,10 +38,11 @@ proxy_wasm::main! {{
 }}
 
 /// The root context: one per plugin per worker thread (and one on the main thread). It owns the
-/// parsed configuration; each request's [`Filter`] shares it.
+/// worker's gateway (configuration, keys, verified-token cache); each request's [`Filter`]
+/// shares it.
 #[derive(Default)]
 pub struct Root {
-    config: Option<Rc<FilterConfig>>,
+    gateway: Option<Rc<Gateway>>,
 }
 
 impl Context for Root {}
@@ -45,23 +50,26 @@ impl Context for Root {}
 impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
-        match config::parse(&bytes) {
-            Ok(config) => {
-                self.config = Some(Rc::new(config));
+        match config::load(&bytes) {
+            Ok(gateway) => {
+                for line in config::limitations(&gateway) {
+                    log::warn!("{line}");
+                }
+                self.gateway = Some(Rc::new(gateway));
                 true
             }
-            Err(err) => {
+            Err(line) => {
                 // One line, naming the field: returning false makes Envoy refuse the plugin.
-                log::error!("{err}");
-                self.config = None;
+                log::error!("{line}");
+                self.gateway = None;
                 false
             }
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // Without a configuration (Envoy should never ask then) the filter fails closed.
-        Some(Box::new(Filter::new(self.config.clone())))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Without a gateway (Envoy should never ask then) the filter fails closed.
+        Some(Box::new(Filter::new(context_id, self.gateway.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {
