@@ -87,6 +87,8 @@ describe('with a valid configuration', () => {
     // Node sends latin1: \xff goes on the wire as the single byte 0xff.
     const res = await request(envoy.listenerPort, { headers: { authorization: 'Bearer \xff\xfe' } });
     assert.equal(res.status, 401, res.body);
+    // Refused as a bad credential, not as an absent one: the bytes reached the filter.
+    assert.equal(JSON.parse(res.body).error.code, 'malformed_token');
     // The filter is still alive for the next request.
     const token = idp.token({ sub: 'u', aud: AUD });
     assert.equal((await request(envoy.listenerPort, { headers: { authorization: `Bearer ${token}` } })).status, 200);
