@@ -3,7 +3,7 @@
 //! wasm filter, a `google.protobuf.StringValue`. Parsed once per root context in `on_configure`.
 //!
 //! A refused document gives one line, naming the field: `invalid plugin configuration:
-//! error_style: expected one of `simple`, `error_list`, `typed` (line 1 column 38)`.
+//! error_style: expected one of `simple`, `error_list`, `typed` (line 1 column …)`.
 
 use tokenwarden::gateway::Gateway;
 
