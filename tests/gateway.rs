@@ -776,3 +776,89 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
         "unknown_key"
     );
 }
+
+#[test]
+fn opaque_tokens_are_introspected_and_cached() {
+    let f = fixture();
+    let extra = json!({"introspection": {"endpoint": {"cluster": "idp", "authority": "auth.test", "path": "/token/introspection"},
+        "client_id": "gateway", "client_secret": "s3cret", "cache_secs": 60}});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let headers = [("authorization", "Bearer opaque-AbC123"), XFF];
+    let pending = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &headers,
+        NOW,
+    );
+    let ask = pending.introspect.clone().expect("an introspection call");
+    assert!(!pending.allowed && pending.status == 0);
+    assert_eq!(
+        (ask.cluster.as_deref(), ask.path.as_str()),
+        (Some("idp"), "/token/introspection")
+    );
+    assert!(
+        ask.body.contains("token=opaque-AbC123")
+            && ask.body.contains("token_type_hint=access_token")
+    );
+    assert!(ask
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("authorization") && v.starts_with("Basic ")));
+    let req = Request {
+        method: "GET",
+        path: "/v1/acme/datasets/sales",
+        headers: &headers,
+        peer: None,
+        now_ms: NOW * 1000,
+        sample: 0,
+    };
+    let active = json!({"active": true, "sub": "svc_1", "scope": "read:datasets.sales", "exp": NOW + 300, "client_id": "c1"}).to_string();
+    let d = gw.on_introspection(&req, 200, active.as_bytes(), &mut rs);
+    assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("svc_1"));
+    let again = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &headers,
+        NOW + 1,
+    );
+    assert!(
+        again.allowed && again.cache_hit && again.introspect.is_none(),
+        "an active answer is reused"
+    );
+
+    let other = [("authorization", "Bearer opaque-revoked"), XFF];
+    let req = Request {
+        headers: &other,
+        ..req
+    };
+    let d = gw.on_introspection(&req, 200, br#"{"active": false}"#, &mut rs);
+    assert_eq!((d.status, code(&d)), (401, "inactive_token"));
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &other,
+        NOW + 1,
+    );
+    assert_eq!(code(&d), "inactive_token", "the negative answer is reused");
+    let third = [("authorization", "Bearer opaque-outage"), XFF];
+    let req = Request {
+        headers: &third,
+        ..req
+    };
+    let d = gw.on_introspection(&req, 500, b"", &mut rs);
+    assert_eq!((d.status, code(&d)), (503, "keys_unavailable"));
+    assert!(
+        call(&gw, &mut rs, "GET", "/x", &third, NOW)
+            .introspect
+            .is_some(),
+        "an outage is not cached"
+    );
+}

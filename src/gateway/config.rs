@@ -63,6 +63,38 @@ pub struct GatewayConfig {
     /// The verified-token cache.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// RFC 7662 introspection for opaque (non-JWT, non-API-key) tokens.
+    #[serde(default)]
+    pub introspection: Option<IntrospectionConfig>,
+}
+
+/// An introspection endpoint and the credentials this gateway uses to call it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// Where the endpoint is (`cluster` + `authority` + `path`, or `url`).
+    pub endpoint: RemoteSource,
+    pub client_id: String,
+    pub client_secret: String,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default = "default_client_auth")]
+    pub auth_method: String,
+    /// How long an active answer is reused (never past the token's `exp`).
+    #[serde(default = "default_introspection_cache")]
+    pub cache_secs: u64,
+    /// How long an inactive answer is reused.
+    #[serde(default = "default_negative_cache")]
+    pub negative_cache_secs: u64,
+}
+
+fn default_client_auth() -> String {
+    "client_secret_basic".to_owned()
+}
+fn default_introspection_cache() -> u64 {
+    60
+}
+fn default_negative_cache() -> u64 {
+    10
 }
 
 /// Bounds of the verified-token cache.
@@ -493,9 +525,10 @@ impl GatewayConfig {
     }
 
     fn validate(&self) -> Result<(), AuthError> {
-        if self.providers.is_empty() && self.api_keys.is_none() {
+        if self.providers.is_empty() && self.api_keys.is_none() && self.introspection.is_none() {
             return Err(invalid(
-                "providers/api_keys: configure at least one JWT provider or API keys".into(),
+                "providers/api_keys/introspection: configure at least one way to authenticate"
+                    .into(),
             ));
         }
         if self.sources.is_empty() {
@@ -547,6 +580,25 @@ impl GatewayConfig {
                 if !header_name_ok(name) {
                     return Err(invalid(format!("sources[{i}].name: invalid name")));
                 }
+            }
+        }
+        if let Some(i) = &self.introspection {
+            i.endpoint.validate("introspection.endpoint")?;
+            if i.endpoint.path.is_none() && i.endpoint.url.is_none() {
+                return Err(invalid("introspection.endpoint.path: required".into()));
+            }
+            if !matches!(
+                i.auth_method.as_str(),
+                "client_secret_basic" | "client_secret_post"
+            ) {
+                return Err(invalid(
+                    "introspection.auth_method: client_secret_basic or client_secret_post".into(),
+                ));
+            }
+            if i.client_id.is_empty() || i.client_secret.is_empty() {
+                return Err(invalid(
+                    "introspection: client_id and client_secret are required".into(),
+                ));
             }
         }
         if let Some(k) = &self.api_keys {

@@ -23,6 +23,8 @@ use crate::apikey::{CheckContext, Environment, KeyPrefix, KeyPrefixes, KeyStore}
 use crate::audit::{AuditEvent, CredentialKind, CredentialRef, Timestamp};
 use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
+use crate::oauth::client_auth::{ClientAuth, OAuthClient};
+use crate::oauth::introspection::{IntrospectionEndpoint, TokenTypeHint};
 use crate::policy::{self, Grant};
 use crate::ratelimit::RateLimit;
 use crate::token::{Limits, UntrustedToken};
@@ -69,6 +71,9 @@ pub struct Decision {
     pub audit: Option<String>,
     /// The token was accepted from the verified-token cache (for metrics).
     pub cache_hit: bool,
+    /// Set on an undecided request: make this introspection call, then call
+    /// [`Gateway::on_introspection`] (`allowed` is false and `status` 0 until then).
+    pub introspect: Option<Introspect>,
 }
 
 /// A document the host fetches for the gateway.
@@ -114,6 +119,7 @@ pub struct Gateway {
     failed_attempts: Option<RateLimit>,
     removed_headers: Vec<String>,
     jwt_cache: cache::CredentialCache<Authenticated>,
+    introspection_cache: cache::CredentialCache<Result<Authenticated, AuthError>>,
 }
 
 fn config_error(msg: String) -> AuthError {
@@ -208,7 +214,9 @@ impl Gateway {
         removed_headers.sort();
         removed_headers.dedup();
         let jwt_cache = cache::CredentialCache::new(config.cache.max_entries);
+        let introspection_cache = cache::CredentialCache::new(config.cache.max_entries);
         Ok(Gateway {
+            introspection_cache,
             jwt_cache,
             config,
             policy,
@@ -332,58 +340,213 @@ impl Gateway {
         if self.config.cors_preflight && is_preflight(req) {
             return ctx.allow(None, None);
         }
-        let ip_key = client_ip.map(|ip| format!("fail:{ip}"));
-        if let (Some(limit), Some(key)) = (&self.failed_attempts, &ip_key) {
-            let d = limiter::peek(limiter, key, limit, req.now_ms);
+        if let (Some(limit), Some(key)) = (&self.failed_attempts, ctx.ip_key()) {
+            let d = limiter::peek(limiter, &key, limit, req.now_ms);
             if let Some(e) = d.error() {
                 return ctx.deny_with(e, d.headers());
             }
         }
-        let result = self.authenticate(req, now, client_ip);
-        match result {
-            Ok(auth) => {
-                let rule_decision = match (&self.policy, &auth) {
-                    (Some(p), None) => p.evaluate_anonymous(req.method, req.path),
-                    (Some(p), Some(a)) => p.evaluate(req.method, req.path, &a.grant),
-                    (None, None) => Err(AuthError::new(ErrorCode::MissingCredentials)),
-                    (None, Some(_)) => Ok(policy::Decision {
-                        rule: None,
-                        captures: Default::default(),
-                        dataset: None,
-                        anonymous: false,
-                    }),
-                };
-                let decision = match rule_decision {
-                    Ok(d) => d,
-                    Err(e) => return ctx.deny(e, auth.as_ref()),
-                };
-                let mut headers = Vec::new();
-                if let Some(a) = &auth {
-                    for (key, limit) in self.applicable_limits(a, decision.rule.as_deref()) {
-                        let d = limiter::consume(limiter, &key, &limit, req.now_ms);
-                        headers = d
-                            .headers()
-                            .into_iter()
-                            .map(|(n, v)| (n.to_owned(), v))
-                            .collect();
-                        if let Some(e) = d.error() {
-                            return ctx.deny_full(e, auth.as_ref(), headers, None);
-                        }
-                    }
-                }
-                let mut out = ctx.allow(auth.as_ref(), Some(&decision));
-                out.response_headers = headers;
-                out
+        match self.authenticate(req, now, client_ip) {
+            Ok(Step::Done(auth)) => self.authorize(&mut ctx, auth, limiter),
+            Ok(Step::Introspect(call)) => Decision::pending(call),
+            Err((e, refetch)) => self.refuse(&mut ctx, e, refetch, limiter),
+        }
+    }
+
+    /// Finishes a decision that asked for introspection (`Decision::introspect`), given the
+    /// endpoint's answer. The answer is cached (bounded by the token's `exp`).
+    pub fn on_introspection(
+        &self,
+        req: &Request<'_>,
+        status: u16,
+        body: &[u8],
+        limiter: &mut dyn RateStore,
+    ) -> Decision {
+        let now = req.now_ms / 1000;
+        let client_ip = extract::client_ip(&self.config.client_ip, req.headers, req.peer);
+        let mut ctx = Outcome::new(self, req, client_ip);
+        let found = match extract::credential(&self.config.sources, req.headers, req.path) {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return self.refuse(
+                    &mut ctx,
+                    AuthError::new(ErrorCode::MissingCredentials),
+                    None,
+                    limiter,
+                )
             }
-            Err((e, refetch)) => {
-                if e.status() == 401 && e.code() != ErrorCode::MissingCredentials {
-                    if let (Some(limit), Some(key)) = (&self.failed_attempts, &ip_key) {
-                        limiter::consume(limiter, key, limit, req.now_ms);
-                    }
+            Err(e) => return self.refuse(&mut ctx, e, None, limiter),
+        };
+        match self.introspected(found, status, body, now) {
+            Ok(auth) => self.authorize(&mut ctx, Some(auth), limiter),
+            Err(e) => self.refuse(&mut ctx, e, None, limiter),
+        }
+    }
+
+    fn authorize(
+        &self,
+        ctx: &mut Outcome<'_, '_>,
+        auth: Option<Authenticated>,
+        limiter: &mut dyn RateStore,
+    ) -> Decision {
+        let req = ctx.req;
+        let rule_decision = match (&self.policy, &auth) {
+            (Some(p), None) => p.evaluate_anonymous(req.method, req.path),
+            (Some(p), Some(a)) => p.evaluate(req.method, req.path, &a.grant),
+            (None, None) => Err(AuthError::new(ErrorCode::MissingCredentials)),
+            (None, Some(_)) => Ok(policy::Decision {
+                rule: None,
+                captures: Default::default(),
+                dataset: None,
+                anonymous: false,
+            }),
+        };
+        let decision = match rule_decision {
+            Ok(d) => d,
+            Err(e) => return ctx.deny(e, auth.as_ref()),
+        };
+        let mut headers = Vec::new();
+        if let Some(a) = &auth {
+            for (key, limit) in self.applicable_limits(a, decision.rule.as_deref()) {
+                let d = limiter::consume(limiter, &key, &limit, req.now_ms);
+                headers = d
+                    .headers()
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v))
+                    .collect();
+                if let Some(e) = d.error() {
+                    return ctx.deny_full(e, auth.as_ref(), headers, None);
                 }
-                ctx.deny_full(e, None, Vec::new(), refetch)
             }
         }
+        let mut out = ctx.allow(auth.as_ref(), Some(&decision));
+        out.response_headers = headers;
+        out
+    }
+
+    /// A refusal; failed authentications count against the client address.
+    fn refuse(
+        &self,
+        ctx: &mut Outcome<'_, '_>,
+        e: AuthError,
+        refetch: Option<String>,
+        limiter: &mut dyn RateStore,
+    ) -> Decision {
+        if e.status() == 401 && e.code() != ErrorCode::MissingCredentials {
+            if let (Some(limit), Some(key)) = (&self.failed_attempts, ctx.ip_key()) {
+                limiter::consume(limiter, &key, limit, ctx.req.now_ms);
+            }
+        }
+        ctx.deny_full(e, None, Vec::new(), refetch)
+    }
+
+    fn introspected(
+        &self,
+        found: extract::Found<'_>,
+        status: u16,
+        body: &[u8],
+        now: u64,
+    ) -> Result<Authenticated, AuthError> {
+        let cfg = self
+            .config
+            .introspection
+            .as_ref()
+            .ok_or_else(|| AuthError::new(ErrorCode::MalformedToken))?;
+        let cache_key = cache::key(found.value);
+        match crate::oauth::introspection::Introspection::parse(status, body, now) {
+            Ok(i) => {
+                let auth = Authenticated {
+                    from_cache: false,
+                    expires_at: i.exp.unwrap_or(u64::MAX),
+                    kind: CredentialKind::OpaqueToken,
+                    id: i
+                        .sub
+                        .clone()
+                        .or_else(|| i.client_id.clone())
+                        .unwrap_or_default(),
+                    sub: i.sub.clone(),
+                    jti: i.jti.clone(),
+                    issuer: i.iss.clone(),
+                    scopes: i.scopes().map(str::to_owned).collect(),
+                    grant: Grant {
+                        permissions: i.scopes().map(str::to_owned).collect(),
+                        ..Grant::default()
+                    },
+                    own_limit: None,
+                    claim_headers: Vec::new(),
+                    source: found.source.clone(),
+                    strip: self.config.strip_credential,
+                };
+                self.introspection_cache.insert(
+                    cache_key,
+                    i.cache_until(now, cfg.cache_secs),
+                    Ok(auth.clone()),
+                );
+                Ok(auth)
+            }
+            Err(e) if e.code() == ErrorCode::InactiveToken => {
+                self.introspection_cache.insert(
+                    cache_key,
+                    now.saturating_add(cfg.negative_cache_secs),
+                    Err(e.clone()),
+                );
+                Err(e)
+            }
+            // The endpoint failing is an outage, not a verdict on the token: not cached.
+            Err(_) => Err(AuthError::with_message(
+                ErrorCode::KeysUnavailable,
+                "the introspection endpoint did not answer",
+            )),
+        }
+    }
+
+    fn introspection_call(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Step, (AuthError, Option<String>)> {
+        let Some(cfg) = &self.config.introspection else {
+            return Err((AuthError::new(ErrorCode::MalformedToken), None));
+        };
+        if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
+            return cached
+                .map(|mut a| {
+                    a.from_cache = true;
+                    Step::Done(Some(a))
+                })
+                .map_err(|e| (e, None));
+        }
+        let secret = cfg.client_secret.clone();
+        let auth = if cfg.auth_method == "client_secret_post" {
+            ClientAuth::ClientSecretPost {
+                client_secret: secret,
+            }
+        } else {
+            ClientAuth::ClientSecretBasic {
+                client_secret: secret,
+            }
+        };
+        let path = cfg.endpoint.path.clone().unwrap_or_default();
+        let url = cfg.endpoint.url.clone().unwrap_or_else(|| {
+            format!(
+                "https://{}{}",
+                cfg.endpoint.authority.as_deref().unwrap_or("introspection"),
+                path
+            )
+        });
+        let request = OAuthClient::new(cfg.client_id.clone(), auth)
+            .and_then(|client| IntrospectionEndpoint::new(url, client))
+            .and_then(|e| e.request(token, Some(TokenTypeHint::AccessToken)))
+            .map_err(|e| (e, None))?;
+        Ok(Step::Introspect(Introspect {
+            cluster: cfg.endpoint.cluster.clone(),
+            authority: cfg.endpoint.authority.clone(),
+            url: cfg.endpoint.url.clone(),
+            path,
+            timeout_ms: cfg.endpoint.timeout_ms,
+            headers: request.headers,
+            body: request.body,
+        }))
     }
 
     fn applicable_limits(&self, a: &Authenticated, rule: Option<&str>) -> Vec<(String, RateLimit)> {
@@ -399,17 +562,17 @@ impl Gateway {
         out
     }
 
-    /// `Ok(None)`: no credential. `Err((error, refetch))`.
+    /// `Err((error, refetch))`.
     fn authenticate(
         &self,
         req: &Request<'_>,
         now: u64,
         client_ip: Option<IpAddr>,
-    ) -> Result<Option<Authenticated>, (AuthError, Option<String>)> {
+    ) -> Result<Step, (AuthError, Option<String>)> {
         let found = extract::credential(&self.config.sources, req.headers, req.path)
             .map_err(|e| (e, None))?;
         let Some(found) = found else {
-            return Ok(None);
+            return Ok(Step::Done(None));
         };
         let is_prefix = |v: &str| {
             self.api_keys.as_ref().is_some_and(|k| {
@@ -419,11 +582,14 @@ impl Gateway {
             })
         };
         match extract::shape(found.value, is_prefix) {
-            Shape::Jwt if !self.providers.is_empty() => self.authenticate_jwt(found, now).map(Some),
+            Shape::Jwt if !self.providers.is_empty() => self
+                .authenticate_jwt(found, now)
+                .map(|a| Step::Done(Some(a))),
             Shape::ApiKey => self
                 .authenticate_key(found, now, client_ip)
-                .map(Some)
+                .map(|a| Step::Done(Some(a)))
                 .map_err(|e| (e, None)),
+            _ if self.config.introspection.is_some() => self.introspection_call(found.value, now),
             _ if self.api_keys.is_some() => Err((AuthError::new(ErrorCode::InvalidApiKey), None)),
             _ => Err((AuthError::new(ErrorCode::MalformedToken), None)),
         }
@@ -627,6 +793,48 @@ fn is_preflight(req: &Request<'_>) -> bool {
             .is_some()
 }
 
+/// Where authentication got to.
+enum Step {
+    /// Decided: a credential passed, or none was presented.
+    Done(Option<Authenticated>),
+    /// An opaque token: the host must call the introspection endpoint.
+    Introspect(Introspect),
+}
+
+/// An introspection call for the host to make (RFC 7662 §2.1), then pass the answer to
+/// [`Gateway::on_introspection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspect {
+    pub cluster: Option<String>,
+    pub authority: Option<String>,
+    pub url: Option<String>,
+    pub path: String,
+    pub timeout_ms: u64,
+    /// Includes the client authentication; never log these.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Decision {
+    /// Not decided yet: the host performs `introspect` first.
+    fn pending(call: Introspect) -> Decision {
+        Decision {
+            allowed: false,
+            status: 0,
+            response_headers: Vec::new(),
+            body: String::new(),
+            upstream_set: Vec::new(),
+            upstream_remove: Vec::new(),
+            upstream_path: None,
+            error: None,
+            refetch: None,
+            audit: None,
+            cache_hit: false,
+            introspect: Some(call),
+        }
+    }
+}
+
 /// A credential that passed.
 #[derive(Debug, Clone)]
 struct Authenticated {
@@ -666,6 +874,11 @@ fn header_value(s: &str) -> String {
 impl<'g, 'r> Outcome<'g, 'r> {
     fn new(gw: &'g Gateway, req: &'r Request<'r>, client_ip: Option<IpAddr>) -> Self {
         Outcome { gw, req, client_ip }
+    }
+
+    /// The failed-attempt bucket of the client address.
+    fn ip_key(&self) -> Option<String> {
+        self.client_ip.map(|ip| format!("fail:{ip}"))
     }
 
     fn audit(
@@ -770,6 +983,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             refetch: None,
             audit: self.audit(event, auth, sampled),
             cache_hit: auth.is_some_and(|a| a.from_cache),
+            introspect: None,
         }
     }
 
@@ -827,6 +1041,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             audit: self.audit(event, auth, true),
             error: Some(e),
             cache_hit: auth.is_some_and(|a| a.from_cache),
+            introspect: None,
         }
     }
 }
