@@ -140,6 +140,30 @@ test('rate limits are enforced (buckets in proxy-wasm shared data): 429 with Ret
   }
 });
 
+test('sources this version does not call yet fail closed and are announced at start', async () => {
+  const envoy = await envoyWith(
+    gatewayConfig({
+      introspection: { endpoint: { cluster: 'introspection', path: '/introspect' }, client_id: 'gw', client_secret: 'not-logged' },
+    }),
+  );
+  try {
+    const before = upstream.requests;
+    const opaque = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-token-value' } });
+    assert.equal(opaque.status, 503, opaque.body);
+    assert.equal(JSON.parse(opaque.body).error.code, 'keys_unavailable');
+    assert.equal(upstream.requests, before);
+    // Tokens of the inline provider still work.
+    const token = idp.token({ sub: 'u', aud: AUD });
+    assert.equal((await request(envoy.listenerPort, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    const line = await waitForLog(envoy, (l) => l.includes('introspection: not called by this filter version yet'));
+    assert.match(line, /\[warning\]\[wasm\]/);
+    assert.ok(!(await envoy.log()).includes('not-logged'), 'the client secret must not reach the log');
+  } finally {
+    await envoy.stop();
+    await cleanup(envoy.dir);
+  }
+});
+
 describe('a request without credentials gets 401 in the configured error style', () => {
   const cases = {
     simple: '{"error":{"code":"missing_credentials","message":"No credentials were provided"}}',

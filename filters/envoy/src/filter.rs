@@ -46,7 +46,12 @@ impl Filter {
             .ok()
     }
 
-    fn apply(&self, decision: &Decision) -> Action {
+    fn apply(&self, gateway: &Gateway, decision: &Decision) -> Action {
+        if decision.introspect.is_some() || (!decision.allowed && decision.status < 200) {
+            // An undecided request (introspection asked for): this version cannot make the
+            // call yet. Fail closed rather than answer the placeholder status.
+            return self.refuse_unavailable(gateway);
+        }
         if let Some(line) = &decision.audit {
             log::info!("{line}");
         }
@@ -77,11 +82,31 @@ impl Filter {
 
     /// Answers without a gateway (no valid configuration): fail closed.
     fn refuse_unconfigured(&self) -> Action {
-        let error = AuthError::new(ErrorCode::InvalidConfig);
+        self.refuse_with(
+            AuthError::new(ErrorCode::InvalidConfig),
+            ErrorStyle::default(),
+            None,
+        )
+    }
+
+    /// `keys_unavailable`, in the gateway's configured status, style and realm.
+    fn refuse_unavailable(&self, gateway: &Gateway) -> Action {
+        let config = gateway.config();
+        let error =
+            AuthError::new(ErrorCode::KeysUnavailable).with_status(config.keys_unavailable_status);
+        self.refuse_with(error, config.error_style, Some(&config.realm))
+    }
+
+    fn refuse_with(&self, error: AuthError, style: ErrorStyle, realm: Option<&str>) -> Action {
+        let challenge = realm.and_then(|r| error.www_authenticate(r));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(value) = challenge.as_deref() {
+            headers.push(("www-authenticate", value));
+        }
         self.send_http_response(
             u32::from(error.status()),
-            vec![("content-type", "application/json")],
-            Some(error.body(ErrorStyle::default()).as_bytes()),
+            headers,
+            Some(error.body(style).as_bytes()),
         );
         Action::Pause
     }
@@ -124,6 +149,6 @@ impl HttpContext for Filter {
         if let Some(id) = &decision.refetch {
             log::debug!("{id}: a refetch was asked for; not supported by this filter version yet");
         }
-        self.apply(&decision)
+        self.apply(&gateway, &decision)
     }
 }
