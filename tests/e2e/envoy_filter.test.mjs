@@ -1,9 +1,12 @@
 // The tokenwarden filter in a real Envoy: verifies tokens from an inline JWKS and forwards the
-// identity, refuses a request without a credential in each error style, shares rate limits
-// through shared data, and refuses a bad configuration with one log line naming the field.
+// identity, introspects opaque tokens through a cluster, refuses a request without a credential
+// in each error style, shares rate limits through shared data, and refuses a bad configuration
+// with one log line naming the field.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -140,28 +143,87 @@ test('rate limits are enforced (buckets in proxy-wasm shared data): 429 with Ret
   }
 });
 
-test('sources this version does not call yet fail closed and are announced at start', async () => {
-  const envoy = await envoyWith(
-    gatewayConfig({
-      introspection: { endpoint: { cluster: 'introspection', path: '/introspect' }, client_id: 'gw', client_secret: 'not-logged' },
-    }),
-  );
-  try {
+describe('opaque tokens are introspected (RFC 7662) through an Envoy cluster', () => {
+  let envoy;
+  let endpoint;
+  const calls = [];
+  before(async () => {
+    // A small RFC 7662 endpoint: one active token, everything else inactive.
+    endpoint = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        calls.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const token = new URLSearchParams(body).get('token');
+        const now = Math.floor(Date.now() / 1000);
+        const answer =
+          token === 'opaque-good'
+            ? { active: true, sub: 'svc-7', scope: 'read:reports', client_id: 'reporting', exp: now + 600 }
+            : { active: false };
+        if (token === 'opaque-hang') return; // never answers: Envoy's call times out
+        if (token === 'opaque-outage') res.writeHead(500).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    endpoint.listen(0, '127.0.0.1');
+    await once(endpoint, 'listening');
+    const [listenerPort, adminPort] = [await freePort(), await freePort()];
+    const pluginConfig = gatewayConfig({
+      introspection: {
+        endpoint: { cluster: 'introspection', authority: 'idp.e2e.test', path: '/oauth/introspect', timeout_ms: 300 },
+        client_id: 'gateway',
+        client_secret: 'not-in-logs',
+      },
+    });
+    const config = bootstrap({
+      listenerPort,
+      adminPort,
+      upstreamPort: upstream.port,
+      pluginConfig,
+      clusters: { introspection: endpoint.address().port },
+    });
+    envoy = await startEnvoy({ config, listenerPort, adminPort });
+  });
+  after(async () => {
+    await envoy?.stop();
+    await cleanup(envoy?.dir);
+    endpoint?.closeAllConnections();
+    endpoint?.close();
+  });
+
+  test('an active token reaches the upstream with its identity; the answer is cached', async () => {
     const before = upstream.requests;
-    const opaque = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-token-value' } });
-    assert.equal(opaque.status, 503, opaque.body);
-    assert.equal(JSON.parse(opaque.body).error.code, 'keys_unavailable');
+    const first = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-good' } });
+    assert.equal(first.status, 200, first.body);
+    const seen = JSON.parse(first.body);
+    assert.equal(seen.headers['x-auth-sub'], 'svc-7');
+    assert.equal(seen.headers['x-auth-scopes'], 'read:reports');
+    assert.equal(upstream.requests, before + 1);
+    assert.equal(calls.length, 1);
+    const call = calls[0];
+    assert.equal(call.method, 'POST');
+    assert.equal(call.url, '/oauth/introspect');
+    assert.equal(call.headers.host, 'idp.e2e.test');
+    assert.equal(call.headers.authorization, `Basic ${Buffer.from('gateway:not-in-logs').toString('base64')}`);
+    assert.equal(new URLSearchParams(call.body).get('token'), 'opaque-good');
+    const again = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-good' } });
+    assert.equal(again.status, 200);
+    assert.equal(calls.length, 1, 'the second request is answered from the cache');
+  });
+
+  test('an inactive token is refused; an endpoint error or timeout fails closed', async () => {
+    const before = upstream.requests;
+    const inactive = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-revoked' } });
+    assert.equal(inactive.status, 401, inactive.body);
+    assert.equal(JSON.parse(inactive.body).error.code, 'inactive_token');
+    const outage = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-outage' } });
+    assert.equal(outage.status, 503, outage.body);
+    assert.equal(JSON.parse(outage.body).error.code, 'keys_unavailable');
+    const hang = await request(envoy.listenerPort, { headers: { authorization: 'Bearer opaque-hang' } });
+    assert.equal(hang.status, 503, hang.body);
     assert.equal(upstream.requests, before);
-    // Tokens of the inline provider still work.
-    const token = idp.token({ sub: 'u', aud: AUD });
-    assert.equal((await request(envoy.listenerPort, { headers: { authorization: `Bearer ${token}` } })).status, 200);
-    const line = await waitForLog(envoy, (l) => l.includes('introspection: not called by this filter version yet'));
-    assert.match(line, /\[warning\]\[wasm\]/);
-    assert.ok(!(await envoy.log()).includes('not-logged'), 'the client secret must not reach the log');
-  } finally {
-    await envoy.stop();
-    await cleanup(envoy.dir);
-  }
+    assert.ok(!(await envoy.log()).includes('not-in-logs'), 'the client secret must not reach the log');
+  });
 });
 
 describe('a request without credentials gets 401 in the configured error style', () => {

@@ -42,12 +42,14 @@ pub fn limitations(gateway: &Gateway) -> Vec<String> {
             ))
         })
         .collect();
-    if gateway.config().introspection.is_some() {
-        lines.push(
-            "introspection: not called by this filter version yet; opaque tokens are refused \
-             with keys_unavailable"
-                .to_owned(),
-        );
+    if let Some(i) = &gateway.config().introspection {
+        if i.endpoint.cluster.is_none() {
+            lines.push(
+                "introspection.endpoint: no cluster (a url works only in the Worker); opaque \
+                 tokens are refused with keys_unavailable"
+                    .to_owned(),
+            );
+        }
     }
     lines
 }

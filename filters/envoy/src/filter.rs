@@ -4,11 +4,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
-use tokenwarden::gateway::{Decision, Gateway, Request};
+use tokenwarden::gateway::{Decision, Gateway, Introspect, Request};
 use tokenwarden::{AuthError, ErrorCode, ErrorStyle};
 
 use crate::rate_store::SharedDataRateStore;
@@ -16,6 +16,42 @@ use crate::rate_store::SharedDataRateStore;
 pub struct Filter {
     context_id: u32,
     gateway: Option<Rc<Gateway>>,
+    /// The request's facts while an introspection call is out (the gateway decides again from
+    /// them when the answer arrives).
+    pending: Option<Facts>,
+}
+
+/// The request facts the gateway needs, owned so that they outlive one callback.
+struct Facts {
+    headers: Vec<(String, String)>,
+    peer: Option<IpAddr>,
+    now_ms: u64,
+    sample: u32,
+}
+
+impl Facts {
+    /// Runs `f` with the gateway's view of the request.
+    fn with_request<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> T {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let pseudo = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, v)| *v)
+        };
+        f(&Request {
+            method: pseudo(":method"),
+            path: pseudo(":path"),
+            headers: &headers,
+            peer: self.peer,
+            now_ms: self.now_ms,
+            sample: self.sample,
+        })
+    }
 }
 
 impl Filter {
@@ -23,6 +59,54 @@ impl Filter {
         Filter {
             context_id,
             gateway,
+            pending: None,
+        }
+    }
+
+    fn facts(&self) -> Facts {
+        let now = self.get_current_time().duration_since(UNIX_EPOCH);
+        Facts {
+            headers: self.request_headers(),
+            peer: self.peer(),
+            now_ms: now.as_ref().map_or(0, |d| d.as_millis() as u64),
+            // Audit sampling needs spread, not secrecy: mix the clock with the stream id.
+            sample: now
+                .map_or(0, |d| d.subsec_nanos())
+                .wrapping_mul(0x9E37_79B9)
+                ^ self.context_id,
+        }
+    }
+
+    /// Makes the introspection call the gateway asked for; `false` if it could not be sent.
+    fn dispatch_introspection(&self, call: &Introspect) -> bool {
+        let Some(cluster) = call.cluster.as_deref() else {
+            log::warn!(
+                "introspection: no cluster configured (a url alone works only in the Worker)"
+            );
+            return false;
+        };
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", call.path.as_str()),
+            (":authority", call.authority.as_deref().unwrap_or(cluster)),
+        ];
+        // Includes the client's credentials for the endpoint: never logged.
+        headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let timeout = Duration::from_millis(call.timeout_ms);
+        match self.dispatch_http_call(
+            cluster,
+            headers,
+            Some(call.body.as_bytes()),
+            vec![],
+            timeout,
+        ) {
+            Ok(_token) => true,
+            Err(status) => {
+                log::warn!(
+                    "introspection: the call to cluster {cluster} was not sent ({status:?})"
+                );
+                false
+            }
         }
     }
 
@@ -48,8 +132,8 @@ impl Filter {
 
     fn apply(&self, gateway: &Gateway, decision: &Decision) -> Action {
         if decision.introspect.is_some() || (!decision.allowed && decision.status < 200) {
-            // An undecided request (introspection asked for): this version cannot make the
-            // call yet. Fail closed rather than answer the placeholder status.
+            // Still undecided (the caller handles one introspection round): fail closed rather
+            // than answer the placeholder status.
             return self.refuse_unavailable(gateway);
         }
         if let Some(line) = &decision.audit {
@@ -112,42 +196,52 @@ impl Filter {
     }
 }
 
-impl Context for Filter {}
+impl Context for Filter {
+    fn on_http_call_response(
+        &mut self,
+        _token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let (Some(gateway), Some(facts)) = (self.gateway.clone(), self.pending.take()) else {
+            return;
+        };
+        // A timeout or reset arrives with no headers: status 0, which the gateway treats as
+        // the endpoint not answering (keys_unavailable), never as a verdict on the token.
+        let status = self
+            .get_http_call_response_header_bytes(":status")
+            .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())
+            .unwrap_or(0);
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        let decision = facts.with_request(|request| {
+            gateway.on_introspection(request, status, &body, &mut SharedDataRateStore)
+        });
+        if let Action::Continue = self.apply(&gateway, &decision) {
+            self.resume_http_request();
+        }
+    }
+}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(gateway) = self.gateway.clone() else {
             return self.refuse_unconfigured();
         };
-        let owned = self.request_headers();
-        let headers: Vec<(&str, &str)> = owned
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let pseudo = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map_or("", |(_, v)| *v)
-        };
-        let now = self.get_current_time().duration_since(UNIX_EPOCH);
-        let now_ms = now.as_ref().map_or(0, |d| d.as_millis() as u64);
-        // Audit sampling needs spread, not secrecy: mix the clock with the stream id.
-        let sample = now
-            .map_or(0, |d| d.subsec_nanos())
-            .wrapping_mul(0x9E37_79B9)
-            ^ self.context_id;
-        let request = Request {
-            method: pseudo(":method"),
-            path: pseudo(":path"),
-            headers: &headers,
-            peer: self.peer(),
-            now_ms,
-            sample,
-        };
-        let decision = gateway.decide(&request, &mut SharedDataRateStore);
+        let facts = self.facts();
+        let decision =
+            facts.with_request(|request| gateway.decide(request, &mut SharedDataRateStore));
         if let Some(id) = &decision.refetch {
             log::debug!("{id}: a refetch was asked for; not supported by this filter version yet");
+        }
+        if let Some(call) = &decision.introspect {
+            if self.dispatch_introspection(call) {
+                self.pending = Some(facts);
+                return Action::Pause;
+            }
+            return self.refuse_unavailable(&gateway);
         }
         self.apply(&gateway, &decision)
     }

@@ -11,14 +11,16 @@
 //!
 //! # State of this crate
 //! Works in a real Envoy (tests in `tests/e2e/`): JWT providers with **inline** JWKS and inline
-//! API key stores, credential sources, route policy, identity headers (forged copies removed),
-//! error styles and `WWW-Authenticate`, rate limits shared by all workers, the audit line per
-//! decision in Envoy's log, and a bad configuration refused with one log line naming the field.
+//! API key stores, RFC 7662 introspection of opaque tokens (a `dispatch_http_call` per uncached
+//! token, the request paused meanwhile), credential sources, route policy, identity headers
+//! (forged copies removed), error styles and `WWW-Authenticate`, rate limits shared by all
+//! workers, the audit line per decision in Envoy's log, and a bad configuration refused with one
+//! log line naming the field.
 //!
 //! Not yet: **remote** JWKS, discovery and key stores (`dispatch_http_call` on a timer by one
 //! elected worker, shared through shared data) — with such a source every request that needs it
 //! is refused (`keys_unavailable`, fail closed) and a line at start says so; the unknown-`kid`
-//! refetch; metrics; introspection.
+//! refetch; metrics.
 
 pub mod config;
 pub mod filter;

@@ -50,9 +50,10 @@ export async function freePort() {
  * An Envoy bootstrap (as a JSON object: Envoy reads .json bootstraps, no YAML library needed):
  * one listener on 127.0.0.1 with the tokenwarden wasm filter before the router, an upstream
  * cluster, and the admin interface. `pluginConfig` is an object (serialised to JSON) or a raw
- * string passed through unchanged, so that invalid JSON can be tested.
+ * string passed through unchanged, so that invalid JSON can be tested. `clusters` maps more
+ * cluster names to loopback ports (for the filter's dispatch_http_call).
  */
-export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, wasm = FILTER_WASM }) {
+export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, wasm = FILTER_WASM, clusters = {} }) {
   if (!existsSync(wasm)) throw new Error(`no filter at ${wasm}: run make filter (or set TOKENWARDEN_FILTER_WASM)`);
   const configuration = typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig);
   const loopback = (port) => ({ socket_address: { address: '127.0.0.1', port_value: port } });
@@ -111,17 +112,15 @@ export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig,
           ],
         },
       ],
-      clusters: [
-        {
-          name: 'upstream',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: {
-            cluster_name: 'upstream',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: loopback(upstreamPort) } }] }],
-          },
+      clusters: Object.entries({ upstream: upstreamPort, ...clusters }).map(([name, port]) => ({
+        name,
+        type: 'STATIC',
+        connect_timeout: '1s',
+        load_assignment: {
+          cluster_name: name,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: loopback(port) } }] }],
         },
-      ],
+      })),
     },
   };
 }
