@@ -15,7 +15,7 @@ test: setup lint unit wasm e2e
 ## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
 demo: setup
 	@$(CARGO) build --quiet --bin tokenwarden
-	@scripts/demo.sh target/debug/tokenwarden
+	@scripts/demo.sh $(or $(CARGO_TARGET_DIR),target)/debug/tokenwarden
 
 ## bench: criterion benchmarks (tokenwarden vs jsonwebtoken) and the wasm32 run; writes docs/benchmarks.md
 bench: setup
