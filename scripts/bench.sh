@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/bench-run
 mkdir -p "$out"
-rm -rf target/criterion/verify_*
+rm -rf "${CARGO_TARGET_DIR:-target}"/criterion/verify_*
 
 echo "bench: criterion (native, tokenwarden vs jsonwebtoken)"
 cargo bench --bench verify -- --warm-up-time 2 --measurement-time 4 | tee "$out/criterion.txt"
@@ -13,8 +13,16 @@ cargo bench --bench verify -- --warm-up-time 2 --measurement-time 4 | tee "$out/
 echo "bench: the same verification loop, native and wasm32-wasip1 under node"
 cargo build --quiet --release --example verify_loop
 cargo build --quiet --release --example verify_loop --target wasm32-wasip1
-./target/release/examples/verify_loop 2000 > "$out/native.jsonl"
-node --no-warnings scripts/run-wasi.mjs target/wasm32-wasip1/release/examples/verify_loop.wasm 2000 > "$out/wasm.jsonl"
+tgt="${CARGO_TARGET_DIR:-target}"
+"$tgt/release/examples/verify_loop" 2000 > "$out/native.jsonl"
+node --no-warnings scripts/run-wasi.mjs "$tgt/wasm32-wasip1/release/examples/verify_loop.wasm" 2000 > "$out/wasm.jsonl"
 
-python3 scripts/bench_report.py "$out" > docs/benchmarks.md
+echo "bench: Envoy with the filter vs jwt_authn vs no auth vs the V8 floor (wrk, interleaved rounds)"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
+cargo build --quiet --bin tokenwarden
+make -s filter
+cargo build --quiet -p tokenwarden-envoy --example floor --target wasm32-wasip1 --profile filter
+BENCH_OUT="$out" node scripts/bench-envoy.mjs > /dev/null
+
+python3 scripts/bench_report.py "$out" "${CARGO_TARGET_DIR:-target}" > docs/benchmarks.md
 echo "bench: wrote docs/benchmarks.md"
