@@ -28,8 +28,12 @@ impl Context for Floor {}
 
 impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        let auth = self.get_http_request_header_bytes("authorization").map_or(0, |v| v.len());
-        let path = self.get_http_request_header_bytes(":path").map_or(0, |v| v.len());
+        let auth = self
+            .get_http_request_header_bytes("authorization")
+            .map_or(0, |v| v.len());
+        let path = self
+            .get_http_request_header_bytes(":path")
+            .map_or(0, |v| v.len());
         self.add_http_request_header("x-floor-auth-len", &auth.to_string());
         self.add_http_request_header("x-floor-path-len", &path.to_string());
         Action::Continue
