@@ -692,7 +692,7 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
         &[("authorization", &auth), XFF],
         NOW,
     );
-    assert!(first.allowed && !first.cache_hit);
+    assert!(first.allowed && !first.cache_hit && first.cache_miss);
     let second = call(
         &gw,
         &mut rs,
@@ -704,6 +704,28 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
     assert!(
         second.allowed && second.cache_hit,
         "a repeated token is not verified again"
+    );
+    assert!(!second.cache_miss);
+    // The same document fetched again (a periodic refresh) keeps the cached verdicts and
+    // renews the keys' age: `max_stale_secs` counts from the last good fetch.
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        json!({"keys": [f.key.public_jwk()]}).to_string().as_bytes(),
+        NOW + 1,
+    )
+    .unwrap();
+    let third = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW + 1,
+    );
+    assert!(
+        third.allowed && third.cache_hit,
+        "an unchanged refresh keeps the cache"
     );
     let disabled =
         Gateway::from_json(&config(&f, json!({"cache": {"max_entries": 0}})).to_string()).unwrap();

@@ -71,6 +71,8 @@ pub struct Decision {
     pub audit: Option<String>,
     /// The token was accepted from the verified-token cache (for metrics).
     pub cache_hit: bool,
+    /// A JWT or introspected token was checked without the cache's help (for metrics: a miss).
+    pub cache_miss: bool,
     /// Set on an undecided request: make this introspection call, then call
     /// [`Gateway::on_introspection`] (`allowed` is false and `status` 0 until then).
     pub introspect: Option<Introspect>,
@@ -97,6 +99,9 @@ struct Provider {
     loaded_at: Option<u64>,
     /// The JWKS path learned from discovery.
     discovered_path: Option<String>,
+    /// SHA-256 of the last JWKS document loaded: the same document again only renews
+    /// `loaded_at` and keeps the verified-token cache.
+    document: Option<[u8; 32]>,
 }
 
 #[derive(Debug)]
@@ -161,6 +166,7 @@ impl Gateway {
                 verifier: Verifier::new(keys, vpolicy),
                 loaded_at,
                 discovered_path: None,
+                document: None,
             });
         }
         let api_keys = match &config.api_keys {
@@ -288,12 +294,19 @@ impl Gateway {
                 .iter_mut()
                 .find(|p| p.cfg.name == name)
                 .ok_or_else(|| bad("unknown fetch id"))?;
+            let digest = cache::key(text);
+            if p.document == Some(digest) {
+                // A refresh that found the same keys: tokens verified with them stay valid.
+                p.loaded_at = Some(now);
+                return Ok(None);
+            }
             let set = JwkSet::from_json_lenient(text).map_err(|e| bad(e.message()))?;
             if set.is_empty() {
                 return Err(bad("the key set has no usable key"));
             }
             p.verifier = Verifier::new(set, p.verifier.policy().clone());
             p.loaded_at = Some(now);
+            p.document = Some(digest);
             // Tokens verified with the previous keys must be verified again.
             let issuer = p.cfg.issuer.clone();
             self.jwt_cache
@@ -830,6 +843,7 @@ impl Decision {
             refetch: None,
             audit: None,
             cache_hit: false,
+            cache_miss: false,
             introspect: Some(call),
         }
     }
@@ -983,6 +997,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             refetch: None,
             audit: self.audit(event, auth, sampled),
             cache_hit: auth.is_some_and(|a| a.from_cache),
+            cache_miss: auth.is_some_and(|a| !a.from_cache && a.kind != CredentialKind::ApiKey),
             introspect: None,
         }
     }
@@ -1041,6 +1056,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             audit: self.audit(event, auth, true),
             error: Some(e),
             cache_hit: auth.is_some_and(|a| a.from_cache),
+            cache_miss: auth.is_some_and(|a| !a.from_cache && a.kind != CredentialKind::ApiKey),
             introspect: None,
         }
     }

@@ -34,10 +34,11 @@ pub fn limitations(gateway: &Gateway) -> Vec<String> {
     let mut lines: Vec<String> = gateway
         .fetches()
         .iter()
+        .filter(|f| f.cluster.is_none())
         .map(|f| {
             one_line(&format!(
-                "{}: remote documents are not fetched by this filter version yet; requests \
-                 that need them are refused with keys_unavailable",
+                "{}: no cluster (a url works only in the Worker); requests that need this \
+                 source are refused with keys_unavailable",
                 f.id
             ))
         })
@@ -109,15 +110,11 @@ mod tests {
     }
 
     #[test]
-    fn remote_sources_are_reported_as_not_fetched_yet() {
-        let json = r#"{"providers":[{"name":"idp","issuer":"https://idp.test","jwks":{"remote":{"cluster":"jwks","path":"/jwks"}}}]}"#;
+    fn only_remote_sources_without_a_cluster_are_reported() {
+        let json = r#"{"providers":[{"name":"idp","issuer":"https://idp.test","jwks":{"remote":{"cluster":"jwks","path":"/jwks"}}},{"name":"w","issuer":"https://w.test","jwks":{"remote":{"url":"https://w.test/jwks"}}}]}"#;
         let gw = load(json.as_bytes()).unwrap();
         let lines = limitations(&gw);
         assert_eq!(lines.len(), 1);
-        assert!(
-            lines[0].starts_with("jwks:idp: remote documents"),
-            "{}",
-            lines[0]
-        );
+        assert!(lines[0].starts_with("jwks:w: no cluster"), "{}", lines[0]);
     }
 }

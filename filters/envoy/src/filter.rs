@@ -11,11 +11,15 @@ use proxy_wasm::types::Action;
 use tokenwarden::gateway::{Decision, Gateway, Introspect, Request};
 use tokenwarden::{AuthError, ErrorCode, ErrorStyle};
 
+use crate::fetcher::{self, Local};
+use crate::metrics::Metrics;
 use crate::rate_store::SharedDataRateStore;
 
 pub struct Filter {
     context_id: u32,
-    gateway: Option<Rc<Gateway>>,
+    /// The thread's gateway; its root context feeds it fetched documents between requests.
+    local: Option<Rc<Local>>,
+    metrics: Rc<Metrics>,
     /// The request's facts while an introspection call is out (the gateway decides again from
     /// them when the answer arrives).
     pending: Option<Facts>,
@@ -55,10 +59,11 @@ impl Facts {
 }
 
 impl Filter {
-    pub fn new(context_id: u32, gateway: Option<Rc<Gateway>>) -> Self {
+    pub fn new(context_id: u32, local: Option<Rc<Local>>, metrics: Rc<Metrics>) -> Self {
         Filter {
             context_id,
-            gateway,
+            local,
+            metrics,
             pending: None,
         }
     }
@@ -136,6 +141,7 @@ impl Filter {
             // than answer the placeholder status.
             return self.refuse_unavailable(gateway);
         }
+        self.metrics.decision(decision);
         if let Some(line) = &decision.audit {
             log::info!("{line}");
         }
@@ -166,6 +172,7 @@ impl Filter {
 
     /// Answers without a gateway (no valid configuration): fail closed.
     fn refuse_unconfigured(&self) -> Action {
+        self.metrics.refused(ErrorCode::InvalidConfig);
         self.refuse_with(
             AuthError::new(ErrorCode::InvalidConfig),
             ErrorStyle::default(),
@@ -175,6 +182,7 @@ impl Filter {
 
     /// `keys_unavailable`, in the gateway's configured status, style and realm.
     fn refuse_unavailable(&self, gateway: &Gateway) -> Action {
+        self.metrics.refused(ErrorCode::KeysUnavailable);
         let config = gateway.config();
         let error =
             AuthError::new(ErrorCode::KeysUnavailable).with_status(config.keys_unavailable_status);
@@ -204,7 +212,12 @@ impl Context for Filter {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        let (Some(gateway), Some(facts)) = (self.gateway.clone(), self.pending.take()) else {
+        let (Some(local), Some(facts)) = (self.local.clone(), self.pending.take()) else {
+            return;
+        };
+        let Ok(gateway) = local.gateway.try_borrow() else {
+            // Never while a callback runs (one thread, no re-entry); fail closed all the same.
+            self.refuse_unconfigured();
             return;
         };
         // A timeout or reset arrives with no headers: status 0, which the gateway treats as
@@ -227,14 +240,22 @@ impl Context for Filter {
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(gateway) = self.gateway.clone() else {
+        let Some(local) = self.local.clone() else {
             return self.refuse_unconfigured();
         };
         let facts = self.facts();
+        local.sync_if_changed(&self.metrics, facts.now_ms);
+        let Ok(gateway) = local.gateway.try_borrow() else {
+            return self.refuse_unconfigured();
+        };
         let decision =
             facts.with_request(|request| gateway.decide(request, &mut SharedDataRateStore));
         if let Some(id) = &decision.refetch {
-            log::debug!("{id}: a refetch was asked for; not supported by this filter version yet");
+            // An unknown kid (the issuer may have rotated) or no keys yet: the next tick of any
+            // thread fetches, at most once per cooldown across threads.
+            if fetcher::request_refetch(id, facts.now_ms) {
+                log::info!("{id}: refetching ahead of schedule (unknown key id or no keys)");
+            }
         }
         if let Some(call) = &decision.introspect {
             if self.dispatch_introspection(call) {

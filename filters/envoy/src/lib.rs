@@ -7,32 +7,43 @@
 //! The decision is the core's (`tokenwarden::gateway`), shared with the Worker: this crate only
 //! does Envoy's I/O. Layout, after Envoy's own jwt_authn filter: [`config`] turns the plugin
 //! configuration into a gateway once per root context ([`Root::on_configure`]), [`filter`] is the
-//! per-request `HttpContext`, [`rate_store`] keeps rate-limit buckets in shared data.
+//! per-request `HttpContext`, [`rate_store`] keeps rate-limit buckets in shared data,
+//! [`fetcher`] schedules remote documents and shares them between threads, [`metrics`] counts
+//! at Envoy's `/stats`.
 //!
 //! # State of this crate
-//! Works in a real Envoy (tests in `tests/e2e/`): JWT providers with **inline** JWKS and inline
-//! API key stores, RFC 7662 introspection of opaque tokens (a `dispatch_http_call` per uncached
+//! Works in a real Envoy (tests in `tests/e2e/`): JWT providers with inline, remote and
+//! discovered JWKS, inline and remote API key stores (fetched by one elected thread, shared
+//! through shared data, refetched early on an unknown `kid`, last good document kept through an
+//! outage), RFC 7662 introspection of opaque tokens (a `dispatch_http_call` per uncached
 //! token, the request paused meanwhile), credential sources, route policy, identity headers
 //! (forged copies removed), error styles and `WWW-Authenticate`, rate limits shared by all
 //! workers, the audit line per decision in Envoy's log, and a bad configuration refused with one
-//! log line naming the field.
-//!
-//! Not yet: **remote** JWKS, discovery and key stores (`dispatch_http_call` on a timer by one
-//! elected worker, shared through shared data) — with such a source every request that needs it
-//! is refused (`keys_unavailable`, fail closed) and a line at start says so; the unknown-`kid`
-//! refetch; metrics.
+//! log line naming the field; metrics at `/stats`.
 
 pub mod config;
+pub mod fetcher;
 pub mod filter;
+pub mod metrics;
 pub mod rate_store;
 
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use tokenwarden::gateway::Gateway;
+use tokenwarden::gateway::Fetch;
 
+use crate::fetcher::Local;
 use crate::filter::Filter;
+use crate::metrics::Metrics;
+
+/// How often every thread looks at the fetch schedules and the shared documents. Bounds how
+/// late a due fetch, an unknown-`kid` refetch, or a new document on another thread is seen.
+const TICK: Duration = Duration::from_millis(500);
+/// A fetch that could not even be sent is tried again after at most this long.
+const UNSENT_RETRY_SECS: u64 = 5;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -40,14 +51,38 @@ proxy_wasm::main! {{
 }}
 
 /// The root context: one per plugin per worker thread (and one on the main thread). It owns the
-/// worker's gateway (configuration, keys, verified-token cache); each request's [`Filter`]
-/// shares it.
+/// thread's gateway (configuration, keys, verified-token cache), which each request's [`Filter`]
+/// shares, and makes this thread's share of the remote fetches.
 #[derive(Default)]
 pub struct Root {
-    gateway: Option<Rc<Gateway>>,
+    local: Option<Rc<Local>>,
+    metrics: Rc<Metrics>,
+    /// Fetches out, by call token.
+    calls: HashMap<u32, Fetch>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Some(fetch) = self.calls.remove(&token_id) else {
+            return;
+        };
+        // A timeout or a refused connection arrives without headers: status 0.
+        let status = self
+            .get_http_call_response_header_bytes(":status")
+            .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())
+            .unwrap_or(0);
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        self.fetched(fetch, status, &body);
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
@@ -57,24 +92,156 @@ impl RootContext for Root {
                 for line in config::limitations(&gateway) {
                     log::warn!("{line}");
                 }
-                self.gateway = Some(Rc::new(gateway));
+                let ids: Vec<String> = gateway.fetches().into_iter().map(|f| f.id).collect();
+                self.metrics.define(&ids);
+                for id in &ids {
+                    fetcher::ensure(id);
+                }
+                if !ids.is_empty() {
+                    self.set_tick_period(TICK);
+                }
+                self.local = Some(Rc::new(Local::new(gateway)));
                 true
             }
             Err(line) => {
                 // One line, naming the field: returning false makes Envoy refuse the plugin.
                 log::error!("{line}");
-                self.gateway = None;
+                self.local = None;
                 false
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        let now_ms = self.now_ms();
+        local.sync(&self.metrics, now_ms);
+        let Ok(fetches) = local.gateway.try_borrow().map(|g| g.fetches()) else {
+            return;
+        };
+        for fetch in fetches {
+            if fetcher::try_acquire(&fetch.id, now_ms, fetch.timeout_ms) {
+                self.dispatch(fetch, now_ms);
             }
         }
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Without a gateway (Envoy should never ask then) the filter fails closed.
-        Some(Box::new(Filter::new(context_id, self.gateway.clone())))
+        Some(Box::new(Filter::new(
+            context_id,
+            self.local.clone(),
+            self.metrics.clone(),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+impl Root {
+    fn now_ms(&self) -> u64 {
+        self.get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// Sends this thread's fetch (it holds the lease).
+    fn dispatch(&mut self, fetch: Fetch, now_ms: u64) {
+        let Some(cluster) = fetch.cluster.clone() else {
+            // A url alone works only in the Worker; config::limitations said so at start.
+            self.failed(&fetch, now_ms, "no cluster configured");
+            return;
+        };
+        let authority = fetch.authority.clone().unwrap_or_else(|| cluster.clone());
+        let headers = vec![
+            (":method", "GET"),
+            (":path", fetch.path.as_str()),
+            (":authority", authority.as_str()),
+            ("accept", "application/json"),
+        ];
+        let timeout = Duration::from_millis(fetch.timeout_ms);
+        match self.dispatch_http_call(&cluster, headers, None, vec![], timeout) {
+            Ok(token) => {
+                self.calls.insert(token, fetch);
+            }
+            Err(status) => {
+                // Unknown cluster, or Envoy not ready for calls yet: try again soon.
+                let retry = Fetch {
+                    refresh_secs: fetch.refresh_secs.min(UNSENT_RETRY_SECS),
+                    ..fetch
+                };
+                self.failed(
+                    &retry,
+                    now_ms,
+                    &format!("the call was not sent ({status:?})"),
+                );
+            }
+        }
+    }
+
+    /// This thread's fetch answered (or timed out: status 0).
+    fn fetched(&mut self, fetch: Fetch, status: u16, body: &[u8]) {
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        let now_ms = self.now_ms();
+        let now = now_ms / 1000;
+        let result = match local.gateway.try_borrow_mut() {
+            Ok(mut g) => g.on_fetched(&fetch.id, status, body, now),
+            Err(_) => return,
+        };
+        let next = match result {
+            Ok(next) => next,
+            Err(e) => {
+                let why = match status {
+                    0 => "no answer (timeout or connection failure)".to_owned(),
+                    200 => e.message().to_owned(),
+                    s => format!("HTTP {s}"),
+                };
+                self.failed(&fetch, now_ms, &why);
+                return;
+            }
+        };
+        if fetcher::store_document(&fetch.id, now, body) {
+            if let Some(doc) = fetcher::load_document(&fetch.id) {
+                // This thread's gateway has it already.
+                local.applied(&fetch.id, doc.version);
+            }
+        }
+        self.metrics.fetched(&fetch.id, true);
+        self.metrics.key_age(&fetch.id, 0);
+        let failures = fetcher::finish(&fetch.id, now_ms, fetch.refresh_secs * 1000, true);
+        if failures > 0 {
+            log::info!(
+                "{}: fetched again after {failures} failed attempt(s)",
+                fetch.id
+            );
+        }
+        // Discovery answered with the JWKS to fetch: now, not at the next tick.
+        if let Some(next) = next {
+            if fetcher::try_acquire(&next.id, now_ms, next.timeout_ms) {
+                self.dispatch(next, now_ms);
+            }
+        }
+    }
+
+    /// A failed fetch: the last good document stays in use; logged once per outage.
+    fn failed(&mut self, fetch: &Fetch, now_ms: u64, why: &str) {
+        self.metrics.fetched(&fetch.id, false);
+        let before = fetcher::finish(&fetch.id, now_ms, fetch.refresh_secs * 1000, false);
+        if before == 0 {
+            log::warn!(
+                "{}: fetch of {} from cluster {} failed: {why}; the last good document stays in \
+                 use (max_stale_secs), without one requests answer keys_unavailable; logged \
+                 once until a fetch succeeds",
+                fetch.id,
+                fetch.path,
+                fetch.cluster.as_deref().unwrap_or("-"),
+            );
+        }
     }
 }

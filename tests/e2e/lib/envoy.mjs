@@ -164,11 +164,11 @@ export class Envoy {
 
 /**
  * Writes `config` (an object → envoy.json, or YAML text → envoy.yaml) into a temp dir and starts
- * Envoy with one worker. Resolves once /ready answers LIVE and the listener accepts a TCP
+ * Envoy with `concurrency` workers (1 unless told). Resolves once /ready answers LIVE and the listener accepts a TCP
  * connection; rejects (with the log's tail) if Envoy exits or is not ready within `timeoutMs`.
  * With `expectExit: true` it resolves when Envoy exits instead (for configurations it refuses).
  */
-export async function startEnvoy({ config, adminPort, listenerPort, timeoutMs = 20000, expectExit = false, dir }) {
+export async function startEnvoy({ config, adminPort, listenerPort, timeoutMs = 20000, expectExit = false, dir, concurrency = 1 }) {
   if (!existsSync(ENVOY_BIN)) throw new Error(`no Envoy at ${ENVOY_BIN}: run scripts/setup.sh`);
   dir ??= await tempDir('envoy-');
   const isText = typeof config === 'string';
@@ -177,7 +177,7 @@ export async function startEnvoy({ config, adminPort, listenerPort, timeoutMs = 
   const logPath = path.join(dir, 'envoy.log');
   const args = [
     '-c', configPath,
-    '--concurrency', '1',
+    '--concurrency', String(concurrency),
     '--file-flush-interval-msec', '100',
     '-l', 'info',
     '--log-path', logPath,
@@ -246,4 +246,24 @@ function accepts(port) {
 /** Removes a temp dir unless TOKENWARDEN_KEEP_TMP is set (to read logs after a failure). */
 export async function cleanup(dir) {
   if (dir && !process.env.TOKENWARDEN_KEEP_TMP) await rm(dir, { recursive: true, force: true });
+}
+
+/** Envoy's counters and gauges whose names contain `filter`, from the admin `/stats`, as a map. */
+export async function stats(adminPort, filter = 'tokenwarden') {
+  const text = await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: adminPort, path: `/stats?filter=${encodeURIComponent(filter)}`, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+): (\d+)$/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  out.text = text;
+  return out;
 }

@@ -39,3 +39,29 @@ export function request(port, { method = 'GET', path = '/', headers = {} } = {})
     req.end();
   });
 }
+
+/**
+ * A document server on 127.0.0.1 (JWKS, OpenID discovery, key stores) that the test changes while
+ * Envoy polls it: `docs` maps a path to a JSON value, `hits` lists the paths asked for, and
+ * `requests` their URLs and headers, `hang = true` makes it accept requests without ever answering. `stop()` takes it down.
+ */
+export async function startDocumentServer(docs = {}) {
+  const server = http.createServer((req, res) => {
+    server.hits.push(req.url);
+    server.requests.push({ url: req.url, headers: req.headers });
+    if (server.hang) return;
+    const doc = server.docs[req.url];
+    if (doc === undefined) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+  });
+  Object.assign(server, { docs, hits: [], requests: [], hang: false });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  server.port = server.address().port;
+  server.count = (path) => server.hits.filter((h) => h === path).length;
+  server.stop = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return server;
+}

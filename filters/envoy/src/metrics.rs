@@ -1,0 +1,127 @@
+//! Counters and gauges at Envoy's admin `/stats` (proxy-wasm `define_metric`). A name defined on
+//! several threads is one Envoy stat, so counters add up across workers.
+//!
+//! | name | type | counts |
+//! |---|---|---|
+//! | `tokenwarden.allowed` | counter | requests let through |
+//! | `tokenwarden.denied.<code>` | counter | refusals by error code (`expired_token`, `keys_unavailable`, …), except rate limiting |
+//! | `tokenwarden.rate_limited` | counter | 429 answers (per-credential limits and failed-attempt throttling) |
+//! | `tokenwarden.cache.hit`, `tokenwarden.cache.miss` | counter | verified-token cache lookups by JWTs and introspected tokens |
+//! | `tokenwarden.fetch.<source>.ok`, `….failed` | counter | fetches of `jwks.<provider>`, `discovery.<provider>`, `keys` by this Envoy |
+//! | `tokenwarden.key_age_seconds.<source>` | gauge | seconds since the last good fetch of the source (by any thread) |
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::MetricType;
+use tokenwarden::gateway::Decision;
+use tokenwarden::ErrorCode;
+
+/// The metric ids this thread has defined, by name.
+#[derive(Default)]
+pub struct Metrics {
+    ids: RefCell<HashMap<String, u32>>,
+}
+
+impl Metrics {
+    fn id(&self, kind: MetricType, name: &str) -> Option<u32> {
+        if let Some(id) = self.ids.borrow().get(name) {
+            return Some(*id);
+        }
+        let id = hostcalls::define_metric(kind, name).ok()?;
+        self.ids.borrow_mut().insert(name.to_owned(), id);
+        Some(id)
+    }
+
+    fn add(&self, name: &str) {
+        if let Some(id) = self.id(MetricType::Counter, name) {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
+    }
+
+    /// Defines the fixed counters (at 0) so that dashboards find them before the first request.
+    pub fn define(&self, sources: &[String]) {
+        for name in ["allowed", "rate_limited", "cache.hit", "cache.miss"] {
+            self.id(MetricType::Counter, &format!("tokenwarden.{name}"));
+        }
+        for id in sources {
+            let source = source_name(id);
+            for outcome in ["ok", "failed"] {
+                self.id(
+                    MetricType::Counter,
+                    &format!("tokenwarden.fetch.{source}.{outcome}"),
+                );
+            }
+        }
+    }
+
+    /// Counts one decision.
+    pub fn decision(&self, d: &Decision) {
+        if d.cache_hit {
+            self.add("tokenwarden.cache.hit");
+        }
+        if d.cache_miss {
+            self.add("tokenwarden.cache.miss");
+        }
+        if d.allowed {
+            self.add("tokenwarden.allowed");
+        } else if let Some(e) = &d.error {
+            self.refused(e.code());
+        }
+    }
+
+    /// Counts a refusal the filter made itself (no decision).
+    pub fn refused(&self, code: ErrorCode) {
+        if code == ErrorCode::RateLimited {
+            self.add("tokenwarden.rate_limited");
+        } else {
+            self.add(&format!("tokenwarden.denied.{}", code.as_str()));
+        }
+    }
+
+    pub fn fetched(&self, id: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.add(&format!("tokenwarden.fetch.{}.{outcome}", source_name(id)));
+    }
+
+    pub fn key_age(&self, id: &str, secs: u64) {
+        let name = format!("tokenwarden.key_age_seconds.{}", source_name(id));
+        if let Some(m) = self.id(MetricType::Gauge, &name) {
+            let _ = hostcalls::record_metric(m, secs);
+        }
+    }
+}
+
+/// `jwks:idp` → `jwks.idp`; anything but ASCII letters, digits, `_` and `-` in a provider name
+/// becomes `_` (Envoy splits stat names at dots).
+pub fn source_name(id: &str) -> String {
+    match id.split_once(':') {
+        Some((kind, name)) => {
+            let name: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{kind}.{name}")
+        }
+        None => id.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_name;
+
+    #[test]
+    fn source_names_have_no_stray_dots() {
+        assert_eq!(source_name("jwks:idp"), "jwks.idp");
+        assert_eq!(source_name("discovery:a.b:c d"), "discovery.a_b_c_d");
+        assert_eq!(source_name("keys"), "keys");
+    }
+}
