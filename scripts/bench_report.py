@@ -100,7 +100,7 @@ print("- RS256/384/512: a Montgomery context computed once per key (crypto-bigin
 print("  public exponent, then encode-and-compare (RFC 8017 §8.2.2). ring does the same modexp in assembly.")
 print("- PS256/384/512: the `rsa` crate's EMSA-PSS verification, which recomputes its Montgomery constants per call.")
 print("- ES256/ES384/ES512 and EdDSA: RustCrypto `p256`/`p384`/`p521` and `ed25519-dalek`, pure Rust.")
-print("- The Envoy filter and the Worker (next) are to cache verified credentials by a hash of the token,")
+print("- The Envoy filter caches verified tokens by a hash of the token ((d) vs (e) above; the Worker will too),")
 print("  so a repeated token costs a hash lookup, not a signature check.")
 print("\n## How to reproduce\n")
 print("```\nmake bench\n```\n")
