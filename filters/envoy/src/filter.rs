@@ -220,15 +220,8 @@ impl Context for Filter {
             self.refuse_unconfigured();
             return;
         };
-        // A timeout or reset arrives with no headers: status 0, which the gateway treats as
-        // the endpoint not answering (keys_unavailable), never as a verdict on the token.
-        let status = self
-            .get_http_call_response_header_bytes(":status")
-            .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())
-            .unwrap_or(0);
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
+        let (status, body) = crate::call_response(self, body_size);
         let decision = facts.with_request(|request| {
             gateway.on_introspection(request, status, &body, &mut SharedDataRateStore)
         });

@@ -72,16 +72,23 @@ impl Context for Root {
         let Some(fetch) = self.calls.remove(&token_id) else {
             return;
         };
-        // A timeout or a refused connection arrives without headers: status 0.
-        let status = self
-            .get_http_call_response_header_bytes(":status")
-            .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())
-            .unwrap_or(0);
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        let (status, body) = call_response(self, body_size);
         self.fetched(fetch, status, &body);
     }
+}
+
+/// The status and body of a `dispatch_http_call` answer. A call that timed out or could not
+/// connect may arrive without headers: status 0, which callers treat as "no answer", never as a
+/// verdict.
+pub(crate) fn call_response<C: Context + ?Sized>(ctx: &C, body_size: usize) -> (u16, Vec<u8>) {
+    let status = ctx
+        .get_http_call_response_header_bytes(":status")
+        .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())
+        .unwrap_or(0);
+    let body = ctx
+        .get_http_call_response_body(0, body_size)
+        .unwrap_or_default();
+    (status, body)
 }
 
 impl RootContext for Root {
