@@ -17,6 +17,12 @@ tgt="${CARGO_TARGET_DIR:-target}"
 "$tgt/release/examples/verify_loop" 2000 > "$out/native.jsonl"
 node --no-warnings scripts/run-wasi.mjs "$tgt/wasm32-wasip1/release/examples/verify_loop.wasm" 2000 > "$out/wasm.jsonl"
 
+echo "bench: one gateway decision (cached JWT, API key), native and wasm32-wasip1 under node"
+cargo build --quiet --release --example decide_loop
+cargo build --quiet --release --example decide_loop --target wasm32-wasip1
+"$tgt/release/examples/decide_loop" 1500 > "$out/decide-native.jsonl"
+node --no-warnings scripts/run-wasi.mjs "$tgt/wasm32-wasip1/release/examples/decide_loop.wasm" 1500 > "$out/decide-wasm.jsonl"
+
 echo "bench: Envoy with the filter vs jwt_authn vs no auth vs the V8 floor (wrk, interleaved rounds)"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --quiet --bin tokenwarden

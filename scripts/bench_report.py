@@ -76,7 +76,7 @@ if os.path.exists(envoy_path):
     print("CPU is Envoy's user+system time per request.\n")
     print("| | configuration | req/s | p50 | p99 | Envoy CPU/request | vs (a) | vs (b) | RSS |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for k in "abcdefg":
+    for k in "abcdefgh":
         if k not in r:
             continue
         x = r[k]
@@ -88,6 +88,21 @@ if os.path.exists(envoy_path):
         print(f"- (d) / (g) = {r['d']['rps'] / r['g']['rps']:.2f} and (f) / (g) = {r['f']['rps'] / r['g']['rps']:.2f} (target ≥ 0.90: within 10 % of the V8 floor)")
         print(f"- (d) / (b) = {r['d']['rps'] / r['b']['rps']:.2f} (target ≥ 0.85)")
         print(f"- (e) / (c) = {r['e']['rps'] / r['c']['rps']:.2f} (reported as measured: RS256 verification inside V8 on every request)")
+    decide = {}
+    for where in ("native", "wasm"):
+        path = os.path.join(out, f"decide-{where}.jsonl")
+        if os.path.exists(path):
+            for line in open(path):
+                d = json.loads(line)
+                decide.setdefault(d["case"], {})[where] = d["ns_per_decision"]
+    if decide:
+        print("\nThe filter's own work per request, without Envoy: one `Gateway::decide` (`examples/decide_loop.rs`),")
+        print("native and wasm32 under node's V8. A cached JWT decision hashes the token (SHA-256, so the cache never")
+        print("holds a credential), looks it up, applies the route policy, builds the identity headers and the audit line.\n")
+        print("| decision | native | wasm32 (V8) |")
+        print("|---|---:|---:|")
+        for case, v in decide.items():
+            print(f"| {case} | {fmt(v.get('native'))} | {fmt(v.get('wasm'))} |")
     size = f"{e['filter_bytes'] / 1024:.0f} KiB"
     if "filter_opt_bytes" in e:
         size += f", {e['filter_opt_bytes'] / 1024:.0f} KiB after `wasm-opt -Oz` (binaryen 132)"

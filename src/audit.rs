@@ -5,6 +5,8 @@
 //! them whatever the caller put in: control, line-separator and bidi-override characters are
 //! removed, lengths are capped, and the path loses its query (where `access_token=` may sit).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::error::{AuthError, ErrorCode};
@@ -188,7 +190,9 @@ impl AuditEvent {
 
     /// The event as one line of JSON, without a trailing newline.
     pub fn to_json_line(&self) -> String {
-        let opt = |s: &Option<String>, max| s.as_deref().map(|s| clean(s, max));
+        fn opt(s: &Option<String>, max: usize) -> Option<Cow<'_, str>> {
+            s.as_deref().map(|s| clean(s, max))
+        }
         let credential = self.credential.as_ref();
         let line = Line {
             timestamp: self.timestamp.to_rfc3339(),
@@ -216,26 +220,30 @@ impl AuditEvent {
 }
 
 #[derive(Serialize)]
-struct Line {
+struct Line<'a> {
     timestamp: String,
     decision: &'static str,
     status: u16,
     error_code: Option<&'static str>,
     credential_kind: Option<CredentialKind>,
-    key_id: Option<String>,
-    sub: Option<String>,
-    jti: Option<String>,
-    method: String,
-    route: Option<String>,
-    path: String,
-    dataset: Option<String>,
-    client_ip: Option<String>,
-    user_agent: Option<String>,
+    key_id: Option<Cow<'a, str>>,
+    sub: Option<Cow<'a, str>>,
+    jti: Option<Cow<'a, str>>,
+    method: Cow<'a, str>,
+    route: Option<Cow<'a, str>>,
+    path: Cow<'a, str>,
+    dataset: Option<Cow<'a, str>>,
+    client_ip: Option<Cow<'a, str>>,
+    user_agent: Option<Cow<'a, str>>,
     latency_ms: u64,
 }
 
 /// Drops characters that can break or disguise a log line, then keeps at most `max` characters.
-fn clean(s: &str, max: usize) -> String {
+/// Printable ASCII within the bound (nearly every line) is borrowed as it is.
+fn clean(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cow::Borrowed(s);
+    }
     s.chars()
         .filter(|c| {
             !c.is_control()

@@ -58,8 +58,9 @@ pub struct Decision {
     pub body: String,
     /// Headers to set on the upstream request (after removing `upstream_remove`).
     pub upstream_set: Vec<(String, String)>,
-    /// Headers to remove from the upstream request: incoming identity headers (a client must
-    /// not forge them) and, when configured, the credential.
+    /// Headers to remove from the upstream request: the incoming identity headers (a client must
+    /// not forge them) and, when configured, the credential — only those the request carries, so
+    /// a host makes no call for a header that is not there.
     pub upstream_remove: Vec<String>,
     /// A new request path when a query-parameter credential is stripped.
     pub upstream_path: Option<String>,
@@ -890,6 +891,21 @@ impl<'g, 'r> Outcome<'g, 'r> {
         Outcome { gw, req, client_ip }
     }
 
+    /// The identity headers the request carries (header names are matched case-insensitively).
+    fn present_identity_headers(&self) -> Vec<String> {
+        self.gw
+            .removed_headers
+            .iter()
+            .filter(|name| {
+                self.req
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The failed-attempt bucket of the client address.
     fn ip_key(&self) -> Option<String> {
         self.client_ip.map(|ip| format!("fail:{ip}"))
@@ -935,7 +951,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
                 set.push((n.to_ascii_lowercase(), header_value(&v)));
             }
         }
-        let mut upstream_remove = self.gw.removed_headers.clone();
+        let mut upstream_remove = self.present_identity_headers();
         let mut upstream_path = None;
         if let Some(a) = auth {
             push(&mut set, &h.sub, a.sub.clone());
@@ -1050,7 +1066,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             response_headers: headers,
             body: e.body(self.gw.config.error_style),
             upstream_set: Vec::new(),
-            upstream_remove: self.gw.removed_headers.clone(),
+            upstream_remove: self.present_identity_headers(),
             upstream_path: None,
             refetch,
             audit: self.audit(event, auth, true),

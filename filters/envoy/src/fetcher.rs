@@ -236,7 +236,13 @@ pub struct Local {
     applied: RefCell<HashMap<String, u32>>,
     /// The generation seen at the last sync.
     generation: Cell<Option<u32>>,
+    /// When a request last looked at the generation (ms).
+    looked_ms: Cell<u64>,
 }
+
+/// Requests look for documents shared by other threads at most this often (the tick looks too):
+/// a shared-data read per request would cost more than the rest of a cached decision.
+const LOOK_EVERY_MS: u64 = 50;
 
 impl Local {
     pub fn new(gateway: Gateway) -> Local {
@@ -244,6 +250,7 @@ impl Local {
             gateway: RefCell::new(gateway),
             applied: RefCell::default(),
             generation: Cell::new(None),
+            looked_ms: Cell::new(0),
         }
     }
 
@@ -253,8 +260,12 @@ impl Local {
     }
 
     /// Before a request: syncs when any thread shared a document since the last look, so a new
-    /// key fetched by another thread is used from this thread's next request on.
+    /// key fetched by another thread is used within [`LOOK_EVERY_MS`] of its arrival.
     pub fn sync_if_changed(&self, metrics: &Metrics, now_ms: u64) {
+        if now_ms.wrapping_sub(self.looked_ms.get()) < LOOK_EVERY_MS {
+            return;
+        }
+        self.looked_ms.set(now_ms);
         let current = generation();
         if current.is_some() && current != self.generation.get() {
             self.sync(metrics, now_ms);
