@@ -232,3 +232,71 @@ test('a JWKS server that never answers: requests fail closed with 503 keys_unava
     await docs.stop();
   }
 });
+
+test('a JWKS server down at start is picked up within seconds, not at the next refresh', async () => {
+  const idp = es256Issuer({ issuer: 'https://late.e2e.test', kid: 'late-1' });
+  const docs = await startDocumentServer({ '/late/jwks': idp.jwks });
+  docs.hang = true;
+  const envoy = await envoyWith(
+    { providers: [provider('late', idp, { remote: remote('/late/jwks', { timeout_ms: 300, refresh_secs: 300 }) })] },
+    docs.port,
+  );
+  try {
+    await sleep(1500);
+    docs.hang = false;
+    // No request in between (a request would ask for a refetch itself): only the retry
+    // schedule can load the keys before the 300 s refresh.
+    await sleep(4500);
+    const res = await request(envoy.listenerPort, { headers: bearer(idp) });
+    assert.equal(res.status, 200, res.body);
+    assert.ok(docs.count('/late/jwks') >= 2, 'retried after the failure at start');
+  } finally {
+    await envoy.stop();
+    await cleanup(envoy.dir);
+    await docs.stop();
+  }
+});
+
+test('two filters with different configurations in one VM keep their documents apart', async () => {
+  // Both name their provider `idp`, so both fetch ids are `jwks:idp`: only the configuration
+  // scope of the shared-data keys keeps issuer A's keys from answering for issuer B.
+  const a = es256Issuer({ issuer: 'https://a.e2e.test', kid: 'same' });
+  const b = es256Issuer({ issuer: 'https://b.e2e.test', kid: 'same' });
+  const docs = await startDocumentServer({ '/a/jwks': a.jwks, '/b/jwks': b.jwks });
+  const [listenerPort, adminPort] = [await freePort(), await freePort()];
+  const pluginA = { providers: [provider('idp', a, { remote: remote('/a/jwks') })], identity_headers: { sub: 'x-a-sub' } };
+  const pluginB = {
+    providers: [provider('idp', b, { remote: remote('/b/jwks') })],
+    sources: [{ type: 'header', name: 'x-b-token' }],
+    identity_headers: { sub: 'x-b-sub' },
+  };
+  const config = bootstrap({ listenerPort, adminPort, upstreamPort: upstream.port, pluginConfig: pluginA, clusters: { keys: docs.port } });
+  const hcm = config.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const second = structuredClone(hcm.http_filters[0]);
+  second.name = 'tokenwarden-b';
+  second.typed_config.config.configuration.value = JSON.stringify(pluginB);
+  hcm.http_filters.splice(1, 0, second);
+  const envoy = await startEnvoy({ config, listenerPort, adminPort });
+  try {
+    const headers = {
+      authorization: `Bearer ${a.token({ sub: 'alice', aud: AUD })}`,
+      'x-b-token': b.token({ sub: 'bob', aud: AUD }),
+    };
+    const res = await eventually(async () => {
+      const r = await request(listenerPort, { headers });
+      return r.status === 200 ? r : null;
+    });
+    assert.ok(res, 'both filters accept their own issuer');
+    const seen = JSON.parse(res.body);
+    assert.equal(seen.headers['x-a-sub'], 'alice');
+    assert.equal(seen.headers['x-b-sub'], 'bob');
+    const swapped = await request(listenerPort, {
+      headers: { authorization: `Bearer ${b.token({ sub: 'bob', aud: AUD })}`, 'x-b-token': b.token({ sub: 'bob', aud: AUD }) },
+    });
+    assert.equal(swapped.status, 401, swapped.body);
+  } finally {
+    await envoy.stop();
+    await cleanup(envoy.dir);
+    await docs.stop();
+  }
+});

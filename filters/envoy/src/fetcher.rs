@@ -15,18 +15,25 @@ use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
+use sha2::{Digest, Sha256};
 use tokenwarden::gateway::Gateway;
 
 use crate::metrics::Metrics;
 
-const SCHEDULE: &str = "tokenwarden/fetch/schedule/";
-const DOCUMENT: &str = "tokenwarden/fetch/document/";
-/// Rewritten with every shared document: its version tells a thread, in one small read per
-/// request, whether any document changed since it last looked.
-const GENERATION: &str = "tokenwarden/fetch/generation";
+/// Shared-data keys are `tokenwarden/<scope>/…`: the scope names one plugin configuration (see
+/// [`scope`]), so two filters with different configurations in one VM, or a configuration
+/// replaced by an LDS update, never read each other's schedules, documents or buckets.
+const SCHEDULE: &str = "fetch/schedule/";
+const DOCUMENT: &str = "fetch/document/";
+/// Rewritten with every shared document: its version tells a thread, in one small read,
+/// whether any document changed since it last looked.
+const GENERATION: &str = "fetch/generation";
 
 /// No second unknown-`kid` refetch of a source within this time (across all threads).
 pub const REFETCH_COOLDOWN_MS: u64 = 10_000;
+/// A failed fetch is tried again after this long, doubling with each failure up to the
+/// source's refresh interval: a source that was down at start is picked up within seconds.
+const RETRY_BASE_MS: u64 = 1_000;
 /// A held lease lapses this long after the call's own timeout.
 const LEASE_MARGIN_MS: u64 = 2_000;
 /// Compare-and-swap attempts before giving up (the lease lapses anyway).
@@ -82,9 +89,19 @@ impl Schedule {
     }
 }
 
+/// The shared-data scope of a plugin configuration: 16 hex digits of its SHA-256.
+pub fn scope(configuration: &[u8]) -> String {
+    let digest = Sha256::digest(configuration);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn key(scope: &str, kind: &str, id: &str) -> String {
+    format!("tokenwarden/{scope}/{kind}{id}")
+}
+
 /// The schedule and its version, creating it (due now) when absent. `None` if the host fails.
-fn load(id: &str) -> Option<(Schedule, u32)> {
-    let key = format!("{SCHEDULE}{id}");
+fn load(scope: &str, id: &str) -> Option<(Schedule, u32)> {
+    let key = key(scope, SCHEDULE, id);
     for _ in 0..2 {
         match hostcalls::get_shared_data(&key) {
             Ok((Some(bytes), Some(cas))) => {
@@ -107,21 +124,20 @@ fn load(id: &str) -> Option<(Schedule, u32)> {
 /// Creates the schedule of `id` unless it exists. Called from `on_configure`, which runs on
 /// the main thread before any worker starts, so that the workers' first ticks already find a
 /// key they can compare-and-swap.
-pub fn ensure(id: &str) {
-    let _ = load(id);
+pub fn ensure(scope: &str, id: &str) {
+    let _ = load(scope, id);
 }
 
 /// Writes `s` if the schedule is still at `cas`.
-fn store(id: &str, s: Schedule, cas: u32) -> bool {
-    let key = format!("{SCHEDULE}{id}");
-    hostcalls::set_shared_data(&key, Some(&s.to_bytes()), Some(cas)).is_ok()
+fn store(scope: &str, id: &str, s: Schedule, cas: u32) -> bool {
+    hostcalls::set_shared_data(&key(scope, SCHEDULE, id), Some(&s.to_bytes()), Some(cas)).is_ok()
 }
 
 /// Takes the lease of `id` when its fetch is due and nobody holds it; `true` if this thread
 /// must fetch now.
-pub fn try_acquire(id: &str, now_ms: u64, timeout_ms: u64) -> bool {
+pub fn try_acquire(scope: &str, id: &str, now_ms: u64, timeout_ms: u64) -> bool {
     for _ in 0..CAS_TRIES {
-        let Some((mut s, cas)) = load(id) else {
+        let Some((mut s, cas)) = load(scope, id) else {
             return false;
         };
         if !s.is_due(now_ms) {
@@ -130,7 +146,7 @@ pub fn try_acquire(id: &str, now_ms: u64, timeout_ms: u64) -> bool {
         s.lease_until_ms = now_ms
             .saturating_add(timeout_ms)
             .saturating_add(LEASE_MARGIN_MS);
-        if store(id, s, cas) {
+        if store(scope, id, s, cas) {
             return true;
         }
     }
@@ -140,28 +156,37 @@ pub fn try_acquire(id: &str, now_ms: u64, timeout_ms: u64) -> bool {
 /// Records the end of this thread's fetch of `id` and schedules the next one. Returns the
 /// number of consecutive failures before this fetch (0: none — a new outage starts, or things
 /// were fine).
-pub fn finish(id: &str, now_ms: u64, refresh_ms: u64, ok: bool) -> u32 {
+pub fn finish(scope: &str, id: &str, now_ms: u64, refresh_ms: u64, ok: bool) -> u32 {
     for _ in 0..CAS_TRIES {
-        let Some((mut s, cas)) = load(id) else {
+        let Some((mut s, cas)) = load(scope, id) else {
             return 0;
         };
         let before = s.failures;
         s.lease_until_ms = 0;
         // A refetch asked for while the call was out is served by this call's answer.
-        s.next_ms = now_ms.saturating_add(refresh_ms);
         s.failures = if ok { 0 } else { before.saturating_add(1) };
-        if store(id, s, cas) {
+        s.next_ms = now_ms.saturating_add(next_fetch_in(refresh_ms, s.failures));
+        if store(scope, id, s, cas) {
             return before;
         }
     }
     0
 }
 
+/// How long after a fetch the next one is due, given the consecutive failures so far.
+pub fn next_fetch_in(refresh_ms: u64, failures: u32) -> u64 {
+    if failures == 0 {
+        return refresh_ms;
+    }
+    let backoff = RETRY_BASE_MS.saturating_mul(1 << failures.saturating_sub(1).min(20));
+    backoff.min(refresh_ms)
+}
+
 /// An unknown `kid` (or no keys yet): asks for a fetch of `id` ahead of schedule, at most once
 /// per [`REFETCH_COOLDOWN_MS`] across all threads. `true` if this call asked.
-pub fn request_refetch(id: &str, now_ms: u64) -> bool {
+pub fn request_refetch(scope: &str, id: &str, now_ms: u64) -> bool {
     for _ in 0..CAS_TRIES {
-        let Some((mut s, cas)) = load(id) else {
+        let Some((mut s, cas)) = load(scope, id) else {
             return false;
         };
         // Within the cooldown, or a fetch is due or out already (at start, say): nothing to
@@ -171,7 +196,7 @@ pub fn request_refetch(id: &str, now_ms: u64) -> bool {
         }
         s.refetch_after_ms = now_ms.saturating_add(REFETCH_COOLDOWN_MS);
         s.next_ms = s.next_ms.min(now_ms);
-        if store(id, s, cas) {
+        if store(scope, id, s, cas) {
             return true;
         }
     }
@@ -188,13 +213,13 @@ pub struct Document {
 }
 
 /// Shares a good document (only the lease holder writes it, so no compare-and-swap).
-pub fn store_document(id: &str, fetched_at: u64, body: &[u8]) -> bool {
+pub fn store_document(scope: &str, id: &str, fetched_at: u64, body: &[u8]) -> bool {
     let mut value = Vec::with_capacity(8 + body.len());
     value.extend_from_slice(&fetched_at.to_le_bytes());
     value.extend_from_slice(body);
-    match hostcalls::set_shared_data(&format!("{DOCUMENT}{id}"), Some(&value), None) {
+    match hostcalls::set_shared_data(&key(scope, DOCUMENT, id), Some(&value), None) {
         Ok(()) => {
-            let _ = hostcalls::set_shared_data(GENERATION, Some(&[1]), None);
+            let _ = hostcalls::set_shared_data(&key(scope, GENERATION, ""), Some(&[1]), None);
             true
         }
         Err(status) => {
@@ -205,8 +230,8 @@ pub fn store_document(id: &str, fetched_at: u64, body: &[u8]) -> bool {
 }
 
 /// The last good document of `id`, if any thread has fetched one.
-pub fn load_document(id: &str) -> Option<Document> {
-    match hostcalls::get_shared_data(&format!("{DOCUMENT}{id}")) {
+pub fn load_document(scope: &str, id: &str) -> Option<Document> {
+    match hostcalls::get_shared_data(&key(scope, DOCUMENT, id)) {
         Ok((Some(value), Some(version))) if value.len() >= 8 => {
             let mut at = [0u8; 8];
             at.copy_from_slice(&value[..8]);
@@ -221,8 +246,8 @@ pub fn load_document(id: &str) -> Option<Document> {
 }
 
 /// The version of the generation key (`None`: no document shared yet).
-fn generation() -> Option<u32> {
-    match hostcalls::get_shared_data(GENERATION) {
+fn generation(scope: &str) -> Option<u32> {
+    match hostcalls::get_shared_data(&key(scope, GENERATION, "")) {
         Ok((_, cas)) => cas,
         Err(_) => None,
     }
@@ -232,6 +257,10 @@ fn generation() -> Option<u32> {
 /// context (ticks, fetches) and its requests.
 pub struct Local {
     pub gateway: RefCell<Gateway>,
+    /// The configuration's shared-data scope ([`scope`]).
+    pub scope: String,
+    /// `tokenwarden/<scope>/ratelimit/`: the prefix of this configuration's buckets.
+    pub rate_prefix: String,
     /// Shared document version fed to the gateway, by fetch id.
     applied: RefCell<HashMap<String, u32>>,
     /// The generation seen at the last sync.
@@ -245,9 +274,11 @@ pub struct Local {
 const LOOK_EVERY_MS: u64 = 50;
 
 impl Local {
-    pub fn new(gateway: Gateway) -> Local {
+    pub fn new(gateway: Gateway, scope: String) -> Local {
         Local {
             gateway: RefCell::new(gateway),
+            rate_prefix: key(&scope, "ratelimit/", ""),
+            scope,
             applied: RefCell::default(),
             generation: Cell::new(None),
             looked_ms: Cell::new(0),
@@ -266,7 +297,7 @@ impl Local {
             return;
         }
         self.looked_ms.set(now_ms);
-        let current = generation();
+        let current = generation(&self.scope);
         if current.is_some() && current != self.generation.get() {
             self.sync(metrics, now_ms);
         }
@@ -276,7 +307,7 @@ impl Local {
     /// gauges.
     pub fn sync(&self, metrics: &Metrics, now_ms: u64) {
         // Read before the documents: a document shared meanwhile changes it again.
-        self.generation.set(generation());
+        self.generation.set(generation(&self.scope));
         // Two rounds: a discovery document makes the gateway ask for its JWKS next.
         for _ in 0..2 {
             let Ok(ids) = self
@@ -288,7 +319,7 @@ impl Local {
             };
             let mut learned = false;
             for id in ids {
-                let Some(doc) = load_document(&id) else {
+                let Some(doc) = load_document(&self.scope, &id) else {
                     continue;
                 };
                 metrics.key_age(&id, (now_ms / 1000).saturating_sub(doc.fetched_at));
@@ -341,5 +372,34 @@ mod tests {
         assert!(!s.is_due(150), "a held lease blocks other threads");
         assert!(s.is_due(200), "a lapsed lease (dead thread) no longer does");
         assert!(Schedule::default().is_due(0));
+    }
+
+    #[test]
+    fn failed_fetches_are_retried_soon_then_less_often() {
+        let refresh = 300_000;
+        assert_eq!(next_fetch_in(refresh, 0), refresh);
+        let waits: Vec<u64> = (1..=10).map(|f| next_fetch_in(refresh, f)).collect();
+        assert_eq!(&waits[..4], &[1_000, 2_000, 4_000, 8_000]);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(
+            next_fetch_in(refresh, 10),
+            refresh,
+            "never later than the refresh"
+        );
+        assert_eq!(
+            next_fetch_in(500, 3),
+            500,
+            "a short refresh bounds the backoff"
+        );
+        assert_eq!(next_fetch_in(refresh, u32::MAX), refresh);
+    }
+
+    #[test]
+    fn scopes_tell_configurations_apart() {
+        let a = scope(br#"{"providers":[]}"#);
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(a, scope(br#"{"providers":[]}"#));
+        assert_ne!(a, scope(br#"{"providers": []}"#));
     }
 }

@@ -223,7 +223,10 @@ impl Context for Filter {
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
         let (status, body) = crate::call_response(self, body_size);
         let decision = facts.with_request(|request| {
-            gateway.on_introspection(request, status, &body, &mut SharedDataRateStore)
+            let mut rates = SharedDataRateStore {
+                prefix: &local.rate_prefix,
+            };
+            gateway.on_introspection(request, status, &body, &mut rates)
         });
         if let Action::Continue = self.apply(&gateway, &decision) {
             self.resume_http_request();
@@ -241,12 +244,14 @@ impl HttpContext for Filter {
         let Ok(gateway) = local.gateway.try_borrow() else {
             return self.refuse_unconfigured();
         };
-        let decision =
-            facts.with_request(|request| gateway.decide(request, &mut SharedDataRateStore));
+        let mut rates = SharedDataRateStore {
+            prefix: &local.rate_prefix,
+        };
+        let decision = facts.with_request(|request| gateway.decide(request, &mut rates));
         if let Some(id) = &decision.refetch {
             // An unknown kid (the issuer may have rotated) or no keys yet: the next tick of any
             // thread fetches, at most once per cooldown across threads.
-            if fetcher::request_refetch(id, facts.now_ms) {
+            if fetcher::request_refetch(&local.scope, id, facts.now_ms) {
                 log::info!("{id}: refetching ahead of schedule (unknown key id or no keys)");
             }
         }

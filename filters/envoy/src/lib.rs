@@ -100,14 +100,15 @@ impl RootContext for Root {
                     log::warn!("{line}");
                 }
                 let ids: Vec<String> = gateway.fetches().into_iter().map(|f| f.id).collect();
+                let scope = fetcher::scope(&bytes);
                 self.metrics.define(&ids);
                 for id in &ids {
-                    fetcher::ensure(id);
+                    fetcher::ensure(&scope, id);
                 }
                 if !ids.is_empty() {
                     self.set_tick_period(TICK);
                 }
-                self.local = Some(Rc::new(Local::new(gateway)));
+                self.local = Some(Rc::new(Local::new(gateway, scope)));
                 true
             }
             Err(line) => {
@@ -129,7 +130,7 @@ impl RootContext for Root {
             return;
         };
         for fetch in fetches {
-            if fetcher::try_acquire(&fetch.id, now_ms, fetch.timeout_ms) {
+            if fetcher::try_acquire(&local.scope, &fetch.id, now_ms, fetch.timeout_ms) {
                 self.dispatch(fetch, now_ms);
             }
         }
@@ -213,15 +214,16 @@ impl Root {
                 return;
             }
         };
-        if fetcher::store_document(&fetch.id, now, body) {
-            if let Some(doc) = fetcher::load_document(&fetch.id) {
+        let scope = local.scope.as_str();
+        if fetcher::store_document(scope, &fetch.id, now, body) {
+            if let Some(doc) = fetcher::load_document(scope, &fetch.id) {
                 // This thread's gateway has it already.
                 local.applied(&fetch.id, doc.version);
             }
         }
         self.metrics.fetched(&fetch.id, true);
         self.metrics.key_age(&fetch.id, 0);
-        let failures = fetcher::finish(&fetch.id, now_ms, fetch.refresh_secs * 1000, true);
+        let failures = fetcher::finish(scope, &fetch.id, now_ms, fetch.refresh_secs * 1000, true);
         if failures > 0 {
             log::info!(
                 "{}: fetched again after {failures} failed attempt(s)",
@@ -230,7 +232,7 @@ impl Root {
         }
         // Discovery answered with the JWKS to fetch: now, not at the next tick.
         if let Some(next) = next {
-            if fetcher::try_acquire(&next.id, now_ms, next.timeout_ms) {
+            if fetcher::try_acquire(scope, &next.id, now_ms, next.timeout_ms) {
                 self.dispatch(next, now_ms);
             }
         }
@@ -239,7 +241,11 @@ impl Root {
     /// A failed fetch: the last good document stays in use; logged once per outage.
     fn failed(&mut self, fetch: &Fetch, now_ms: u64, why: &str) {
         self.metrics.fetched(&fetch.id, false);
-        let before = fetcher::finish(&fetch.id, now_ms, fetch.refresh_secs * 1000, false);
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        let refresh_ms = fetch.refresh_secs * 1000;
+        let before = fetcher::finish(&local.scope, &fetch.id, now_ms, refresh_ms, false);
         if before == 0 {
             log::warn!(
                 "{}: fetch of {} from cluster {} failed: {why}; the last good document stays in \

@@ -6,15 +6,15 @@ use proxy_wasm::types::Status;
 use tokenwarden::gateway::RateStore;
 use tokenwarden::ratelimit::GcraState;
 
-/// Namespace of this filter's keys in the VM's shared data.
-const PREFIX: &str = "tokenwarden/ratelimit/";
+/// Shared data as a [`RateStore`]: the host holds every bucket, under the configuration's
+/// prefix (`Local::rate_prefix`).
+pub struct SharedDataRateStore<'a> {
+    pub prefix: &'a str,
+}
 
-/// Shared data as a [`RateStore`]. Stateless: the host holds everything.
-pub struct SharedDataRateStore;
-
-impl RateStore for SharedDataRateStore {
+impl RateStore for SharedDataRateStore<'_> {
     fn load(&mut self, key: &str) -> (Option<GcraState>, u32) {
-        match hostcalls::get_shared_data(&format!("{PREFIX}{key}")) {
+        match hostcalls::get_shared_data(&format!("{}{key}", self.prefix)) {
             Ok((Some(bytes), cas)) => (GcraState::from_bytes(&bytes), cas.unwrap_or(0)),
             // Absent, or the host failed: a fresh bucket whose store will check nothing...
             _ => (None, 0),
@@ -25,7 +25,8 @@ impl RateStore for SharedDataRateStore {
         // ...Envoy treats cas 0 as "no check": two workers creating the same bucket at the same
         // instant can both win once. Afterwards every write is a real compare-and-swap.
         let cas = (version != 0).then_some(version);
-        match hostcalls::set_shared_data(&format!("{PREFIX}{key}"), Some(&state.to_bytes()), cas) {
+        let key = format!("{}{key}", self.prefix);
+        match hostcalls::set_shared_data(&key, Some(&state.to_bytes()), cas) {
             Ok(()) => true,
             Err(Status::CasMismatch) => false,
             Err(other) => {
