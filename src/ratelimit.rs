@@ -135,6 +135,12 @@ pub struct GcraState {
 }
 
 impl GcraState {
+    /// The theoretical arrival time (unix ms): the further in the past, the longer the bucket
+    /// has been idle (hosts drop the most idle buckets first).
+    pub fn tat_ms(&self) -> u64 {
+        self.tat_ms
+    }
+
     /// Size of [`GcraState::to_bytes`].
     pub const LEN: usize = 16;
 

@@ -49,10 +49,49 @@ pub(super) fn peek(
     ratelimit::check(state.unwrap_or_default(), limit, now_ms)
 }
 
-/// An in-memory store: one Worker isolate, tests, the CLI.
-#[derive(Debug, Default)]
+/// An in-memory store: one Worker isolate, tests, the CLI. Bounded: when a new key finds it
+/// full, the more idle half of the buckets (the earliest theoretical arrival times, long
+/// refilled) is dropped, so requests from many addresses cannot grow an isolate's memory.
+#[derive(Debug)]
 pub struct MemoryRateStore {
     entries: HashMap<String, (GcraState, u32)>,
+    capacity: usize,
+}
+
+impl Default for MemoryRateStore {
+    fn default() -> Self {
+        MemoryRateStore::with_capacity(MemoryRateStore::DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryRateStore {
+    /// Buckets kept by [`MemoryRateStore::default`] (~100 bytes each).
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// At most `capacity` buckets (at least 2).
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryRateStore {
+            entries: HashMap::new(),
+            capacity: capacity.max(2),
+        }
+    }
+
+    /// Buckets held now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn drop_idle_half(&mut self) {
+        let mut tats: Vec<u64> = self.entries.values().map(|(s, _)| s.tat_ms()).collect();
+        let middle = tats.len() / 2;
+        let (_, cut, _) = tats.select_nth_unstable(middle);
+        let cut = *cut;
+        self.entries.retain(|_, (s, _)| s.tat_ms() > cut);
+    }
 }
 
 impl RateStore for MemoryRateStore {
@@ -68,8 +107,31 @@ impl RateStore for MemoryRateStore {
         if current != version {
             return false;
         }
+        if current == 0 && self.entries.len() >= self.capacity {
+            self.drop_idle_half();
+        }
         self.entries
             .insert(key.to_owned(), (state, version.wrapping_add(1)));
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_store_is_bounded_and_keeps_the_busiest_buckets() {
+        let limit = RateLimit::new(10, 1).unwrap();
+        let mut store = MemoryRateStore::with_capacity(8);
+        // One busy key, then a flood of one-off keys (addresses) over time.
+        for i in 0..200u64 {
+            let now = 1_000_000 + i * 10;
+            consume(&mut store, "busy", &limit, now);
+            consume(&mut store, &format!("fail:10.0.0.{i}"), &limit, now);
+            assert!(store.len() <= 8, "{} buckets", store.len());
+        }
+        let (busy, _) = store.load("busy");
+        assert!(busy.is_some(), "the busiest bucket survives the flood");
     }
 }

@@ -223,9 +223,7 @@ impl Context for Filter {
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
         let (status, body) = crate::call_response(self, body_size);
         let decision = facts.with_request(|request| {
-            let mut rates = SharedDataRateStore {
-                prefix: &local.rate_prefix,
-            };
+            let mut rates = SharedDataRateStore::new(&local.rate_prefix);
             gateway.on_introspection(request, status, &body, &mut rates)
         });
         if let Action::Continue = self.apply(&gateway, &decision) {
@@ -244,9 +242,7 @@ impl HttpContext for Filter {
         let Ok(gateway) = local.gateway.try_borrow() else {
             return self.refuse_unconfigured();
         };
-        let mut rates = SharedDataRateStore {
-            prefix: &local.rate_prefix,
-        };
+        let mut rates = SharedDataRateStore::new(&local.rate_prefix);
         let decision = facts.with_request(|request| gateway.decide(request, &mut rates));
         if let Some(id) = &decision.refetch {
             // An unknown kid (the issuer may have rotated) or no keys yet: the next tick of any
