@@ -176,6 +176,7 @@ fn jwt_requests() {
         NOW,
     );
     assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(d.provider.as_deref(), Some("idp"));
     assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("user_1"));
     assert_eq!(
         header(&d.upstream_set, "x-auth-scopes"),
@@ -224,6 +225,18 @@ fn jwt_requests() {
         deny(json!({"iss": "https://evil.test"}), NOW),
         "invalid_issuer"
     );
+    let unknown_issuer = call(
+        &gw,
+        &mut MemoryRateStore::default(),
+        "GET",
+        "/v1/acme/datasets/sales",
+        &[(
+            "authorization",
+            &format!("Bearer {}", token(&f, json!({"iss": "https://evil.test"}))),
+        )],
+        NOW,
+    );
+    assert_eq!(unknown_issuer.provider, None, "no provider was reached");
     assert_eq!(
         deny(json!({"scope": "read:datasets.hr"}), NOW),
         "insufficient_scope"
@@ -239,6 +252,11 @@ fn jwt_requests() {
         NOW,
     );
     assert_eq!(code(&d), "invalid_signature");
+    assert_eq!(
+        d.provider.as_deref(),
+        Some("idp"),
+        "refusals are counted per provider"
+    );
     assert_eq!(d.status, 401);
     assert!(header(&d.response_headers, "www-authenticate")
         .unwrap()
@@ -288,6 +306,7 @@ fn api_key_requests() {
         NOW,
     );
     assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(d.provider.as_deref(), Some("api_keys"));
     assert!(header(&d.upstream_set, "x-auth-key-id")
         .unwrap()
         .starts_with("key_"));

@@ -68,6 +68,10 @@ pub struct Decision {
     pub error: Option<AuthError>,
     /// A fetch id to refresh now (an unknown `kid`: the issuer may have rotated its keys).
     pub refetch: Option<String>,
+    /// Which source decided on the credential: a provider's name, `api_keys` or
+    /// `introspection`; `None` when none was reached (no or unreadable credential, unknown
+    /// issuer). Hosts count decisions per source.
+    pub provider: Option<String>,
     /// The audit line for this decision, when sampled (refusals always are).
     pub audit: Option<String>,
     /// The token was accepted from the verified-token cache (for metrics).
@@ -363,7 +367,7 @@ impl Gateway {
         match self.authenticate(req, now, client_ip) {
             Ok(Step::Done(auth)) => self.authorize(&mut ctx, auth, limiter),
             Ok(Step::Introspect(call)) => Decision::pending(call),
-            Err((e, refetch)) => self.refuse(&mut ctx, e, refetch, limiter),
+            Err(r) => self.refuse(&mut ctx, r, limiter),
         }
     }
 
@@ -382,18 +386,14 @@ impl Gateway {
         let found = match extract::credential(&self.config.sources, req.headers, req.path) {
             Ok(Some(found)) => found,
             Ok(None) => {
-                return self.refuse(
-                    &mut ctx,
-                    AuthError::new(ErrorCode::MissingCredentials),
-                    None,
-                    limiter,
-                )
+                let missing = AuthError::new(ErrorCode::MissingCredentials);
+                return self.refuse(&mut ctx, missing.into(), limiter);
             }
-            Err(e) => return self.refuse(&mut ctx, e, None, limiter),
+            Err(e) => return self.refuse(&mut ctx, e.into(), limiter),
         };
         match self.introspected(found, status, body, now) {
             Ok(auth) => self.authorize(&mut ctx, Some(auth), limiter),
-            Err(e) => self.refuse(&mut ctx, e, None, limiter),
+            Err(e) => self.refuse(&mut ctx, Refusal::by(e, INTROSPECTION), limiter),
         }
     }
 
@@ -442,16 +442,17 @@ impl Gateway {
     fn refuse(
         &self,
         ctx: &mut Outcome<'_, '_>,
-        e: AuthError,
-        refetch: Option<String>,
+        r: Refusal<'_>,
         limiter: &mut dyn RateStore,
     ) -> Decision {
-        if e.status() == 401 && e.code() != ErrorCode::MissingCredentials {
+        if r.error.status() == 401 && r.error.code() != ErrorCode::MissingCredentials {
             if let (Some(limit), Some(key)) = (&self.failed_attempts, ctx.ip_key()) {
                 limiter::consume(limiter, &key, limit, ctx.req.now_ms);
             }
         }
-        ctx.deny_full(e, None, Vec::new(), refetch)
+        let mut d = ctx.deny_full(r.error, None, Vec::new(), r.refetch);
+        d.provider = r.provider.map(str::to_owned);
+        d
     }
 
     fn introspected(
@@ -473,6 +474,7 @@ impl Gateway {
                     from_cache: false,
                     expires_at: i.exp.unwrap_or(u64::MAX),
                     kind: CredentialKind::OpaqueToken,
+                    provider: INTROSPECTION.to_owned(),
                     id: i
                         .sub
                         .clone()
@@ -514,13 +516,9 @@ impl Gateway {
         }
     }
 
-    fn introspection_call(
-        &self,
-        token: &str,
-        now: u64,
-    ) -> Result<Step, (AuthError, Option<String>)> {
+    fn introspection_call(&self, token: &str, now: u64) -> Result<Step, Refusal<'_>> {
         let Some(cfg) = &self.config.introspection else {
-            return Err((AuthError::new(ErrorCode::MalformedToken), None));
+            return Err(AuthError::new(ErrorCode::MalformedToken).into());
         };
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
@@ -528,7 +526,7 @@ impl Gateway {
                     a.from_cache = true;
                     Step::Done(Some(a))
                 })
-                .map_err(|e| (e, None));
+                .map_err(|e| Refusal::by(e, INTROSPECTION));
         }
         let secret = cfg.client_secret.clone();
         let auth = if cfg.auth_method == "client_secret_post" {
@@ -551,7 +549,7 @@ impl Gateway {
         let request = OAuthClient::new(cfg.client_id.clone(), auth)
             .and_then(|client| IntrospectionEndpoint::new(url, client))
             .and_then(|e| e.request(token, Some(TokenTypeHint::AccessToken)))
-            .map_err(|e| (e, None))?;
+            .map_err(|e| Refusal::by(e, INTROSPECTION))?;
         Ok(Step::Introspect(Introspect {
             cluster: cfg.endpoint.cluster.clone(),
             authority: cfg.endpoint.authority.clone(),
@@ -576,15 +574,14 @@ impl Gateway {
         out
     }
 
-    /// `Err((error, refetch))`.
+    /// `Err` says why not, and which source was asked.
     fn authenticate(
         &self,
         req: &Request<'_>,
         now: u64,
         client_ip: Option<IpAddr>,
-    ) -> Result<Step, (AuthError, Option<String>)> {
-        let found = extract::credential(&self.config.sources, req.headers, req.path)
-            .map_err(|e| (e, None))?;
+    ) -> Result<Step, Refusal<'_>> {
+        let found = extract::credential(&self.config.sources, req.headers, req.path)?;
         let Some(found) = found else {
             return Ok(Step::Done(None));
         };
@@ -602,10 +599,13 @@ impl Gateway {
             Shape::ApiKey => self
                 .authenticate_key(found, now, client_ip)
                 .map(|a| Step::Done(Some(a)))
-                .map_err(|e| (e, None)),
+                .map_err(|e| Refusal::by(e, API_KEYS)),
             _ if self.config.introspection.is_some() => self.introspection_call(found.value, now),
-            _ if self.api_keys.is_some() => Err((AuthError::new(ErrorCode::InvalidApiKey), None)),
-            _ => Err((AuthError::new(ErrorCode::MalformedToken), None)),
+            _ if self.api_keys.is_some() => Err(Refusal::by(
+                AuthError::new(ErrorCode::InvalidApiKey),
+                API_KEYS,
+            )),
+            _ => Err(AuthError::new(ErrorCode::MalformedToken).into()),
         }
     }
 
@@ -613,7 +613,7 @@ impl Gateway {
         &self,
         found: extract::Found<'_>,
         now: u64,
-    ) -> Result<Authenticated, (AuthError, Option<String>)> {
+    ) -> Result<Authenticated, Refusal<'_>> {
         let cache_key = cache::key(found.value);
         if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
             hit.source = found.source.clone();
@@ -632,9 +632,9 @@ impl Gateway {
         &self,
         found: extract::Found<'_>,
         now: u64,
-    ) -> Result<Authenticated, (AuthError, Option<String>)> {
+    ) -> Result<Authenticated, Refusal<'_>> {
         let token = found.value;
-        let untrusted = UntrustedToken::parse(token, &Limits::default()).map_err(|e| (e, None))?;
+        let untrusted = UntrustedToken::parse(token, &Limits::default())?;
         let iss = crate::json::parse_object(untrusted.payload(), Default::default())
             .ok()
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned));
@@ -643,18 +643,21 @@ impl Gateway {
             (None, [only]) => Some(only),
             (None, _) => None,
         }
-        .ok_or((AuthError::new(ErrorCode::InvalidIssuer), None))?;
+        .ok_or_else(|| AuthError::new(ErrorCode::InvalidIssuer))?;
         if provider.loaded_at.is_none() || self.stale(provider, now) {
-            return Err((
-                AuthError::new(ErrorCode::KeysUnavailable),
-                remote_id(provider),
-            ));
+            return Err(Refusal {
+                refetch: remote_id(provider),
+                ..Refusal::by(
+                    AuthError::new(ErrorCode::KeysUnavailable),
+                    &provider.cfg.name,
+                )
+            });
         }
-        let verified = provider.verifier.verify(token, now).map_err(|e| {
-            let refetch = (e.code() == ErrorCode::UnknownKey)
+        let verified = provider.verifier.verify(token, now).map_err(|e| Refusal {
+            refetch: (e.code() == ErrorCode::UnknownKey)
                 .then(|| remote_id(provider))
-                .flatten();
-            (e, refetch)
+                .flatten(),
+            ..Refusal::by(e, &provider.cfg.name)
         })?;
         let strings = |name: &str| -> Vec<String> {
             match verified.claim(name) {
@@ -696,6 +699,7 @@ impl Gateway {
             sub,
             jti: verified.jti().map(str::to_owned),
             issuer: Some(provider.cfg.issuer.clone()),
+            provider: provider.cfg.name.clone(),
             grant: Grant {
                 permissions: scopes.clone(),
                 denied: Vec::new(),
@@ -742,6 +746,7 @@ impl Gateway {
             from_cache: false,
             expires_at: record.expires_at.unwrap_or(u64::MAX),
             kind: CredentialKind::ApiKey,
+            provider: API_KEYS.to_owned(),
             id: record.id.clone(),
             sub: None,
             jti: None,
@@ -808,6 +813,39 @@ fn is_preflight(req: &Request<'_>) -> bool {
 }
 
 /// Where authentication got to.
+/// The source name of API keys in [`Decision::provider`].
+pub const API_KEYS: &str = "api_keys";
+/// The source name of introspected tokens in [`Decision::provider`].
+pub const INTROSPECTION: &str = "introspection";
+
+/// A failed authentication: the error, a fetch worth making again (an unknown `kid`), and the
+/// source that refused, once known.
+struct Refusal<'g> {
+    error: AuthError,
+    refetch: Option<String>,
+    provider: Option<&'g str>,
+}
+
+impl<'g> Refusal<'g> {
+    fn by(error: AuthError, provider: &'g str) -> Refusal<'g> {
+        Refusal {
+            error,
+            refetch: None,
+            provider: Some(provider),
+        }
+    }
+}
+
+impl From<AuthError> for Refusal<'_> {
+    fn from(error: AuthError) -> Self {
+        Refusal {
+            error,
+            refetch: None,
+            provider: None,
+        }
+    }
+}
+
 enum Step {
     /// Decided: a credential passed, or none was presented.
     Done(Option<Authenticated>),
@@ -845,6 +883,7 @@ impl Decision {
             audit: None,
             cache_hit: false,
             cache_miss: false,
+            provider: None,
             introspect: Some(call),
         }
     }
@@ -855,6 +894,8 @@ impl Decision {
 struct Authenticated {
     /// Answered by the verified-token cache.
     from_cache: bool,
+    /// The provider name, [`API_KEYS`] or [`INTROSPECTION`] (for metrics).
+    provider: String,
     kind: CredentialKind,
     /// Unix seconds after which the credential is no longer valid.
     expires_at: u64,
@@ -1012,6 +1053,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             error: None,
             refetch: None,
             audit: self.audit(event, auth, sampled),
+            provider: auth.map(|a| a.provider.clone()),
             cache_hit: auth.is_some_and(|a| a.from_cache),
             cache_miss: auth.is_some_and(|a| !a.from_cache && a.kind != CredentialKind::ApiKey),
             introspect: None,
@@ -1070,6 +1112,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             upstream_path: None,
             refetch,
             audit: self.audit(event, auth, true),
+            provider: auth.map(|a| a.provider.clone()),
             error: Some(e),
             cache_hit: auth.is_some_and(|a| a.from_cache),
             cache_miss: auth.is_some_and(|a| !a.from_cache && a.kind != CredentialKind::ApiKey),

@@ -184,6 +184,12 @@ describe('remote JWKS, discovery and key store, shared by two workers', () => {
     assert.ok(value('wasmcustom.tokenwarden.denied.revoked_api_key') >= 1);
     assert.ok(value('wasmcustom.tokenwarden.cache.hit') >= 1);
     assert.ok(value('wasmcustom.tokenwarden.cache.miss') >= 1);
+    // Per source: the three requests above went to provider `rot`, the key checks to api_keys.
+    assert.ok(value('wasmcustom.tokenwarden.provider.rot.allowed') >= 3);
+    assert.ok(value('wasmcustom.tokenwarden.provider.rot.cache.hit') >= 1);
+    assert.ok(value('wasmcustom.tokenwarden.provider.rot.denied.invalid_audience') >= 1);
+    assert.ok(value('wasmcustom.tokenwarden.provider.api_keys.denied.revoked_api_key') >= 1);
+    assert.ok(value('wasmcustom.tokenwarden.provider.api_keys.allowed') >= 1);
     assert.equal(value('wasmcustom.tokenwarden.rate_limited'), 0);
     assert.ok(value('wasmcustom.tokenwarden.fetch.jwks.rot.ok') >= 2);
     assert.ok(value('wasmcustom.tokenwarden.fetch.discovery.disc.ok') >= 1);

@@ -9,6 +9,7 @@
 //! | `tokenwarden.cache.hit`, `tokenwarden.cache.miss` | counter | verified-token cache lookups by JWTs and introspected tokens |
 //! | `tokenwarden.fetch.<source>.ok`, `….failed` | counter | fetches of `jwks.<provider>`, `discovery.<provider>`, `keys` by this Envoy |
 //! | `tokenwarden.key_age_seconds.<source>` | gauge | seconds since the last good fetch of the source (by any thread) |
+//! | `tokenwarden.provider.<name>.allowed`, `….denied.<code>`, `….rate_limited`, `….cache.hit`, `….cache.miss` | counter | the same, per source that decided: a provider's name, `api_keys` or `introspection` |
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -56,28 +57,34 @@ impl Metrics {
         }
     }
 
-    /// Counts one decision.
+    /// Counts one decision, in total and for the source that decided.
     pub fn decision(&self, d: &Decision) {
+        let provider = d
+            .provider
+            .as_deref()
+            .map(|p| format!("provider.{}", stat_part(p)));
+        let count = |what: &str| {
+            self.add(&format!("tokenwarden.{what}"));
+            if let Some(p) = &provider {
+                self.add(&format!("tokenwarden.{p}.{what}"));
+            }
+        };
         if d.cache_hit {
-            self.add("tokenwarden.cache.hit");
+            count("cache.hit");
         }
         if d.cache_miss {
-            self.add("tokenwarden.cache.miss");
+            count("cache.miss");
         }
         if d.allowed {
-            self.add("tokenwarden.allowed");
+            count("allowed");
         } else if let Some(e) = &d.error {
-            self.refused(e.code());
+            count(&outcome(e.code()));
         }
     }
 
     /// Counts a refusal the filter made itself (no decision).
     pub fn refused(&self, code: ErrorCode) {
-        if code == ErrorCode::RateLimited {
-            self.add("tokenwarden.rate_limited");
-        } else {
-            self.add(&format!("tokenwarden.denied.{}", code.as_str()));
-        }
+        self.add(&format!("tokenwarden.{}", outcome(code)));
     }
 
     pub fn fetched(&self, id: &str, ok: bool) {
@@ -93,35 +100,46 @@ impl Metrics {
     }
 }
 
-/// `jwks:idp` → `jwks.idp`; anything but ASCII letters, digits, `_` and `-` in a provider name
-/// becomes `_` (Envoy splits stat names at dots).
+/// A refusal's counter: `rate_limited`, or `denied.<code>`.
+fn outcome(code: ErrorCode) -> String {
+    if code == ErrorCode::RateLimited {
+        "rate_limited".to_owned()
+    } else {
+        format!("denied.{}", code.as_str())
+    }
+}
+
+/// A name as one stat-name segment: anything but ASCII letters, digits, `_` and `-` becomes
+/// `_` (Envoy splits stat names at dots).
+fn stat_part(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `jwks:idp` → `jwks.idp`.
 pub fn source_name(id: &str) -> String {
     match id.split_once(':') {
-        Some((kind, name)) => {
-            let name: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!("{kind}.{name}")
-        }
+        Some((kind, name)) => format!("{kind}.{}", stat_part(name)),
         None => id.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::source_name;
+    use super::{source_name, stat_part};
 
     #[test]
     fn source_names_have_no_stray_dots() {
         assert_eq!(source_name("jwks:idp"), "jwks.idp");
         assert_eq!(source_name("discovery:a.b:c d"), "discovery.a_b_c_d");
         assert_eq!(source_name("keys"), "keys");
+        assert_eq!(stat_part("corp.idp"), "corp_idp");
     }
 }
