@@ -267,3 +267,21 @@ export async function stats(adminPort, filter = 'tokenwarden') {
   out.text = text;
   return out;
 }
+
+/**
+ * The usual test setup in one call: free ports, a bootstrap around the filter configured with
+ * `pluginConfig`, routed to `upstreamPort`, with `clusters` (name → loopback port) for fetches
+ * and introspection; the caller stops it (`stopGateway`). `options` go to startEnvoy.
+ */
+export async function startGateway({ upstreamPort, pluginConfig, clusters = {}, ...options }) {
+  const [listenerPort, adminPort] = [await freePort(), await freePort()];
+  const config = bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, clusters });
+  return startEnvoy({ config, listenerPort, adminPort, ...options });
+}
+
+/** Stops an Envoy from startGateway (if it started) and removes its temp dir. */
+export async function stopGateway(envoy) {
+  if (!envoy) return;
+  await envoy.stop();
+  await cleanup(envoy.dir);
+}
