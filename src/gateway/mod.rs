@@ -521,6 +521,11 @@ impl Gateway {
         let Some(cfg) = &self.config.introspection else {
             return Err((AuthError::new(ErrorCode::MalformedToken), None));
         };
+        // The token size cap holds for opaque tokens too: never post an oversized value to the
+        // endpoint (nor cache it).
+        if token.len() > Limits::default().max_token_bytes {
+            return Err((AuthError::new(ErrorCode::TokenTooLarge), None));
+        }
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
                 .map(|mut a| {
@@ -1104,5 +1109,37 @@ mod tests {
         assert_eq!(kind, Some("opaque_token"));
         assert_eq!(credential_kind_name(CredentialKind::Jwt), "jwt");
         assert_eq!(credential_kind_name(CredentialKind::ApiKey), "api_key");
+    }
+
+    /// Regression: an opaque token over the 16 KiB token cap was posted to the introspection
+    /// endpoint (found by tests/e2e/introspection_oidc.test.mjs).
+    #[test]
+    fn an_oversized_opaque_token_is_refused_without_introspection() {
+        let gw = Gateway::from_json(
+            r#"{"introspection": {"endpoint": {"cluster": "idp", "path": "/introspect"},
+                "client_id": "gw", "client_secret": "s"}}"#,
+        )
+        .unwrap();
+        let mut rs = MemoryRateStore::default();
+        let decide = |token: &str, rs: &mut MemoryRateStore| {
+            let value = format!("Bearer {token}");
+            let headers = [("authorization", value.as_str())];
+            let req = Request {
+                method: "GET",
+                path: "/",
+                headers: &headers,
+                peer: None,
+                now_ms: 1_700_000_000_000,
+                sample: 0,
+            };
+            gw.decide(&req, rs)
+        };
+        let big = decide(&"o".repeat(16 * 1024 + 1), &mut rs);
+        assert!(big.introspect.is_none());
+        assert_eq!(
+            (big.status, big.error.map(|e| e.code())),
+            (401, Some(ErrorCode::TokenTooLarge))
+        );
+        assert!(decide(&"o".repeat(16 * 1024), &mut rs).introspect.is_some());
     }
 }

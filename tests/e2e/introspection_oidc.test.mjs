@@ -173,4 +173,16 @@ describe('opaque tokens from oidc-provider, introspected through Envoy', () => {
     assert.equal(res.status, 401, `still accepted ${Date.now() - revokedAt} ms after revocation`);
     assert.equal(errorCode(res), 'inactive_token');
   });
+
+  test('an opaque token over the 16 KiB token cap is refused without asking the provider', async () => {
+    const calls = introspections.length;
+    const before = upstream.requests;
+    const res = await send('o'.repeat(17 * 1024));
+    assert.equal(res.status, 401, res.body);
+    assert.equal(errorCode(res), 'token_too_large');
+    assert.equal(introspections.length, calls, 'no introspection call for an oversized token');
+    assert.equal(upstream.requests, before);
+    // Just under the cap it is an ordinary (unknown) opaque token.
+    await refusedInactive('o'.repeat(16 * 1024 - 1));
+  });
 });
