@@ -54,6 +54,8 @@ pub struct Decision {
     /// Forward upstream (`true`) or answer with `status`, `response_headers` and `body`.
     pub allowed: bool,
     pub status: u16,
+    /// The answer's headers; on an allowed request, headers the host adds to the upstream's
+    /// response (`X-RateLimit-*` when a limit applied).
     pub response_headers: Vec<(String, String)>,
     pub body: String,
     /// Headers to set on the upstream request (after removing `upstream_remove`).
