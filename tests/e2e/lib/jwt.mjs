@@ -65,6 +65,11 @@ export function issuerFor(alg, { issuer = `https://${alg.toLowerCase()}.e2e.test
     publicKey,
     privateKey,
     jwks: { keys: [{ ...jwk, kid, alg, use: 'sig' }] },
+    /** A token over exactly these header and payload bytes (strings or Buffers), correctly signed. */
+    signRaw(headerBytes, payloadBytes) {
+      const input = `${b64url(headerBytes)}.${b64url(payloadBytes)}`;
+      return `${input}.${b64url(sign(privateKey, Buffer.from(input)))}`;
+    },
     token(claims = {}, header = {}) {
       const now = Math.floor(Date.now() / 1000);
       const input = signingInput({ alg, typ: 'JWT', kid, ...header }, { iss: issuer, iat: now, exp: now + 3600, ...claims });
