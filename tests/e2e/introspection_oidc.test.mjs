@@ -17,7 +17,8 @@ import { bearer, errorCode, request, sleep, startEchoServer } from './lib/http.m
 const REALM = 'introspection-e2e';
 const APP = { client_id: 'reporting-app', client_secret: 'app-secret-0123456789abcdef0123456789' };
 const GATEWAY = { client_id: 'envoy-gateway', client_secret: 'gw-secret-0123456789abcdef0123456789' };
-const CACHE_SECS = 1;
+// Cache entries end on whole seconds: 2 s leaves at least 1 s of reuse for the cached requests.
+const CACHE_SECS = 2;
 
 let upstream;
 let idp;

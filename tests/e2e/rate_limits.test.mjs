@@ -1,7 +1,8 @@
 // Rate limits in a real Envoy (GCRA buckets in proxy-wasm shared data): a per-rule limit reaches
 // 429 with Retry-After and the X-RateLimit-* headers and recovers after the interval; an API
 // key's own limit; the X-RateLimit-* headers on allowed responses; failed-attempt throttling per
-// client address (from X-Forwarded-For, one trusted hop). One Envoy for the file.
+// client address (from X-Forwarded-For, one trusted hop). One Envoy for the file. Limits refill
+// one request every 2 s: slow enough for a noisy machine, fast enough to test recovery.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ import { issuerFor } from './lib/jwt.mjs';
 
 const AUD = 'https://api.e2e.test';
 const idp = issuerFor('ES256', { issuer: 'https://limits.e2e.test' });
-const limitedKey = apiKey({ rate_limit: '2/2s' });
+const limitedKey = apiKey({ rate_limit: '2/4s' });
 
 let upstream;
 let envoy;
@@ -33,8 +34,8 @@ before(async () => {
           { name: 'free', method: 'GET', path: '/free' },
         ],
       },
-      rate_limits: [{ rule: 'limited', limit: '3/3s' }],
-      failed_attempts: '3/3s',
+      rate_limits: [{ rule: 'limited', limit: '3/6s' }],
+      failed_attempts: '3/6s',
       client_ip: { header: 'x-forwarded-for', trusted_hops: 1 },
     },
   });
@@ -64,7 +65,7 @@ function assertLimited(res, limit) {
 }
 
 describe('per-rule and per-key limits', () => {
-  test('3/3s on a rule: three pass, the fourth gets 429, and the bucket refills', async () => {
+  test('3/6s on a rule: three pass, the fourth gets 429, and the bucket refills', async () => {
     const t = token('rl-rule');
     const before = upstream.requests;
     for (let i = 0; i < 3; i++) assert.equal((await request(port, from('192.0.2.10', t))).status, 200);
@@ -74,7 +75,7 @@ describe('per-rule and per-key limits', () => {
     // Other rules and other credentials are not affected.
     assert.equal((await request(port, from('192.0.2.10', t, '/free'))).status, 200);
     assert.equal((await request(port, from('192.0.2.10', token('rl-other')))).status, 200);
-    // After Retry-After, one more request passes (GCRA refills one per second here).
+    // After Retry-After, one more request passes (GCRA refills one every 2 s here).
     await sleep(retry * 1000 + 150);
     assert.equal((await request(port, from('192.0.2.10', t))).status, 200);
     assertLimited(await request(port, from('192.0.2.10', t)), 3);
@@ -98,7 +99,7 @@ describe('per-rule and per-key limits', () => {
     assert.equal(free.headers['x-ratelimit-limit'], undefined);
   });
 
-  test("an API key's own rate_limit (2/2s) applies on every route", async () => {
+  test("an API key's own rate_limit (2/4s) applies on every route", async () => {
     for (let i = 0; i < 2; i++) assert.equal((await request(port, from('192.0.2.12', limitedKey.key, '/free'))).status, 200);
     const retry = assertLimited(await request(port, from('192.0.2.12', limitedKey.key, '/free')), 2);
     await sleep(retry * 1000 + 150);
