@@ -244,3 +244,30 @@ describe('a test-only deployment behind two trusted proxies (X-Forwarded-For, tr
     await passes(port, via(keys.test));
   });
 });
+
+describe('an edge Envoy (use_remote_address) behind one proxy: trusted_hops counts Envoy’s own entry', () => {
+  const key = apiKey({ allowed_ips: ['203.0.113.7'] });
+  let envoy;
+  before(async () => {
+    envoy = await startGateway({
+      upstreamPort: upstream.port,
+      pluginConfig: {
+        realm: REALM,
+        api_keys: { store: { inline: keyStore(key) } },
+        client_ip: { header: 'x-forwarded-for', trusted_hops: 2 },
+      },
+      hcm: { use_remote_address: true },
+    });
+  });
+  after(() => stopGateway(envoy));
+
+  test('the proxy’s entry is the client; Envoy appended the next one (docs/envoy.md)', async () => {
+    const via = (xff) => ({ path: '/', headers: bearer(key.key, { 'x-forwarded-for': xff }) });
+    // The proxy appended 203.0.113.7; Envoy appends the peer's (or for loopback its own) address.
+    const seen = await passes(envoy.listenerPort, via('203.0.113.7'));
+    assert.equal(seen['x-forwarded-for'].split(',').length, 2, seen['x-forwarded-for']);
+    await refused(envoy.listenerPort, via('203.0.113.7, 198.51.100.44'), 403, 'ip_not_allowed');
+    await refused(envoy.listenerPort, { path: '/', headers: bearer(key.key) }, 403, 'ip_not_allowed');
+  });
+});
+

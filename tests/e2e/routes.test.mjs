@@ -213,3 +213,27 @@ describe('anonymous routes and CORS preflight', () => {
     await refused({ method: 'DELETE', path: '/v1/acme/datasets/sales', headers: preflight }, 401, 'missing_credentials');
   });
 });
+
+test('with cors_preflight: false a preflight needs a credential like any request', async () => {
+  const strict = await startGateway({
+    upstreamPort: upstream.port,
+    pluginConfig: {
+      realm: REALM,
+      providers: [{ name: 'idp', issuer: idp.issuer, audiences: [AUD], jwks: { inline: idp.jwks } }],
+      cors_preflight: false,
+    },
+  });
+  try {
+    const preflight = { origin: 'https://app.e2e.test', 'access-control-request-method': 'GET' };
+    const before = upstream.requests;
+    const res = await request(strict.listenerPort, { method: 'OPTIONS', path: '/v1/acme/datasets/sales', headers: preflight });
+    assert.equal(res.status, 401, res.body);
+    assert.equal(errorCode(res), 'missing_credentials');
+    assert.equal(upstream.requests, before);
+    const withToken = bearer(idp.token({ sub: 'u', aud: AUD }), preflight);
+    assert.equal((await request(strict.listenerPort, { method: 'OPTIONS', path: '/x', headers: withToken })).status, 200);
+  } finally {
+    await stopGateway(strict);
+  }
+});
+
