@@ -17,6 +17,8 @@ import { bearer, errorCode, request, sleep, startEchoServer } from './lib/http.m
 const REALM = 'introspection-e2e';
 const APP = { client_id: 'reporting-app', client_secret: 'app-secret-0123456789abcdef0123456789' };
 const GATEWAY = { client_id: 'envoy-gateway', client_secret: 'gw-secret-0123456789abcdef0123456789' };
+/** A second gateway client that authenticates in the form body (client_secret_post). */
+const GATEWAY_POST = { client_id: 'envoy-gateway-post', client_secret: 'gw-post-secret-0123456789abcdef01234' };
 // Cache entries end on whole seconds: 2 s leaves at least 1 s of reuse for the cached requests.
 const CACHE_SECS = 2;
 
@@ -36,6 +38,7 @@ before(async () => {
       { ...APP, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope: 'read:reports write:reports' },
       // The gateway only introspects.
       { ...GATEWAY, grant_types: [], redirect_uris: [], response_types: [] },
+      { ...GATEWAY_POST, grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_post' },
     ],
     scopes: ['read:reports', 'write:reports'],
     ttl: { ClientCredentials: 600 },
@@ -43,7 +46,10 @@ before(async () => {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       // Only the gateway client may introspect; an application revokes only its own tokens.
-      introspection: { enabled: true, allowedPolicy: async (ctx, client) => client.clientId === GATEWAY.client_id },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (ctx, client) => [GATEWAY.client_id, GATEWAY_POST.client_id].includes(client.clientId),
+      },
       revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
     },
   });
@@ -58,7 +64,12 @@ before(async () => {
   });
   idp.listen(port, '127.0.0.1');
   await once(idp, 'listening');
-  envoy = await startGateway({
+  envoy = await gatewayFor({});
+});
+/** An Envoy whose filter introspects at the provider as GATEWAY, with `overrides`. */
+function gatewayFor(overrides) {
+  const port = Number(new URL(issuer).port);
+  return startGateway({
     upstreamPort: upstream.port,
     pluginConfig: {
       realm: REALM,
@@ -68,11 +79,13 @@ before(async () => {
         client_secret: GATEWAY.client_secret,
         cache_secs: CACHE_SECS,
         negative_cache_secs: CACHE_SECS,
+        ...overrides,
       },
     },
     clusters: { idp: port },
   });
-});
+}
+
 after(async () => {
   await stopGateway(envoy);
   idp?.closeAllConnections();
@@ -187,3 +200,40 @@ describe('opaque tokens from oidc-provider, introspected through Envoy', () => {
     await refusedInactive('o'.repeat(16 * 1024 - 1));
   });
 });
+
+describe('the gateway client’s own authentication at the provider', () => {
+  test('client_secret_post: credentials in the form body, none in a header', async () => {
+    const post = await gatewayFor({ ...GATEWAY_POST, auth_method: 'client_secret_post' });
+    try {
+      const token = await clientCredentialsToken();
+      const res = await request(post.listenerPort, { headers: bearer(token) });
+      assert.equal(res.status, 200, res.body);
+      const call = introspections.at(-1);
+      assert.equal(call.form.get('token'), token);
+      assert.equal(call.form.get('client_id'), GATEWAY_POST.client_id);
+      assert.equal(call.form.get('client_secret'), GATEWAY_POST.client_secret);
+      assert.equal(call.headers.authorization, undefined);
+    } finally {
+      await stopGateway(post);
+    }
+  });
+
+  test('a wrong gateway secret: the provider refuses the call and the filter fails closed (503), uncached', async () => {
+    const wrong = await gatewayFor({ client_secret: 'not-the-secret-0123456789abcdef0123' });
+    try {
+      const token = await clientCredentialsToken();
+      const calls = introspections.length;
+      const before = upstream.requests;
+      for (let i = 0; i < 2; i++) {
+        const res = await request(wrong.listenerPort, { headers: bearer(token) });
+        assert.equal(res.status, 503, res.body);
+        assert.equal(errorCode(res), 'keys_unavailable');
+      }
+      assert.equal(upstream.requests, before);
+      assert.equal(introspections.length, calls + 2, 'an endpoint failure is not cached');
+    } finally {
+      await stopGateway(wrong);
+    }
+  });
+});
+
