@@ -54,6 +54,8 @@ pub struct Decision {
     /// Forward upstream (`true`) or answer with `status`, `response_headers` and `body`.
     pub allowed: bool,
     pub status: u16,
+    /// The answer's headers; on an allowed request, headers the host adds to the upstream's
+    /// response (`X-RateLimit-*` when a limit applied).
     pub response_headers: Vec<(String, String)>,
     pub body: String,
     /// Headers to set on the upstream request (after removing `upstream_remove`).
@@ -520,6 +522,11 @@ impl Gateway {
         let Some(cfg) = &self.config.introspection else {
             return Err(AuthError::new(ErrorCode::MalformedToken).into());
         };
+        // The token size cap holds for opaque tokens too: never post an oversized value to the
+        // endpoint (nor cache it).
+        if token.len() > Limits::default().max_token_bytes {
+            return Err((AuthError::new(ErrorCode::TokenTooLarge), None));
+        }
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
                 .map(|mut a| {
@@ -919,6 +926,16 @@ struct Outcome<'g, 'r> {
     client_ip: Option<IpAddr>,
 }
 
+/// The `x-auth-credential` value: the same names as the audit line's `credential_kind`, so an
+/// upstream is never told an introspected opaque token was a JWT.
+fn credential_kind_name(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::ApiKey => "api_key",
+        CredentialKind::Jwt => "jwt",
+        CredentialKind::OpaqueToken => "opaque_token",
+    }
+}
+
 /// Header values never carry control characters, and are bounded.
 fn header_value(s: &str) -> String {
     s.chars()
@@ -1005,10 +1022,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
             push(
                 &mut set,
                 &h.credential_kind,
-                Some(match a.kind {
-                    CredentialKind::ApiKey => "api_key".to_owned(),
-                    _ => "jwt".to_owned(),
-                }),
+                Some(credential_kind_name(a.kind).to_owned()),
             );
             push(&mut set, &h.issuer, a.issuer.clone());
             for (name, value) in &a.claim_headers {
@@ -1118,5 +1132,75 @@ impl<'g, 'r> Outcome<'g, 'r> {
             cache_miss: auth.is_some_and(|a| !a.from_cache && a.kind != CredentialKind::ApiKey),
             introspect: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: an introspected opaque token was announced upstream as
+    /// `x-auth-credential: jwt` (found by tests/e2e/introspection_oidc.test.mjs).
+    #[test]
+    fn an_introspected_token_is_announced_as_opaque_token() {
+        let gw = Gateway::from_json(
+            r#"{"introspection": {"endpoint": {"cluster": "idp", "path": "/introspect"},
+                "client_id": "gw", "client_secret": "s"}}"#,
+        )
+        .unwrap();
+        let headers = [("authorization", "Bearer opaque-123")];
+        let req = Request {
+            method: "GET",
+            path: "/",
+            headers: &headers,
+            peer: None,
+            now_ms: 1_700_000_000_000,
+            sample: 0,
+        };
+        let mut rs = MemoryRateStore::default();
+        assert!(gw.decide(&req, &mut rs).introspect.is_some());
+        let answer = br#"{"active": true, "client_id": "app", "scope": "read:reports"}"#;
+        let d = gw.on_introspection(&req, 200, answer, &mut rs);
+        assert!(d.allowed, "{:?}", d.error);
+        let kind = d
+            .upstream_set
+            .iter()
+            .find(|(n, _)| n == "x-auth-credential")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(kind, Some("opaque_token"));
+        assert_eq!(credential_kind_name(CredentialKind::Jwt), "jwt");
+        assert_eq!(credential_kind_name(CredentialKind::ApiKey), "api_key");
+    }
+
+    /// Regression: an opaque token over the 16 KiB token cap was posted to the introspection
+    /// endpoint (found by tests/e2e/introspection_oidc.test.mjs).
+    #[test]
+    fn an_oversized_opaque_token_is_refused_without_introspection() {
+        let gw = Gateway::from_json(
+            r#"{"introspection": {"endpoint": {"cluster": "idp", "path": "/introspect"},
+                "client_id": "gw", "client_secret": "s"}}"#,
+        )
+        .unwrap();
+        let mut rs = MemoryRateStore::default();
+        let decide = |token: &str, rs: &mut MemoryRateStore| {
+            let value = format!("Bearer {token}");
+            let headers = [("authorization", value.as_str())];
+            let req = Request {
+                method: "GET",
+                path: "/",
+                headers: &headers,
+                peer: None,
+                now_ms: 1_700_000_000_000,
+                sample: 0,
+            };
+            gw.decide(&req, rs)
+        };
+        let big = decide(&"o".repeat(16 * 1024 + 1), &mut rs);
+        assert!(big.introspect.is_none());
+        assert_eq!(
+            (big.status, big.error.map(|e| e.code())),
+            (401, Some(ErrorCode::TokenTooLarge))
+        );
+        assert!(decide(&"o".repeat(16 * 1024), &mut rs).introspect.is_some());
     }
 }

@@ -8,11 +8,10 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { bootstrap, cleanup, freePort, startEnvoy, stats } from './lib/envoy.mjs';
-import { request, startDocumentServer, startEchoServer } from './lib/http.mjs';
+import { eventually, request, sleep, startDocumentServer, startEchoServer } from './lib/http.mjs';
 import { es256Issuer } from './lib/jwt.mjs';
 
 const AUD = 'https://api.e2e.test';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A live secret key made by `tokenwarden keys create --type sk --env live` (test-only). The key
 // store holds only its SHA-256.
@@ -53,16 +52,6 @@ const remote = (path, extra = {}) => ({ cluster: 'keys', authority: 'keys.e2e.te
 const provider = (name, idp, jwks) => ({ name, issuer: idp.issuer, audiences: [AUD], algorithms: ['ES256'], jwks });
 
 const bearer = (idp, claims = {}) => ({ authorization: `Bearer ${idp.token({ sub: 'u', aud: AUD, ...claims })}` });
-
-/** Repeats `fn` until it returns a truthy value or `ms` pass; returns the last value. */
-async function eventually(fn, ms = 4000, every = 100) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value || Date.now() > deadline) return value;
-    await sleep(every);
-  }
-}
 
 let upstream;
 before(async () => {

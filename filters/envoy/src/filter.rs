@@ -23,6 +23,8 @@ pub struct Filter {
     /// The request's facts while an introspection call is out (the gateway decides again from
     /// them when the answer arrives).
     pending: Option<Facts>,
+    /// Headers for the client on the upstream's response (`X-RateLimit-*` of an allowed request).
+    response_headers: Vec<(String, String)>,
 }
 
 /// The request facts the gateway needs, owned so that they outlive one callback.
@@ -65,6 +67,7 @@ impl Filter {
             local,
             metrics,
             pending: None,
+            response_headers: Vec::new(),
         }
     }
 
@@ -135,7 +138,7 @@ impl Filter {
             .ok()
     }
 
-    fn apply(&self, gateway: &Gateway, decision: &Decision) -> Action {
+    fn apply(&mut self, gateway: &Gateway, decision: &Decision) -> Action {
         if decision.introspect.is_some() || (!decision.allowed && decision.status < 200) {
             // Still undecided (the caller handles one introspection round): fail closed rather
             // than answer the placeholder status.
@@ -155,6 +158,7 @@ impl Filter {
             if let Some(path) = &decision.upstream_path {
                 self.set_http_request_header(":path", Some(path));
             }
+            self.response_headers = client_response_headers(decision);
             return Action::Continue;
         }
         let headers = decision
@@ -204,6 +208,17 @@ impl Filter {
     }
 }
 
+/// What the client gets on the upstream's response to a forwarded request: the headers an
+/// allowed decision carries (`X-RateLimit-Limit`, `-Remaining`, `-Reset` when a limit applied).
+/// A refusal's headers go into the local answer instead.
+fn client_response_headers(decision: &Decision) -> Vec<(String, String)> {
+    if decision.allowed {
+        decision.response_headers.clone()
+    } else {
+        Vec::new()
+    }
+}
+
 impl Context for Filter {
     fn on_http_call_response(
         &mut self,
@@ -233,6 +248,14 @@ impl Context for Filter {
 }
 
 impl HttpContext for Filter {
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        for (name, value) in std::mem::take(&mut self.response_headers) {
+            // The edge's limit is the one this client is held to: replace any upstream copy.
+            self.set_http_response_header(&name, Some(&value));
+        }
+        Action::Continue
+    }
+
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(local) = self.local.clone() else {
             return self.refuse_unconfigured();
@@ -259,5 +282,59 @@ impl HttpContext for Filter {
             return self.refuse_unavailable(&gateway);
         }
         self.apply(&gateway, &decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
+    use tokenwarden::gateway::{MemoryRateStore, Request};
+
+    use super::*;
+
+    /// Regression: the X-RateLimit-* headers of an allowed decision were dropped, so clients
+    /// only learnt of a limit from the 429 (found by tests/e2e/rate_limits.test.mjs).
+    #[test]
+    fn allowed_decisions_pass_their_rate_limit_headers_to_the_client() {
+        let mut store = KeyStore::new();
+        let prefix = KeyPrefix::standard(KeyType::Secret, Environment::Live);
+        let key = store
+            .create(&prefix, NewKey::default(), 1_700_000_000)
+            .unwrap();
+        let config = format!(
+            r#"{{"api_keys": {{"store": {{"inline": {}}}}}, "rate_limits": [{{"limit": "5/minute"}}]}}"#,
+            store.to_json().unwrap()
+        );
+        let gw = Gateway::from_json(&config).unwrap();
+        let mut rs = MemoryRateStore::default();
+        let decide = |credential: &str, rs: &mut MemoryRateStore| {
+            let value = format!("Bearer {credential}");
+            let headers = [("authorization", value.as_str())];
+            gw.decide(
+                &Request {
+                    method: "GET",
+                    path: "/",
+                    headers: &headers,
+                    peer: None,
+                    now_ms: 1_700_000_000_000,
+                    sample: 0,
+                },
+                rs,
+            )
+        };
+        let allowed = decide(&key.secret, &mut rs);
+        assert!(allowed.allowed, "{:?}", allowed.error);
+        let headers = client_response_headers(&allowed);
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("x-ratelimit-limit"), Some("5"));
+        assert_eq!(get("x-ratelimit-remaining"), Some("4"));
+        // A refusal's headers belong to the local answer, not to an upstream response.
+        let refused = decide("sk_live_nope", &mut rs);
+        assert!(!refused.allowed && client_response_headers(&refused).is_empty());
     }
 }

@@ -18,7 +18,7 @@
 //! outage), RFC 7662 introspection of opaque tokens (a `dispatch_http_call` per uncached
 //! token, the request paused meanwhile), credential sources, route policy, identity headers
 //! (forged copies removed), error styles and `WWW-Authenticate`, rate limits shared by all
-//! workers, the audit line per decision in Envoy's log, and a bad configuration refused with one
+//! workers (`X-RateLimit-*` on allowed responses too), the audit line per decision in Envoy's log, and a bad configuration refused with one
 //! log line naming the field; metrics at `/stats`.
 
 pub mod config;

@@ -51,9 +51,10 @@ export async function freePort() {
  * one listener on 127.0.0.1 with the tokenwarden wasm filter before the router, an upstream
  * cluster, and the admin interface. `pluginConfig` is an object (serialised to JSON) or a raw
  * string passed through unchanged, so that invalid JSON can be tested. `clusters` maps more
- * cluster names to loopback ports (for the filter's dispatch_http_call).
+ * cluster names to loopback ports (for the filter's dispatch_http_call). `hcm` adds fields to the
+ * HttpConnectionManager (e.g. `{ use_remote_address: true }`, what an edge Envoy sets).
  */
-export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, wasm = FILTER_WASM, clusters = {} }) {
+export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, wasm = FILTER_WASM, clusters = {}, hcm = {} }) {
   if (!existsSync(wasm)) throw new Error(`no filter at ${wasm}: run make filter (or set TOKENWARDEN_FILTER_WASM)`);
   const configuration = typeof pluginConfig === 'string' ? pluginConfig : JSON.stringify(pluginConfig);
   const loopback = (port) => ({ socket_address: { address: '127.0.0.1', port_value: port } });
@@ -73,6 +74,7 @@ export function bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig,
                     '@type':
                       'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
                     stat_prefix: 'ingress',
+                    ...hcm,
                     route_config: {
                       name: 'local',
                       virtual_hosts: [
@@ -266,4 +268,22 @@ export async function stats(adminPort, filter = 'tokenwarden') {
   }
   out.text = text;
   return out;
+}
+
+/**
+ * The usual test setup in one call: free ports, a bootstrap around the filter configured with
+ * `pluginConfig`, routed to `upstreamPort`, with `clusters` (name → loopback port) for fetches
+ * and introspection, `hcm` fields for the HttpConnectionManager; the caller stops it (`stopGateway`). `options` go to startEnvoy.
+ */
+export async function startGateway({ upstreamPort, pluginConfig, clusters = {}, hcm = {}, ...options }) {
+  const [listenerPort, adminPort] = [await freePort(), await freePort()];
+  const config = bootstrap({ listenerPort, adminPort, upstreamPort, pluginConfig, clusters, hcm });
+  return startEnvoy({ config, listenerPort, adminPort, ...options });
+}
+
+/** Stops an Envoy from startGateway (if it started) and removes its temp dir. */
+export async function stopGateway(envoy) {
+  if (!envoy) return;
+  await envoy.stop();
+  await cleanup(envoy.dir);
 }

@@ -65,3 +65,27 @@ export async function startDocumentServer(docs = {}) {
   };
   return server;
 }
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Repeats `fn` until it returns a truthy value or `ms` pass; returns the last value. */
+export async function eventually(fn, ms = 4000, every = 100) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value || Date.now() > deadline) return value;
+    await sleep(every);
+  }
+}
+
+/** The stable error code of a refusal's JSON body (`simple` style), or undefined. */
+export function errorCode(res) {
+  try {
+    return JSON.parse(res.body).error?.code;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Authorization: Bearer <credential>` (plus `extra` headers). */
+export const bearer = (credential, extra = {}) => ({ authorization: `Bearer ${credential}`, ...extra });
