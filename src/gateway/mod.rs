@@ -525,7 +525,10 @@ impl Gateway {
         // The token size cap holds for opaque tokens too: never post an oversized value to the
         // endpoint (nor cache it).
         if token.len() > Limits::default().max_token_bytes {
-            return Err((AuthError::new(ErrorCode::TokenTooLarge), None));
+            return Err(Refusal::by(
+                AuthError::new(ErrorCode::TokenTooLarge),
+                INTROSPECTION,
+            ));
         }
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
