@@ -173,7 +173,7 @@ async function main() {
       results,
     };
     const optimized = path.join(dir, 'tokenwarden_envoy.opt.wasm');
-    const opt = spawnSync('npm', ['exec', '--yes', '--package=binaryen@132', '--', 'wasm-opt', '-Oz', '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int', '--enable-mutable-globals', FILTER, '-o', optimized], { encoding: 'utf8' });
+    const opt = spawnSync(path.join(REPO, 'node_modules/.bin/wasm-opt'), ['-Oz', '--enable-bulk-memory', '--enable-sign-ext', '--enable-nontrapping-float-to-int', '--enable-mutable-globals', FILTER, '-o', optimized], { encoding: 'utf8' });
     if (opt.status === 0) out.filter_opt_bytes = statSync(optimized).size;
     else process.stderr.write(`wasm-opt failed (size after wasm-opt not reported): ${opt.stderr.slice(-400)}\n`);
     const outDir = process.env.BENCH_OUT ?? path.join(REPO, 'target/bench-run');
