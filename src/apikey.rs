@@ -264,6 +264,25 @@ pub fn parse(key: &str, prefixes: &KeyPrefixes) -> Result<ParsedApiKey, AuthErro
     })
 }
 
+/// For code that runs where its users can read it (browsers, mobile apps): only publishable
+/// `pk_` keys. A secret or restricted key, or anything that looks like one, is refused before it
+/// is sent anywhere, with a message that says why.
+pub fn require_publishable(key: &str) -> Result<ParsedApiKey, AuthError> {
+    let secret = || {
+        invalid_config(
+            "secret (sk_) and restricted (rk_) API keys must stay on a server; use a pk_ key here",
+        )
+    };
+    if key.starts_with("sk_") || key.starts_with("rk_") {
+        return Err(secret());
+    }
+    let parsed = parse(key, &KeyPrefixes::standard())?;
+    if parsed.key_type() != KeyType::Public {
+        return Err(secret());
+    }
+    Ok(parsed)
+}
+
 /// The stored form of a key: `sha256:` and 64 lowercase hex digits.
 pub fn hash_key(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
@@ -830,6 +849,33 @@ mod tests {
 
     fn sk_live() -> KeyPrefix {
         KeyPrefix::standard(KeyType::Secret, Environment::Live)
+    }
+
+    #[test]
+    fn only_publishable_keys_pass_in_clients() {
+        let pk = generate(&KeyPrefix::standard(KeyType::Public, Environment::Test))
+            .unwrap()
+            .0;
+        assert_eq!(
+            require_publishable(&pk).unwrap().key_type(),
+            KeyType::Public
+        );
+        for key_type in [KeyType::Secret, KeyType::Restricted] {
+            let key = generate(&KeyPrefix::standard(key_type, Environment::Live))
+                .unwrap()
+                .0;
+            let err = require_publishable(&key).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidConfig);
+            assert!(err.message().contains("server") && !err.message().contains(&key));
+        }
+        assert_eq!(
+            require_publishable("sk_live_short").unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            require_publishable("pk_live_short").unwrap_err().code(),
+            ErrorCode::InvalidApiKey
+        );
     }
 
     fn custom_prefixes() -> KeyPrefixes {
