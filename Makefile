@@ -47,9 +47,10 @@ wasm:
 js: setup
 	@scripts/build-js.sh
 
-## js-test: the package under node's test runner
+## js-test: the package under node's test runner, and in real Chromium against oidc-provider
 js-test: js
 	node --test --test-reporter=spec tests/js/
+	node --test --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm

@@ -13,15 +13,16 @@ wasm_opt="$root/node_modules/.bin/wasm-opt"
 out="$root/pkg/dist"
 
 rm -rf "$out"
-for build in browser:js-browser full:js; do
-  name="${build%%:*}" feature="${build#*:}"
-  echo "build-js: $name wasm (feature $feature)"
+# name:feature:profile — the browser build is optimised for size, the full one for speed.
+for build in browser:js-browser:js-browser full:js:release; do
+  IFS=: read -r name feature profile <<<"$build"
+  echo "build-js: $name wasm (feature $feature, profile $profile)"
   # The library is an rlib for everything else; ask for a cdylib here only.
-  cargo rustc --quiet -p tokenwarden --lib --release --target wasm32-unknown-unknown \
+  cargo rustc --quiet -p tokenwarden --lib --profile "$profile" --target wasm32-unknown-unknown \
     --no-default-features --features "$feature" --crate-type cdylib
   "$wasm_bindgen" --target web --out-dir "$out/wasm/$name" --out-name tokenwarden \
     --remove-name-section --remove-producers-section \
-    "$target_dir/wasm32-unknown-unknown/release/tokenwarden.wasm"
+    "$target_dir/wasm32-unknown-unknown/$profile/tokenwarden.wasm"
   # The features rustc enables by default for wasm32-unknown-unknown.
   "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
