@@ -47,9 +47,11 @@ wasm:
 js: setup
 	@scripts/build-js.sh
 
-## js-test: the package under node's test runner, and in real Chromium against oidc-provider
+## js-test: the package under node's test runner, in a real workerd, and in real Chromium
+## against oidc-provider
 js-test: js
 	node --test --test-reporter=spec tests/js/
+	node tests/workerd/run.mjs
 	node --test --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
