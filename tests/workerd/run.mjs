@@ -32,7 +32,7 @@ const fixtures = {
 writeFileSync(`${out}fixtures.json`, JSON.stringify(fixtures));
 
 const result = await esbuild.build({
-  entryPoints: [`${root}tests/workerd/worker.mjs`],
+  entryPoints: { 'worker': `${root}tests/workerd/worker.mjs`, 'quickstart': `${root}examples/worker/worker.js` },
   bundle: true,
   format: 'esm',
   platform: 'neutral',
@@ -45,16 +45,20 @@ const result = await esbuild.build({
 });
 const wasm = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.wasm')).map((f) => f.split('/').pop());
 if (wasm.length !== 1 || !wasm[0].startsWith('tokenwarden_bg')) throw new Error(`expected one tokenwarden wasm module, got ${wasm}`);
+writeFileSync(`${out}jwks.json`, JSON.stringify(jwks.RS256));
 
+// main runs the tests; quickstart is README's Worker (examples/worker), reached by a service binding.
 writeFileSync(`${out}config.capnp`, `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (services = [(name = "main", worker = .worker)]);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.js", esModule = embed "worker.js"),
-    (name = "${wasm[0]}", wasm = embed "${wasm[0]}"),
-  ],
+const config :Workerd.Config = (services = [(name = "main", worker = .main), (name = "quickstart", worker = .quickstart)]);
+const main :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "worker.js"), (name = "${wasm[0]}", wasm = embed "${wasm[0]}")],
   compatibilityDate = "2025-01-01",
-  bindings = [(name = "FIXTURES", text = embed "fixtures.json")],
+  bindings = [(name = "FIXTURES", text = embed "fixtures.json"), (name = "QUICKSTART", service = "quickstart")],
+);
+const quickstart :Workerd.Worker = (
+  modules = [(name = "quickstart.js", esModule = embed "quickstart.js"), (name = "${wasm[0]}", wasm = embed "${wasm[0]}")],
+  compatibilityDate = "2025-01-01",
+  bindings = [(name = "JWKS", text = embed "jwks.json"), (name = "ISSUER", text = "${issuer}"), (name = "AUDIENCE", text = "${audience}")],
 );
 `);
 

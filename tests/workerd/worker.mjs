@@ -31,6 +31,17 @@ export const jwt = {
   },
 };
 
+export const quickstart = {
+  async test(_ctrl, env) {
+    const f = JSON.parse(env.FIXTURES);
+    const call = (auth) => env.QUICKSTART.fetch('http://worker/', { headers: auth ? { Authorization: auth } : {} });
+    const ok = await call(`Bearer ${f.tokens.RS256}`);
+    check(ok.status === 200 && (await ok.json()).hello === 'user_123', 'the README Worker accepts a valid token');
+    const missing = await call();
+    check(missing.status === 401 && (await missing.json()).error === 'malformed_token', 'the README Worker refuses a missing token');
+  },
+};
+
 export const webhook = {
   async test(_ctrl, env) {
     const f = JSON.parse(env.FIXTURES);
