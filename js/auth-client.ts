@@ -96,7 +96,7 @@ export class AuthClient {
   private readonly ready: Promise<void>;
 
   constructor(config: AuthClientConfig) {
-    if (!config.issuer && !config.endpoints) throw new ConfigError('invalid_config', 'AuthClient needs an issuer or endpoints', 500);
+    if (!config.issuer && !config.endpoints) throw new ConfigError('invalid_config', 'AuthClient needs an issuer or endpoints', 503);
     for (const url of [config.issuer, config.endpoints?.authorization, config.endpoints?.token, config.endpoints?.par, config.refreshEndpoint]) {
       if (url) call(() => core().requireSecureEndpoint(url));
     }
@@ -105,7 +105,7 @@ export class AuthClient {
     this.prefix = config.storageKey ?? `tokenwarden:${config.clientId}`;
     const policy = config.storage ?? 'memory';
     const stored = policy === 'memory' ? undefined : typeof policy === 'string' ? webStorage(policy === 'session' ? 'session' : 'local') : policy;
-    if (policy !== 'memory' && !stored) throw new ConfigError('invalid_config', `storage "${String(policy)}" is not available here`, 500);
+    if (policy !== 'memory' && !stored) throw new ConfigError('invalid_config', `storage "${String(policy)}" is not available here`, 503);
     this.tokens = stored ?? new MemoryStorage();
     this.keepAccessToken = policy !== 'refresh-token';
     // The transaction must survive the redirect even when tokens stay in memory.
@@ -391,7 +391,7 @@ export class AuthClient {
       meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
     }
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
-      throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 500);
+      throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 503);
     }
     return meta;
   }

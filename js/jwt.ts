@@ -110,13 +110,13 @@ function refetch(entry: RemoteKeys, url: string, policy: string, fetchImpl: Fetc
 const discovered = new Map<string, Promise<string>>();
 
 function jwksUriOf(issuer: string | undefined, fetchImpl: Fetch): Promise<string> {
-  if (!issuer) return Promise.reject(new ConfigError('invalid_config', 'verifyJwt needs jwks, jwksUrl or issuer', 500));
+  if (!issuer) return Promise.reject(new ConfigError('invalid_config', 'verifyJwt needs jwks, jwksUrl or issuer', 503));
   let p = discovered.get(issuer);
   if (!p) {
     p = (async () => {
       const res = await getDocument(fetchImpl, call(() => fullCore().discoveryUrl(issuer)));
       const meta = JSON.parse(call(() => fullCore().parseDiscovery(res.status, res.body, issuer))) as { jwks_uri?: string };
-      if (!meta.jwks_uri) throw new ConfigError('invalid_config', 'the issuer publishes no jwks_uri', 500);
+      if (!meta.jwks_uri) throw new ConfigError('invalid_config', 'the issuer publishes no jwks_uri', 503);
       return meta.jwks_uri;
     })();
     p.catch(() => discovered.delete(issuer));

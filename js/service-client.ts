@@ -28,7 +28,7 @@ export class ServiceClient {
   private inflight: Promise<Session> | undefined;
 
   constructor(config: ServiceClientConfig) {
-    if (!config.tokenEndpoint && !config.issuer) throw new ConfigError('invalid_config', 'ServiceClient needs a tokenEndpoint or an issuer', 500);
+    if (!config.tokenEndpoint && !config.issuer) throw new ConfigError('invalid_config', 'ServiceClient needs a tokenEndpoint or an issuer', 503);
     this.config = config;
     this.fetchImpl = config.fetch ?? globalThis.fetch.bind(globalThis);
   }
@@ -79,7 +79,7 @@ export class ServiceClient {
       const issuer = c.issuer!;
       const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
       url = (JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as { token_endpoint?: string }).token_endpoint;
-      if (!url) throw new ConfigError('invalid_config', 'the provider has no token endpoint', 500);
+      if (!url) throw new ConfigError('invalid_config', 'the provider has no token endpoint', 503);
     }
     const tokenUrl = url;
     return call(() => new (core().Client)(c.clientId, tokenUrl, undefined, c.bodyStyle === 'json', c.clientSecret, c.scopes?.join(' '), c.resource, c.audience));

@@ -6,7 +6,6 @@ use wasm_bindgen::prelude::*;
 use super::{from_json, secs, throw, to_json, JsResult};
 use crate::alg::Algorithm;
 use crate::apikey::{self, Environment, KeyPrefix, KeyType};
-use crate::error::ErrorCode;
 use crate::jwks::JwkSet;
 use crate::sign::SigningKey;
 use crate::verify;
@@ -126,10 +125,4 @@ pub fn verify_webhook(
         None => verifier.verify(signature_header, body),
     }
     .map_err(throw)
-}
-
-/// Every stable error code, for the TypeScript layer's own checks.
-#[wasm_bindgen(js_name = errorCodes)]
-pub fn error_codes() -> String {
-    to_json(&ErrorCode::ALL.map(ErrorCode::as_str))
 }
