@@ -281,8 +281,13 @@ mod tests {
         let (_, tx) = begin(&params("openid")).unwrap();
         let cb = format!("https://app.example/cb?code=abc&state={}", tx.state);
         let req = complete(&cb, Some(&tx), &endpoint(), None).unwrap();
-        assert!(req.body.contains("code=abc") && req.body.contains("code_verifier="));
-        assert!(req.body.contains(&tx.code_verifier));
+        let sent = |name: &str| {
+            form_urlencoded::parse(req.body.as_bytes())
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        assert_eq!(sent("code").as_deref(), Some("abc"));
+        assert_eq!(sent("code_verifier"), Some(tx.code_verifier.clone()));
 
         let tampered = "https://app.example/cb?code=abc&state=forged";
         assert_eq!(
