@@ -113,3 +113,18 @@ test('a tampered state and a replayed callback are refused', async () => {
   assert.equal(provider.counts.code, 1, 'neither redirect reached the token endpoint');
   await tab.close();
 });
+
+test('PAR: with par: true the browser carries only client_id and request_uri', async () => {
+  const { AuthClient } = await import('tokenwarden');
+  const client = new AuthClient({ issuer: provider.issuer, clientId: 'spa', redirectUri: `${app.origin}/callback`, scopes: ['openid', 'api:read'], resource: API_AUDIENCE, par: true });
+  try {
+    const url = new URL(await client.buildAuthorizeUrl());
+    assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+    assert.match(url.searchParams.get('request_uri'), /^urn:ietf:params:oauth:request_uri:/);
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.match(res.headers.get('location'), /^\/interaction\//, 'the provider accepted the pushed request');
+  } finally {
+    client.close();
+  }
+});

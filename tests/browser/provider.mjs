@@ -26,6 +26,7 @@ export async function startProvider({ port, redirectUri, accessTokenTtl }) {
     scopes: ['openid', 'offline_access', 'api:read'],
     features: {
       devInteractions: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_AUDIENCE,
