@@ -5,11 +5,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo bench fuzz setup lint unit wasm filter e2e clean
+.PHONY: test demo bench fuzz setup lint unit wasm js js-test filter e2e clean
 
-## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, and the
-## end-to-end tests (the filter in a real Envoy)
-test: setup lint unit wasm e2e
+## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
+## package and its tests (Node, workerd, Chromium), and the end-to-end tests (the filter in Envoy)
+test: setup lint unit wasm js js-test e2e
 	@echo "make test: all checks passed"
 
 ## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
@@ -31,6 +31,8 @@ setup:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --lib --features js --target wasm32-unknown-unknown -- -D warnings
+	$(CARGO) clippy --lib --features js-browser --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --workspace
@@ -40,6 +42,17 @@ wasm:
 		echo "building the core for $$t"; \
 		$(CARGO) build --quiet --lib --target $$t || exit 1; \
 	done
+
+## js: the npm package in pkg/ (browser and full wasm builds, TypeScript layer)
+js: setup
+	@scripts/build-js.sh
+
+## js-test: the package under node's test runner, in a real workerd, and in real Chromium
+## against oidc-provider
+js-test: js
+	node --test --test-reporter=spec tests/js/
+	node tests/workerd/run.mjs
+	node --test --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm

@@ -31,4 +31,8 @@ cargo build --quiet -p tokenwarden-envoy --example floor --target wasm32-wasip1 
 BENCH_OUT="$out" node scripts/bench-envoy.mjs > /dev/null
 
 python3 scripts/bench_report.py "$out" "${CARGO_TARGET_DIR:-target}" > docs/benchmarks.md
+
+echo "bench: the npm package (sizes beside oauth4webapi, oidc-client-ts, auth0-spa-js; instantiation; verifyJwt vs jose)"
+scripts/build-js.sh
+node scripts/bench-js.mjs > "$out/js.md"
 echo "bench: wrote docs/benchmarks.md"

@@ -44,6 +44,30 @@ else
   [[ "$(envoy_version)" == */1.40.* ]] || { echo "setup: $envoy_bin is not Envoy 1.40" >&2; exit 1; }
 fi
 
+# wasm-bindgen-cli at exactly the version of the wasm-bindgen crate (Cargo.toml pins it), in a
+# project-local .tools/. No --locked: the registry mirror lacks one of its locked dependencies.
+wasm_bindgen_version=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' "$root/Cargo.toml")
+wasm_bindgen_installed() { "$root/.tools/bin/wasm-bindgen" --version 2>/dev/null || true; }
+if [[ "$(wasm_bindgen_installed)" != "wasm-bindgen $wasm_bindgen_version" ]]; then
+  echo "setup: installing wasm-bindgen-cli $wasm_bindgen_version into .tools (a few minutes)"
+  cargo install --quiet wasm-bindgen-cli --version "$wasm_bindgen_version" --root "$root/.tools"
+fi
+
+# Debian's chromium for the browser tests (driven by playwright-core, never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium (apt)"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  for attempt in 1 2 3 4 5; do
+    if "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
+      break
+    fi
+    [ "$attempt" -lt 5 ] || { echo "setup: apt-get install chromium failed" >&2; exit 1; }
+    echo "setup: apt busy (dpkg lock?), retrying in 10 s"
+    sleep 10
+  done
+fi
+
 # Node packages for the end-to-end tests (node:test is the runner; package-lock.json pins the rest).
 # Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from.
 if [ -f "$root/package.json" ]; then

@@ -21,6 +21,22 @@ const MAX_IP_CHARS: usize = 64;
 const MAX_SECS: u64 = 253_402_300_799;
 const SECS_PER_DAY: u64 = 86_400;
 
+/// Characters of a secret that [`redact`] keeps: enough to tell a `pk_live_` key or an
+/// `eyJ` token apart in a log, far too few to use.
+pub const REDACTED_PREFIX_CHARS: usize = 6;
+
+/// A secret (token, code, key) as it may appear in a debug log: its first
+/// [`REDACTED_PREFIX_CHARS`] characters, or none for values too short to spare them, then `…`.
+pub fn redact(secret: &str) -> String {
+    let mut shown: String = if secret.chars().count() >= 4 * REDACTED_PREFIX_CHARS {
+        secret.chars().take(REDACTED_PREFIX_CHARS).collect()
+    } else {
+        String::new()
+    };
+    shown.push('…');
+    shown
+}
+
 /// When the decision was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timestamp {
@@ -256,6 +272,17 @@ fn clean(s: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_keeps_a_short_prefix_of_long_secrets_only() {
+        assert_eq!(
+            redact("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+            "eyJhbG…"
+        );
+        assert_eq!(redact("short-secret"), "…");
+        assert_eq!(redact(""), "…");
+        assert_eq!(redact("ééééééééééééééééééééééééé"), "éééééé…");
+    }
 
     #[test]
     fn rfc3339_known_instants() {

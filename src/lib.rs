@@ -20,6 +20,8 @@ pub mod session;
 pub mod sign;
 pub mod token;
 pub mod verify;
+#[cfg(feature = "js-browser")]
+pub mod wasm;
 pub mod webhook;
 
 pub use alg::Algorithm;

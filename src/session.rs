@@ -10,6 +10,8 @@
 use std::fmt;
 use std::time::UNIX_EPOCH;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::error_response::OAuthErrorKind;
 use crate::oauth::http::HttpRequest;
@@ -61,7 +63,8 @@ impl ClockOffset {
 }
 
 /// The tokens a session holds, with absolute times on the server's clock. `Debug` redacts them.
-#[derive(Clone, PartialEq, Eq)]
+/// The serde form is what hosts keep in storage and send to their other tabs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTokens {
     pub access_token: String,
     /// `None` when the server did not say (`expires_in` absent): used until a `401`.
@@ -83,6 +86,17 @@ impl StoredTokens {
                 .refresh_expires_in
                 .map(|s| server_now.saturating_add(s)),
             issued_at: server_now,
+        }
+    }
+
+    /// The same tokens without the access token, for storage policies that keep it in memory
+    /// only: restored, the session refreshes before its first call (or is over without a
+    /// usable refresh token).
+    pub fn without_access_token(&self) -> StoredTokens {
+        StoredTokens {
+            access_token: String::new(),
+            access_expires_at: Some(0),
+            ..self.clone()
         }
     }
 
@@ -257,6 +271,19 @@ impl Session {
         }
     }
 
+    /// Whether the access token should be replaced now (expired or inside the refresh margin),
+    /// whatever the refresh token: a client-credentials cache fetches a new token when this says
+    /// so, rather than waiting for `Expired`.
+    pub fn renewal_due(&self, now: u64) -> bool {
+        let Some(expires_at) = self.tokens.access_expires_at else {
+            return self.ended;
+        };
+        let t = self.server_now(now);
+        self.ended
+            || t >= expires_at
+            || expires_at.saturating_sub(t) < self.tokens.refresh_margin(expires_at)
+    }
+
     /// Whether a refresh may be attempted now: a usable refresh token and no backoff pending.
     pub fn can_refresh(&self, now: u64) -> bool {
         !self.ended
@@ -370,6 +397,55 @@ impl Session {
         self.failures = 0;
         self.retry_at = None;
     }
+}
+
+/// A `429` is waited out at most this many times per call before it reaches the caller.
+pub const MAX_RATE_LIMIT_RETRIES: u32 = 3;
+/// The longest single wait for a `429`, in seconds; a server asking for more gets its `429`
+/// handed to the caller instead of a hung call.
+pub const MAX_RATE_LIMIT_WAIT: u64 = 60;
+
+/// How long to wait before sending a call again after its `attempt`-th `429` (1-based) at
+/// `now`, or `None` to hand the `429` to the caller. `Retry-After` (seconds or an HTTP date) is
+/// honoured as a floor under exponential backoff from 1 s with equal jitter; the wait is at
+/// least 1 s and at most [`MAX_RATE_LIMIT_WAIT`].
+pub fn rate_limit_delay(
+    retry_after: Option<&str>,
+    attempt: u32,
+    now: u64,
+    jitter: u32,
+) -> Option<u64> {
+    if attempt == 0 || attempt > MAX_RATE_LIMIT_RETRIES {
+        return None;
+    }
+    let backoff = Backoff {
+        base: 1,
+        max: MAX_RATE_LIMIT_WAIT,
+    }
+    .delay(attempt, jitter);
+    let asked = match retry_after.map(str::trim) {
+        None => 0,
+        Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            v.parse::<u64>().unwrap_or(u64::MAX)
+        }
+        Some(v) => httpdate::parse_http_date(v)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |t| t.as_secs().saturating_sub(now)),
+    };
+    if asked > MAX_RATE_LIMIT_WAIT {
+        return None;
+    }
+    Some(asked.max(backoff).max(1))
+}
+
+/// Whether a call may be sent a second time (after a `401` refresh or a `429`): only idempotent
+/// methods (RFC 9110 §9.2.2), unless the caller said its request is safe to replay.
+pub fn may_replay(method: &str, caller_allows: bool) -> bool {
+    caller_allows
+        || ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method))
 }
 
 /// The next step of [`UnauthorizedRecovery`].
@@ -871,6 +947,69 @@ mod tests {
         assert_eq!(r.on_response(401, &s, T0), RecoveryStep::Deliver);
         let mut r = UnauthorizedRecovery::new();
         assert_eq!(r.on_response(401, &s, T0 + 1), RecoveryStep::Refresh);
+    }
+
+    #[test]
+    fn stored_tokens_round_trip_and_drop_the_access_token() {
+        let s = session(3600);
+        let json = serde_json::to_string(s.tokens()).unwrap();
+        let back: StoredTokens = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, s.tokens());
+        let restored = Session::new(s.tokens().without_access_token(), ClockOffset::default());
+        assert_eq!(restored.access_token(), "");
+        assert_eq!(restored.decide(T0), Decision::RefreshFirst);
+        let mut no_refresh = s.tokens().without_access_token();
+        no_refresh.refresh_token = None;
+        let restored = Session::new(no_refresh, ClockOffset::default());
+        assert_eq!(restored.decide(T0), Decision::Expired);
+    }
+
+    #[test]
+    fn renewal_is_due_inside_the_margin_without_a_refresh_token() {
+        let body = r#"{"access_token":"cc","token_type":"Bearer","expires_in":3600}"#;
+        let s = Session::from_response(&response(body), T0, ClockOffset::default());
+        assert!(!s.renewal_due(T0 + 3240));
+        assert!(s.renewal_due(T0 + 3241));
+        assert_eq!(s.decide(T0 + 3241), Decision::Use);
+        let body = r#"{"access_token":"cc","token_type":"Bearer"}"#;
+        let mut s = Session::from_response(&response(body), T0, ClockOffset::default());
+        assert!(!s.renewal_due(u64::MAX));
+        s.end();
+        assert!(s.renewal_due(T0));
+    }
+
+    #[test]
+    fn rate_limit_waits_are_bounded() {
+        assert_eq!(rate_limit_delay(None, 0, T0, 0), None);
+        assert_eq!(rate_limit_delay(Some("5"), 1, T0, 0), Some(5));
+        // Backoff is a floor: 1, 2, 4 s ceilings with equal jitter.
+        assert_eq!(rate_limit_delay(Some("0"), 3, T0, 0), Some(2));
+        assert_eq!(rate_limit_delay(None, 3, T0, 2), Some(4));
+        assert_eq!(rate_limit_delay(Some("61"), 1, T0, 0), None);
+        assert_eq!(
+            rate_limit_delay(Some("99999999999999999999999"), 1, T0, 0),
+            None
+        );
+        assert_eq!(
+            rate_limit_delay(Some("2"), MAX_RATE_LIMIT_RETRIES + 1, T0, 0),
+            None
+        );
+        // An HTTP date 30 s ahead; a garbled value falls back to backoff.
+        let date = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(T0 + 30));
+        assert_eq!(rate_limit_delay(Some(&date), 1, T0, 0), Some(30));
+        assert_eq!(rate_limit_delay(Some("soon"), 1, T0, 0), Some(1));
+        assert_eq!(rate_limit_delay(Some("-3"), 1, T0, 0), Some(1));
+    }
+
+    #[test]
+    fn only_idempotent_methods_are_replayed_unless_allowed() {
+        for m in ["GET", "get", "HEAD", "PUT", "DELETE", "OPTIONS"] {
+            assert!(may_replay(m, false), "{m}");
+        }
+        for m in ["POST", "PATCH", "CONNECT", ""] {
+            assert!(!may_replay(m, false), "{m}");
+            assert!(may_replay(m, true), "{m}");
+        }
     }
 
     proptest::proptest! {

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error_response;
 pub mod http;
 pub mod introspection;
+pub mod login;
 pub mod pkce;
 pub mod state;
 pub mod token_request;

@@ -1,0 +1,451 @@
+/**
+ * `AuthClient`: PKCE sign-in, refresh and expiry for browsers and mobile webviews. Every
+ * decision (PKCE, state, when to refresh, what a refresh answer means, how long to back off)
+ * is the core's; this class does the I/O around it: fetch, redirects, timers, storage, Web
+ * Locks and BroadcastChannel between tabs, events.
+ */
+import { call, core, jitter, nowSecs, sleep } from './core.js';
+import type { Client, Session } from './wasm/browser/tokenwarden.js';
+import { ConfigError, NetworkError, SessionExpiredError, TokenwardenError } from './errors.js';
+import { getDocument, send, type Fetch } from './http.js';
+import { MemoryStorage, webStorage, type StorageAdapter, type StoragePolicy } from './storage.js';
+
+export interface Endpoints {
+  authorization: string;
+  token: string;
+  /** RFC 9126 pushed authorization requests. */
+  par?: string;
+}
+
+export interface AuthClientConfig {
+  /** OpenID issuer: endpoints come from its discovery document. */
+  issuer?: string;
+  /** Explicit endpoints, instead of (or overriding) discovery. */
+  endpoints?: Endpoints;
+  clientId: string;
+  /** `https://…`, `http://localhost…`, or a custom scheme such as `app://callback`. */
+  redirectUri: string;
+  scopes?: string[];
+  audience?: string;
+  /** RFC 8707 resource indicator. */
+  resource?: string;
+  /** Token request bodies: `form` (RFC 6749, default) or `json`. */
+  bodyStyle?: 'form' | 'json';
+  /** Refreshes go here instead of the token endpoint (a platform's own `/auth/refresh`). */
+  refreshEndpoint?: string;
+  storage?: StoragePolicy;
+  /** Prefix of storage keys, lock and channel names; one per app and provider. */
+  storageKey?: string;
+  /** Send authorization requests through PAR (RFC 9126) when the provider advertises it; always when it requires it. */
+  par?: boolean;
+  /** Log requests and decisions, secrets redacted to a short prefix. */
+  debug?: boolean | ((line: string) => void);
+  fetch?: Fetch;
+}
+
+export type AuthEvent = 'tokens_updated' | 'session_expired' | 'logout' | 'error';
+type Listener = (detail?: unknown) => void;
+
+interface Metadata {
+  issuer?: string;
+  authorization_endpoint?: string;
+  token_endpoint?: string;
+  pushed_authorization_request_endpoint?: string | null;
+  authorization_response_iss_parameter_supported?: boolean;
+  require_pushed_authorization_requests?: boolean;
+}
+
+interface Decision {
+  action: 'use' | 'refresh' | 'wait' | 'expired';
+  retry_at?: number;
+}
+
+type Message =
+  | { type: 'tokens'; tokens: string; offset: number }
+  | { type: 'logout' }
+  | { type: 'expired' }
+  | { type: 'hello' };
+
+export interface FetchOptions {
+  /** Replay a non-idempotent request (POST, PATCH) after a 401 refresh or a 429. */
+  replayNonIdempotent?: boolean;
+}
+
+/** How long a new tab waits for a signed-in tab to share its session. */
+const HELLO_WAIT_MS = 150;
+/**
+ * A refreshing tab keeps the lock this long after broadcasting, so a tab queued on the lock
+ * sees the new tokens before it decides (BroadcastChannel and Web Locks are not ordered).
+ */
+const HANDOFF_MS = 100;
+
+export class AuthClient {
+  private readonly config: AuthClientConfig;
+  private readonly fetchImpl: Fetch;
+  private readonly tokens: StorageAdapter;
+  private readonly transactions: StorageAdapter;
+  private readonly keepAccessToken: boolean;
+  private readonly prefix: string;
+  private readonly channel: BroadcastChannel | undefined;
+  private readonly listeners = new Map<AuthEvent, Set<Listener>>();
+  private metadataPromise: Promise<Metadata> | undefined;
+  private clientPromise: Promise<Client> | undefined;
+  private session: Session | undefined;
+  private generation = 0;
+  private inflight: Promise<void> | undefined;
+  private readonly ready: Promise<void>;
+
+  constructor(config: AuthClientConfig) {
+    if (!config.issuer && !config.endpoints) throw new ConfigError('invalid_config', 'AuthClient needs an issuer or endpoints', 503);
+    for (const url of [config.issuer, config.endpoints?.authorization, config.endpoints?.token, config.endpoints?.par, config.refreshEndpoint]) {
+      if (url) call(() => core().requireSecureEndpoint(url));
+    }
+    this.config = config;
+    this.fetchImpl = config.fetch ?? globalThis.fetch.bind(globalThis);
+    this.prefix = config.storageKey ?? `tokenwarden:${config.clientId}`;
+    const policy = config.storage ?? 'memory';
+    const stored = policy === 'memory' ? undefined : typeof policy === 'string' ? webStorage(policy === 'session' ? 'session' : 'local') : policy;
+    if (policy !== 'memory' && !stored) throw new ConfigError('invalid_config', `storage "${String(policy)}" is not available here`, 503);
+    this.tokens = stored ?? new MemoryStorage();
+    this.keepAccessToken = policy !== 'refresh-token';
+    // The transaction must survive the redirect even when tokens stay in memory.
+    this.transactions = typeof policy === 'object' ? policy : (webStorage('session') ?? this.tokens);
+    this.channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(`${this.prefix}:tabs`) : undefined;
+    this.channel?.addEventListener('message', (e: MessageEvent<Message>) => this.onMessage(e.data));
+    this.ready = this.restore();
+  }
+
+  on(event: AuthEvent, listener: Listener): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** The authorization URL; the transaction (verifier, state, nonce) is stored for one use. */
+  async buildAuthorizeUrl(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<string> {
+    const meta = await this.metadata();
+    const params = {
+      authorization_endpoint: meta.authorization_endpoint,
+      client_id: this.config.clientId,
+      redirect_uri: this.config.redirectUri,
+      scope: this.config.scopes?.join(' '),
+      resource: this.config.resource,
+      audience: this.config.audience,
+      prompt: options.prompt,
+      extra: Object.entries(options.extraParams ?? {}),
+    };
+    const begun = JSON.parse(call(() => core().beginLogin(JSON.stringify(params)))) as { url: string; transaction: unknown };
+    await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
+    this.log(`login: authorization request to ${meta.authorization_endpoint}`);
+    const par = meta.pushed_authorization_request_endpoint;
+    const usePar = this.config.par === true || meta.require_pushed_authorization_requests === true;
+    return par && usePar ? this.pushAuthorizationRequest(par, meta, begun.url) : begun.url;
+  }
+
+  /** Sends the browser to the provider's sign-in page. */
+  async login(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<void> {
+    globalThis.location.assign(await this.buildAuthorizeUrl(options));
+  }
+
+  /**
+   * Finishes the sign-in at the redirect URL: checks `state` (a tampered or replayed redirect
+   * is refused), turns provider errors into `OAuthError`, exchanges the code with the
+   * verifier, stores the tokens and removes the code and state from the address bar.
+   */
+  async handleRedirectCallback(url: string = globalThis.location.href): Promise<void> {
+    const key = `${this.prefix}:tx`;
+    const transaction = await this.transactions.getItem(key);
+    await this.transactions.removeItem(key);
+    this.cleanUrl(url);
+    const meta = await this.metadata();
+    const client = await this.client();
+    const issuer = meta.authorization_response_iss_parameter_supported ? meta.issuer : undefined;
+    const request = call(() => client.completeLogin(url, transaction ?? undefined, issuer));
+    const res = await this.send('code exchange', request);
+    const now = nowSecs();
+    const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
+    const session = call(() => core().Session.fromExchange(res.status, res.body, transaction!, now, offset));
+    await this.adopt(session, true);
+  }
+
+  /** Whether a session is held (it may still need a refresh). */
+  async isAuthenticated(): Promise<boolean> {
+    await this.ready;
+    return !!this.session && !this.session.isEnded();
+  }
+
+  /** A valid access token, refreshed first when the core says so; one refresh for all callers and tabs. */
+  async getAccessToken(): Promise<string> {
+    await this.ready;
+    for (;;) {
+      const session = this.session;
+      if (!session) throw new SessionExpiredError('session_expired', 'Not signed in', 401);
+      const decision = JSON.parse(session.decide(nowSecs())) as Decision;
+      this.log(`decide: ${decision.action}`);
+      switch (decision.action) {
+        case 'use':
+          return session.accessToken();
+        case 'expired':
+          await this.expire(true);
+          throw new SessionExpiredError('session_expired', 'The session has expired', 401);
+        case 'wait': {
+          const wait = Math.max(0, decision.retry_at! - nowSecs());
+          throw new NetworkError(`the token endpoint could not be reached; the session is kept and retried in ${wait} s`);
+        }
+        case 'refresh':
+          try {
+            await this.refresh();
+          } catch (e) {
+            // A refresh that failed for a retryable reason leaves the session: a still-valid
+            // access token is used, an expired one turns into `wait` on the next turn.
+            if (!(e instanceof NetworkError) && !(e instanceof TokenwardenError && e.retryAfter !== undefined)) throw e;
+          }
+          if (this.session && (JSON.parse(this.session.decide(nowSecs())) as Decision).action === 'use') return this.session.accessToken();
+      }
+    }
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer`. A 401 refreshes once and retries once; a 429 is
+   * waited out per `Retry-After` (bounded, with jitter). Non-idempotent requests are not sent
+   * twice unless `replayNonIdempotent` is set. Pass a replayable body (string, bytes, FormData).
+   */
+  async fetch(input: RequestInfo | URL, init: RequestInit = {}, options: FetchOptions = {}): Promise<Response> {
+    const method = init.method ?? (input instanceof Request ? input.method : 'GET');
+    const replay = core().mayReplay(method, options.replayNonIdempotent ?? false);
+    const recovery = new (core().Recovery)();
+    try {
+      for (let rateLimited = 0; ; ) {
+        const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+        headers.set('Authorization', `Bearer ${await this.getAccessToken()}`);
+        const res = await this.fetchImpl(input, { ...init, headers });
+        this.log(`fetch: ${method} ${String(input instanceof Request ? input.url : input)} → ${res.status}`);
+        const date = res.headers.get('date');
+        if (date) this.session?.observeDate(date, nowSecs());
+        if (res.status === 429 && replay) {
+          const delay = core().rateLimitDelay(res.headers.get('retry-after') ?? undefined, ++rateLimited, nowSecs(), jitter());
+          if (delay === undefined) return res;
+          this.log(`fetch: 429, waiting ${delay} s`);
+          await sleep(delay * 1000);
+          continue;
+        }
+        const session = this.session;
+        if (!session || recovery.onResponse(res.status, session, nowSecs()) !== 'refresh') return res;
+        let ok = true;
+        try {
+          await this.refresh(true);
+        } catch {
+          ok = false;
+        }
+        if (recovery.onRefreshed(ok) !== 'retry' || !replay) return res;
+      }
+    } finally {
+      recovery.free();
+    }
+  }
+
+  /** Ends the session here and in the other tabs; tokens are removed from storage. */
+  async logout(): Promise<void> {
+    await this.ready;
+    this.dropSession();
+    await this.tokens.removeItem(`${this.prefix}:tokens`);
+    this.channel?.postMessage({ type: 'logout' } satisfies Message);
+    this.emit('logout');
+  }
+
+  /** When the refresh token expires (unix seconds, server clock), when the provider said. */
+  refreshExpiresAt(): number | undefined {
+    return this.session?.refreshExpiresAt();
+  }
+
+  /** Stops listening to other tabs. */
+  close(): void {
+    this.channel?.close();
+  }
+
+  private refresh(force = false): Promise<void> {
+    this.inflight ??= this.refreshOnce(force).finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  /** One refresh across tabs: under a Web Lock, and only if no other tab refreshed meanwhile. */
+  private async refreshOnce(force: boolean): Promise<void> {
+    const seen = this.generation;
+    const run = async (): Promise<void> => {
+      if (this.generation !== seen) return;
+      await this.refreshNow(force);
+    };
+    const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+    if (locks) await locks.request(`${this.prefix}:refresh`, run);
+    else await run();
+  }
+
+  private async refreshNow(force: boolean): Promise<void> {
+    const session = this.session;
+    if (!session) throw new SessionExpiredError('session_expired', 'Not signed in', 401);
+    if (!force && !session.canRefresh(nowSecs())) return;
+    const client = await this.client();
+    const request = call(() => session.refreshRequest(client, nowSecs()));
+    let res;
+    try {
+      res = await this.send('refresh', request);
+    } catch (e) {
+      const delay = session.onRefreshNetworkFailure(nowSecs(), jitter());
+      this.log(`refresh: no answer, next attempt in ${delay} s`);
+      this.emit('error', e);
+      throw e;
+    }
+    if (res.date) session.observeDate(res.date, nowSecs());
+    try {
+      call(() => session.onRefreshResponse(res.status, res.body, nowSecs(), jitter()));
+    } catch (e) {
+      this.emit('error', e);
+      if (session.isEnded()) await this.expire(true);
+      throw e;
+    }
+    this.log(`refresh: new tokens, access token ${core().redact(session.accessToken())}`);
+    await this.adopt(session, true);
+    if (this.channel) await sleep(HANDOFF_MS);
+  }
+
+  /**
+   * Replaced sessions are left to the garbage collector rather than freed: a refresh in
+   * flight may still hold one when another tab's tokens arrive.
+   */
+  private async adopt(session: Session, announce: boolean): Promise<void> {
+    this.session = session;
+    this.generation++;
+    const stored = this.keepAccessToken ? session.tokens() : session.tokensWithoutAccess();
+    await this.tokens.setItem(`${this.prefix}:tokens`, JSON.stringify({ tokens: stored, offset: session.clockOffset() }));
+    if (announce) this.channel?.postMessage({ type: 'tokens', tokens: session.tokens(), offset: session.clockOffset() } satisfies Message);
+    this.emit('tokens_updated', { accessTokenExpiresAt: session.accessExpiresAt(), refreshTokenExpiresAt: session.refreshExpiresAt() });
+  }
+
+  private async expire(announce: boolean): Promise<void> {
+    if (!this.session) return;
+    this.dropSession();
+    await this.tokens.removeItem(`${this.prefix}:tokens`);
+    if (announce) this.channel?.postMessage({ type: 'expired' } satisfies Message);
+    this.emit('session_expired');
+  }
+
+  private dropSession(): void {
+    this.session?.end();
+    this.session = undefined;
+    this.generation++;
+  }
+
+  private onMessage(message: Message): void {
+    switch (message.type) {
+      case 'tokens':
+        this.log('tabs: tokens from another tab');
+        void this.adopt(call(() => core().Session.restore(message.tokens, message.offset)), false);
+        break;
+      case 'hello':
+        if (this.session) this.channel?.postMessage({ type: 'tokens', tokens: this.session.tokens(), offset: this.session.clockOffset() } satisfies Message);
+        break;
+      case 'logout':
+        this.dropSession();
+        this.emit('logout');
+        break;
+      case 'expired':
+        void this.expire(false);
+    }
+  }
+
+  /** Stored tokens first; with none, a signed-in tab may share its session. */
+  private async restore(): Promise<void> {
+    const stored = await this.tokens.getItem(`${this.prefix}:tokens`);
+    if (stored) {
+      const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
+      this.session = call(() => core().Session.restore(tokens, offset));
+      return;
+    }
+    if (!this.channel) return;
+    this.channel.postMessage({ type: 'hello' } satisfies Message);
+    await sleep(HELLO_WAIT_MS);
+  }
+
+  private metadata(): Promise<Metadata> {
+    this.metadataPromise ??= this.discover().catch((e: unknown) => {
+      this.metadataPromise = undefined;
+      throw e;
+    });
+    return this.metadataPromise;
+  }
+
+  private async discover(): Promise<Metadata> {
+    const given = this.config.endpoints;
+    let meta: Metadata = {};
+    if (this.config.issuer) {
+      const issuer = this.config.issuer;
+      const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
+      meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
+    }
+    if (given) {
+      meta.authorization_endpoint = given.authorization;
+      meta.token_endpoint = given.token;
+      meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
+    }
+    if (!meta.authorization_endpoint || !meta.token_endpoint) {
+      throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 503);
+    }
+    return meta;
+  }
+
+  private client(): Promise<Client> {
+    this.clientPromise ??= this.metadata().then((meta) => {
+      const c = this.config;
+      return call(() => new (core().Client)(c.clientId, meta.token_endpoint!, c.refreshEndpoint, c.bodyStyle === 'json', undefined, c.scopes?.join(' '), c.resource, c.audience));
+    });
+    return this.clientPromise;
+  }
+
+  /** RFC 9126: the parameters go to the PAR endpoint; the browser carries only `request_uri`. */
+  private async pushAuthorizationRequest(par: string, meta: Metadata, url: string): Promise<string> {
+    const query = new URL(url).search.slice(1);
+    const res = await this.fetchImpl(par, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      body: query,
+    });
+    const body = (await res.json().catch(() => ({}))) as { request_uri?: unknown };
+    if (res.status !== 201 || typeof body.request_uri !== 'string') {
+      throw new TokenwardenError('invalid_response', 'the pushed authorization request was refused', 502);
+    }
+    const target = new URL(meta.authorization_endpoint!);
+    target.searchParams.set('client_id', this.config.clientId);
+    target.searchParams.set('request_uri', body.request_uri);
+    return target.toString();
+  }
+
+  private async send(what: string, request: string) {
+    const res = await send(this.fetchImpl, request);
+    this.log(`${what}: HTTP ${res.status}`);
+    return res;
+  }
+
+  private cleanUrl(url: string): void {
+    const history = globalThis.history;
+    const location = globalThis.location;
+    if (!history || !location || location.href !== url) return;
+    const clean = new URL(url);
+    for (const p of ['code', 'state', 'error', 'error_description', 'error_uri', 'iss', 'session_state']) clean.searchParams.delete(p);
+    history.replaceState(history.state, '', clean.toString());
+  }
+
+  private emit(event: AuthEvent, detail?: unknown): void {
+    this.log(`event: ${event}`);
+    for (const l of this.listeners.get(event) ?? []) l(detail);
+  }
+
+  private log(line: string): void {
+    const debug = this.config.debug;
+    if (!debug) return;
+    if (typeof debug === 'function') debug(`tokenwarden: ${line}`);
+    else console.debug(`tokenwarden: ${line}`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Typed errors. Every error carries the core's stable `code` (see docs/js.md for the list);
+ * `network_error` is the one code of this layer: the request got no HTTP answer.
+ */
+
+/** The provider's own RFC 6749 error, cleaned by the core. */
+export interface ProviderError {
+  error: string;
+  error_description: string | null;
+  error_uri: string | null;
+}
+
+interface CoreErrorJson {
+  code: string;
+  message: string;
+  status: number;
+  retry_after: number | null;
+  oauth: ProviderError | null;
+}
+
+export class TokenwardenError extends Error {
+  readonly code: string;
+  /** The HTTP status the core maps this code to. */
+  readonly status: number;
+  /** Seconds after which a retry may succeed, when the core said. */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: string, message: string, status = 401, retryAfter?: number) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** The authorization server refused (`access_denied`, `invalid_client`, …). */
+export class OAuthError extends TokenwardenError {
+  readonly error: string;
+  readonly errorDescription: string | undefined;
+  readonly errorUri: string | undefined;
+
+  constructor(json: CoreErrorJson, provider: ProviderError) {
+    super(json.code, json.message, json.status);
+    this.error = provider.error;
+    this.errorDescription = provider.error_description ?? undefined;
+    this.errorUri = provider.error_uri ?? undefined;
+  }
+}
+
+/** The session is over (refresh token rejected or expired, signed out): sign in again. */
+export class SessionExpiredError extends TokenwardenError {}
+
+/** The redirect does not belong to a sign-in this client started (CSRF, replay). */
+export class StateMismatchError extends TokenwardenError {}
+
+/** The configuration or an argument is refused (insecure endpoint, secret key in a browser). */
+export class ConfigError extends TokenwardenError {}
+
+/** A request got no HTTP answer (offline, DNS, CORS, timeout). */
+export class NetworkError extends TokenwardenError {
+  constructor(message: string) {
+    super('network_error', message, 503);
+  }
+}
+
+/** The typed error for what a wasm export threw (the core's error JSON). */
+export function fromCore(thrown: unknown): Error {
+  if (typeof thrown !== 'string') return thrown instanceof Error ? thrown : new Error(String(thrown));
+  const json = JSON.parse(thrown) as CoreErrorJson;
+  const retryAfter = json.retry_after ?? undefined;
+  if (json.oauth && json.code === 'oauth_error') return new OAuthError(json, json.oauth);
+  switch (json.code) {
+    case 'session_expired':
+      return new SessionExpiredError(json.code, json.message, json.status, retryAfter);
+    case 'state_mismatch':
+      return new StateMismatchError(json.code, json.message, json.status, retryAfter);
+    case 'invalid_config':
+      return new ConfigError(json.code, json.message, json.status, retryAfter);
+    default:
+      return new TokenwardenError(json.code, json.message, json.status, retryAfter);
+  }
+}

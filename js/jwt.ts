@@ -1,0 +1,140 @@
+/**
+ * JWT verification by the core, with keys given inline or fetched (JWKS URL or issuer
+ * discovery) and cached: a remote key set is reused for `cacheMaxAge` seconds and fetched again
+ * at once when a token names an unknown `kid`, at most once per `cooldown` seconds.
+ */
+import { call, fullCore, nowSecs } from './core.js';
+import type { Verifier } from './wasm/full/tokenwarden.js';
+import { ConfigError, TokenwardenError } from './errors.js';
+import { getDocument, type Fetch } from './http.js';
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+
+export interface VerifyOptions {
+  /** A JWKS document (object or JSON text). */
+  jwks?: object | string;
+  jwksUrl?: string;
+  /** Expected `iss`; with neither `jwks` nor `jwksUrl`, the keys come from its discovery document. */
+  issuer?: string | string[];
+  audience?: string | string[];
+  /** Accepted algorithms; by default whatever each key's type and `alg` allow. */
+  algorithms?: JwtAlgorithm[];
+  /** Clock skew tolerated, seconds (default 60). */
+  leeway?: number;
+  requiredClaims?: string[];
+  /** Expected `typ` header, e.g. `at+jwt`. */
+  typ?: string;
+  /** Verification time in unix seconds (default: now). */
+  now?: number;
+  fetch?: Fetch;
+  /** Seconds a fetched key set is reused (default 600). */
+  cacheMaxAge?: number;
+  /** Least seconds between fetches caused by unknown `kid`s (default 30). */
+  cooldown?: number;
+}
+
+export type JwtClaims = Record<string, unknown> & { iss?: string; sub?: string; aud?: string | string[]; exp?: number; iat?: number; nbf?: number; scope?: string };
+
+interface RemoteKeys {
+  verifier: Verifier | undefined;
+  fetchedAt: number;
+  pending: Promise<void> | undefined;
+}
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const remote = new Map<string, RemoteKeys>();
+const inline = new Map<string, Verifier>();
+const MAX_INLINE_VERIFIERS = 32;
+
+function policyJson(o: VerifyOptions): string {
+  return JSON.stringify({
+    algorithms: o.algorithms ?? [],
+    issuers: list(o.issuer),
+    audiences: list(o.audience),
+    leeway: o.leeway ?? 60,
+    required_claims: o.requiredClaims ?? [],
+    typ: o.typ ?? null,
+  });
+}
+
+/** Verifies a JWT (signature, then `exp`/`nbf`/`iss`/`aud`/…); returns its claims or throws a `TokenwardenError`. */
+export async function verifyJwt(token: string, options: VerifyOptions): Promise<JwtClaims> {
+  const policy = policyJson(options);
+  const now = options.now ?? nowSecs();
+  if (options.jwks !== undefined) {
+    const jwks = typeof options.jwks === 'string' ? options.jwks : JSON.stringify(options.jwks);
+    const key = `${policy}\n${jwks}`;
+    let verifier = inline.get(key);
+    if (!verifier) {
+      verifier = call(() => new (fullCore().Verifier)(jwks, policy));
+      if (inline.size >= MAX_INLINE_VERIFIERS) inline.clear();
+      inline.set(key, verifier);
+    }
+    return JSON.parse(call(() => verifier.verify(token, now))) as JwtClaims;
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const url = options.jwksUrl ?? (await jwksUriOf(list(options.issuer)[0], fetchImpl));
+  const cacheKey = `${policy}\n${url}`;
+  let entry = remote.get(cacheKey);
+  if (!entry) remote.set(cacheKey, (entry = { verifier: undefined, fetchedAt: 0, pending: undefined }));
+  const maxAge = options.cacheMaxAge ?? 600;
+  if (!entry.verifier || nowSecs() - entry.fetchedAt > maxAge) await refetch(entry, url, policy, fetchImpl);
+  try {
+    return JSON.parse(call(() => entry.verifier!.verify(token, now))) as JwtClaims;
+  } catch (e) {
+    const unknownKid = e instanceof TokenwardenError && e.code === 'unknown_key';
+    if (!unknownKid || nowSecs() - entry.fetchedAt < (options.cooldown ?? 30)) throw e;
+    await refetch(entry, url, policy, fetchImpl);
+    return JSON.parse(call(() => entry.verifier!.verify(token, now))) as JwtClaims;
+  }
+}
+
+/** One fetch at a time per key set; a failed fetch keeps the previous keys (stale beats none). */
+function refetch(entry: RemoteKeys, url: string, policy: string, fetchImpl: Fetch): Promise<void> {
+  entry.pending ??= (async () => {
+    try {
+      const res = await getDocument(fetchImpl, url);
+      if (res.status !== 200) throw new TokenwardenError('keys_unavailable', `the JWKS answered HTTP ${res.status}`, 503);
+      const text = new TextDecoder().decode(res.body);
+      entry.verifier = call(() => new (fullCore().Verifier)(text, policy));
+      entry.fetchedAt = nowSecs();
+    } catch (e) {
+      if (!entry.verifier) throw e;
+    } finally {
+      entry.pending = undefined;
+    }
+  })();
+  return entry.pending;
+}
+
+const discovered = new Map<string, Promise<string>>();
+
+function jwksUriOf(issuer: string | undefined, fetchImpl: Fetch): Promise<string> {
+  if (!issuer) return Promise.reject(new ConfigError('invalid_config', 'verifyJwt needs jwks, jwksUrl or issuer', 503));
+  let p = discovered.get(issuer);
+  if (!p) {
+    p = (async () => {
+      const res = await getDocument(fetchImpl, call(() => fullCore().discoveryUrl(issuer)));
+      const meta = JSON.parse(call(() => fullCore().parseDiscovery(res.status, res.body, issuer))) as { jwks_uri?: string };
+      if (!meta.jwks_uri) throw new ConfigError('invalid_config', 'the issuer publishes no jwks_uri', 503);
+      return meta.jwks_uri;
+    })();
+    p.catch(() => discovered.delete(issuer));
+    discovered.set(issuer, p);
+  }
+  return p;
+}
+
+/** A new signing key as a private JWK (keep it secret); its public half is `publicJwk(jwk)`. */
+export function generateSigningKey(alg: JwtAlgorithm, kid?: string): JsonWebKey & { kid?: string } {
+  return JSON.parse(call(() => fullCore().generateSigningKey(alg, kid))) as JsonWebKey;
+}
+
+export function publicJwk(privateJwk: JsonWebKey): JsonWebKey & { kid?: string } {
+  return JSON.parse(call(() => fullCore().publicJwk(JSON.stringify(privateJwk)))) as JsonWebKey;
+}
+
+/** Mints a compact JWS over `claims` with a private JWK (header `alg`, `kid`, optional `typ`). */
+export function signJwt(claims: Record<string, unknown>, privateJwk: JsonWebKey, options: { typ?: string } = {}): string {
+  return call(() => fullCore().mintJwt(JSON.stringify(privateJwk), JSON.stringify(claims), options.typ));
+}

@@ -1,0 +1,195 @@
+// Size and speed of the npm package (make bench; needs make js first). Writes its section of
+// docs/benchmarks.md between markers, leaving the other sections as they are.
+//   size:  gzip -9 bytes (JS + wasm) of a browser app doing login + refresh, bundled by esbuild,
+//          tokenwarden beside oauth4webapi, oidc-client-ts and @auth0/auth0-spa-js;
+//   speed: wasm instantiation in Node and Chromium (median of 20), verifyJwt ops/s beside jose.
+import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import * as jose from 'jose';
+import { chromium } from 'playwright-core';
+import { verifyJwt } from 'tokenwarden';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const kb = (n) => (n / 1024).toFixed(1);
+const version = (p) => JSON.parse(readFileSync(`${root}node_modules/${p}/package.json`)).version;
+
+async function sizes() {
+  const peers = [
+    ['tokenwarden (AuthClient)', 'tokenwarden', 'pkg'],
+    ['oauth4webapi', 'oauth4webapi', 'oauth4webapi'],
+    ['oidc-client-ts (UserManager)', 'oidc-client-ts', 'oidc-client-ts'],
+    ['oidc-client-ts (OidcClient)', 'oidc-client-ts-oidcclient', 'oidc-client-ts'],
+    ['@auth0/auth0-spa-js', 'auth0-spa-js', '@auth0/auth0-spa-js'],
+  ];
+  const rows = [];
+  for (const [name, entry, pkg] of peers) {
+    const out = await esbuild.build({
+      entryPoints: [`${root}scripts/bench-js/${entry}.mjs`],
+      bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'error',
+    });
+    const js = gz(out.outputFiles[0].contents);
+    const wasm = entry === 'tokenwarden' ? gz(readFileSync(`${root}pkg/dist/wasm/browser/tokenwarden_bg.wasm`)) : 0;
+    rows.push({ name, version: pkg === 'pkg' ? JSON.parse(readFileSync(`${root}pkg/package.json`)).version : version(pkg), js, wasm, total: js + wasm });
+  }
+  return rows;
+}
+
+async function nodeInstantiation() {
+  const result = {};
+  for (const build of ['browser', 'full']) {
+    const bytes = readFileSync(`${root}pkg/dist/wasm/${build}/tokenwarden_bg.wasm`);
+    const times = [];
+    for (let i = 0; i < 20; i++) {
+      const glue = await import(`${root}pkg/dist/wasm/${build}/tokenwarden.js?run=${i}`);
+      const t = performance.now();
+      glue.initSync({ module: bytes });
+      times.push(performance.now() - t);
+    }
+    result[build] = { ms: median(times), raw: bytes.length, gzip: gz(bytes) };
+  }
+  return result;
+}
+
+async function chromiumInstantiation() {
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>bench</title>');
+    try {
+      const body = readFileSync(root + path.slice(1));
+      res.writeHead(200, { 'content-type': path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const tmp = `${root}.tmp/bench-chromium`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  process.env.TMPDIR = `${root}.tmp`;
+  const context = await chromium.launchPersistentContext(tmp, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    const result = {};
+    for (const build of ['browser', 'full']) {
+      result[build] = await page.evaluate(async (build) => {
+        const base = `/pkg/dist/wasm/${build}/`;
+        const bytes = await (await fetch(`${base}tokenwarden_bg.wasm`)).arrayBuffer();
+        const times = [];
+        for (let i = 0; i < 20; i++) {
+          const glue = await import(`${base}tokenwarden.js?run=${i}`);
+          const t = performance.now();
+          await glue.default({ module_or_path: bytes });
+          times.push(performance.now() - t);
+        }
+        return times.sort((a, b) => a - b)[10];
+      }, build);
+    }
+    return result;
+  } finally {
+    await context.close();
+    server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function verifySpeed() {
+  const rows = [];
+  for (const alg of ['RS256', 'ES256', 'EdDSA', 'HS256']) {
+    let key, verifyKey, jwks;
+    if (alg === 'HS256') {
+      key = verifyKey = crypto.getRandomValues(new Uint8Array(32));
+      jwks = { keys: [{ kty: 'oct', k: jose.base64url.encode(key), kid: 'k', alg }] };
+    } else {
+      const pair = await jose.generateKeyPair(alg, { extractable: true });
+      key = pair.privateKey;
+      verifyKey = pair.publicKey;
+      jwks = { keys: [{ ...(await jose.exportJWK(pair.publicKey)), kid: 'k', alg }] };
+    }
+    const token = await new jose.SignJWT({ scope: 'read' }).setProtectedHeader({ alg, kid: 'k' }).setIssuer('https://as.example')
+      .setAudience('https://api.example').setSubject('user_123').setIssuedAt().setExpirationTime('1h').sign(key);
+    const opts = { jwks, issuer: 'https://as.example', audience: 'https://api.example', algorithms: [alg] };
+    const impls = {
+      tokenwarden: () => verifyJwt(token, opts),
+      jose: () => jose.jwtVerify(token, verifyKey, { issuer: opts.issuer, audience: opts.audience, algorithms: [alg] }),
+    };
+    const rates = { tokenwarden: [], jose: [] };
+    for (let round = 0; round < 5; round++) {
+      for (const [name, fn] of Object.entries(impls)) {
+        for (let i = 0; i < 20; i++) await fn();
+        let n = 0;
+        const start = performance.now();
+        while (performance.now() - start < 400) {
+          await fn();
+          n++;
+        }
+        rates[name].push(n / ((performance.now() - start) / 1000));
+      }
+    }
+    rows.push({ alg, tokenwarden: median(rates.tokenwarden), jose: median(rates.jose) });
+  }
+  return rows;
+}
+
+const size = await sizes();
+const nodeInit = await nodeInstantiation();
+const chromeInit = await chromiumInstantiation();
+const verify = await verifySpeed();
+
+const tw = size[0].total;
+const peer = (name) => size.find((r) => r.name === name).total;
+const lines = [
+  '<!-- bench-js:begin (written by scripts/bench-js.mjs) -->',
+  '## npm package: what a browser app pays for login + refresh (gzip -9)',
+  '',
+  'Each app does the same job — PKCE login redirect, the callback\'s code exchange, one refresh — bundled by',
+  `esbuild ${version('esbuild')} (\`--bundle --minify --format=esm\`, browser platform); tokenwarden adds its browser wasm build,`,
+  'fetched beside the bundle. Sources: `scripts/bench-js/*.mjs`.',
+  '',
+  '| library | version | JS | wasm | total |',
+  '|---|---|---:|---:|---:|',
+  ...size.map((r) => `| ${r.name} | ${r.version} | ${kb(r.js)} KB | ${r.wasm ? `${kb(r.wasm)} KB` : '—'} | **${kb(r.total)} KB** |`),
+  '',
+  `Target: at most oidc-client-ts's UserManager (${kb(peer('oidc-client-ts (UserManager)'))} KB here): ${tw <= peer('oidc-client-ts (UserManager)') ? 'met' : `**not met** (${(tw / peer('oidc-client-ts (UserManager)')).toFixed(1)}×)`}.`,
+  `Stretch: at most 2× oauth4webapi (${kb(2 * peer('oauth4webapi'))} KB): ${tw <= 2 * peer('oauth4webapi') ? 'met' : '**not met**'}.`,
+  '',
+  '## npm package: wasm instantiation (compile + instantiate, median of 20)',
+  '',
+  '| build | wasm bytes | gzip | Node ' + process.versions.node + ' | Chromium |',
+  '|---|---:|---:|---:|---:|',
+  ...['browser', 'full'].map((b) => `| ${b} | ${nodeInit[b].raw} | ${nodeInit[b].gzip} | ${nodeInit[b].ms.toFixed(2)} ms | ${chromeInit[b].toFixed(2)} ms |`),
+  '',
+  '## npm package: `verifyJwt` in Node beside jose (same process, interleaved rounds, median ops/s)',
+  '',
+  `jose ${version('jose')} verifies through Node's WebCrypto (native code); tokenwarden runs the core's pure-Rust`,
+  'verification in wasm. Both are called as applications call them: tokenwarden with the JWKS object,',
+  'jose with an imported key.',
+  '',
+  '| alg | tokenwarden ops/s | jose ops/s | tokenwarden / jose |',
+  '|---|---:|---:|---:|',
+  ...verify.map((r) => `| ${r.alg} | ${Math.round(r.tokenwarden)} | ${Math.round(r.jose)} | ${(r.tokenwarden / r.jose).toFixed(2)} |`),
+  '<!-- bench-js:end -->',
+];
+const section = lines.join('\n');
+console.log(section);
+
+const docPath = `${root}docs/benchmarks.md`;
+const doc = readFileSync(docPath, 'utf8');
+const begin = doc.indexOf('<!-- bench-js:begin');
+const end = doc.indexOf('<!-- bench-js:end -->');
+let updated;
+if (begin >= 0 && end > begin) {
+  updated = doc.slice(0, begin) + section + doc.slice(end + '<!-- bench-js:end -->'.length);
+} else {
+  const anchor = doc.indexOf('## What the figures rest on');
+  updated = anchor >= 0 ? `${doc.slice(0, anchor)}${section}\n\n${doc.slice(anchor)}` : `${doc.trimEnd()}\n\n${section}\n`;
+}
+writeFileSync(docPath, updated);

@@ -1,0 +1,365 @@
+//! Exports for browsers and mobile webviews (and, through the full build, servers): sign-in,
+//! the session lifecycle, discovery, key parsing and redaction. Nothing here verifies a
+//! signature, so the browser build carries no verification code.
+
+use wasm_bindgen::prelude::*;
+
+use super::{from_json, secs, throw, to_json, JsResult};
+use crate::apikey;
+use crate::audit;
+use crate::oauth::{self, login, BodyFormat, ClientAuth, OAuthClient, TokenEndpoint, TokenParams};
+use crate::session::{self, ClockOffset, Decision, RecoveryStep, StoredTokens};
+
+/// `{"url","transaction"}` for the `LoginParams` JSON; see [`login::begin`].
+#[wasm_bindgen(js_name = beginLogin)]
+pub fn begin_login(params_json: &str) -> JsResult<String> {
+    let params: login::LoginParams = from_json(params_json)?;
+    let (url, transaction) = login::begin(&params).map_err(throw)?;
+    Ok(serde_json::json!({ "url": url, "transaction": transaction }).to_string())
+}
+
+/// A registered client and the token endpoint(s) it talks to.
+#[wasm_bindgen]
+pub struct Client {
+    token: TokenEndpoint,
+    refresh: TokenEndpoint,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// `refresh_url` overrides the token endpoint for refreshes (platforms with their own
+    /// `/auth/refresh`); `client_secret` makes a confidential client (HTTP Basic), servers only.
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_id: &str,
+        token_url: &str,
+        refresh_url: Option<String>,
+        json_body: bool,
+        client_secret: Option<String>,
+        scope: Option<String>,
+        resource: Option<String>,
+        audience: Option<String>,
+    ) -> JsResult<Client> {
+        let auth = match client_secret {
+            Some(client_secret) => ClientAuth::ClientSecretBasic { client_secret },
+            None => ClientAuth::None,
+        };
+        let client = OAuthClient::new(client_id, auth).map_err(throw)?;
+        let format = if json_body {
+            BodyFormat::Json
+        } else {
+            BodyFormat::Form
+        };
+        let endpoint = |url: &str| {
+            TokenEndpoint::new(url, client.clone())
+                .map(|e| e.with_body_format(format))
+                .map_err(throw)
+        };
+        Ok(Client {
+            token: endpoint(token_url)?,
+            refresh: endpoint(refresh_url.as_deref().unwrap_or(token_url))?,
+            scope,
+            resource,
+            audience,
+        })
+    }
+
+    /// The code exchange (an `HttpRequest` JSON) for the redirect; see [`login::complete`].
+    #[wasm_bindgen(js_name = completeLogin)]
+    pub fn complete_login(
+        &self,
+        callback_url: &str,
+        transaction_json: Option<String>,
+        issuer: Option<String>,
+    ) -> JsResult<String> {
+        let transaction: Option<login::LoginTransaction> = match transaction_json {
+            Some(json) => Some(from_json(&json)?),
+            None => None,
+        };
+        login::complete(
+            callback_url,
+            transaction.as_ref(),
+            &self.token,
+            issuer.as_deref(),
+        )
+        .map(|r| to_json(&r))
+        .map_err(throw)
+    }
+
+    /// The client-credentials request (RFC 6749 §4.4) as `HttpRequest` JSON.
+    #[wasm_bindgen(js_name = clientCredentialsRequest)]
+    pub fn client_credentials_request(&self) -> JsResult<String> {
+        self.token
+            .client_credentials(self.params())
+            .map(|r| to_json(&r))
+            .map_err(throw)
+    }
+
+    fn params(&self) -> TokenParams<'_> {
+        TokenParams {
+            scope: self.scope.as_deref(),
+            resource: self.resource.as_deref(),
+            audience: self.audience.as_deref(),
+        }
+    }
+}
+
+/// One signed-in session: [`session::Session`] with JS-number times.
+#[wasm_bindgen]
+pub struct Session {
+    inner: session::Session,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// The session the code exchange's answer starts; see [`login::session_from_exchange`].
+    #[wasm_bindgen(js_name = fromExchange)]
+    pub fn from_exchange(
+        status: u16,
+        body: &[u8],
+        transaction_json: &str,
+        now: f64,
+        clock_offset: f64,
+    ) -> JsResult<Session> {
+        let transaction: login::LoginTransaction = from_json(transaction_json)?;
+        let clock = ClockOffset::from_seconds(clock_offset as i64);
+        login::session_from_exchange(status, body, &transaction, secs(now), clock)
+            .map(|inner| Session { inner })
+            .map_err(throw)
+    }
+
+    /// A session from any token response (client credentials, for one).
+    #[wasm_bindgen(js_name = fromTokenResponse)]
+    pub fn from_token_response(
+        status: u16,
+        body: &[u8],
+        now: f64,
+        clock_offset: f64,
+    ) -> JsResult<Session> {
+        let response = oauth::parse_token_response(status, body).map_err(throw)?;
+        let clock = ClockOffset::from_seconds(clock_offset as i64);
+        Ok(Session {
+            inner: session::Session::from_response(&response, secs(now), clock),
+        })
+    }
+
+    /// A session from tokens kept in storage or received from another tab.
+    pub fn restore(tokens_json: &str, clock_offset: f64) -> JsResult<Session> {
+        let tokens: StoredTokens = from_json(tokens_json)?;
+        let clock = ClockOffset::from_seconds(clock_offset as i64);
+        Ok(Session {
+            inner: session::Session::new(tokens, clock),
+        })
+    }
+
+    /// `{"action":"use"|"refresh"|"wait"|"expired","retry_at"?}`; see [`session::Session::decide`].
+    pub fn decide(&self, now: f64) -> String {
+        match self.inner.decide(secs(now)) {
+            Decision::Use => r#"{"action":"use"}"#.to_owned(),
+            Decision::RefreshFirst => r#"{"action":"refresh"}"#.to_owned(),
+            Decision::Expired => r#"{"action":"expired"}"#.to_owned(),
+            Decision::Wait { retry_at } => {
+                serde_json::json!({ "action": "wait", "retry_at": retry_at }).to_string()
+            }
+        }
+    }
+
+    #[wasm_bindgen(js_name = renewalDue)]
+    pub fn renewal_due(&self, now: f64) -> bool {
+        self.inner.renewal_due(secs(now))
+    }
+
+    #[wasm_bindgen(js_name = canRefresh)]
+    pub fn can_refresh(&self, now: f64) -> bool {
+        self.inner.can_refresh(secs(now))
+    }
+
+    /// The refresh request (`HttpRequest` JSON) to the client's refresh endpoint.
+    #[wasm_bindgen(js_name = refreshRequest)]
+    pub fn refresh_request(&self, client: &Client, now: f64) -> JsResult<String> {
+        self.inner
+            .refresh_request(&client.refresh, client.params(), secs(now))
+            .map(|r| to_json(&r))
+            .map_err(throw)
+    }
+
+    /// See [`session::Session::on_refresh_response`]; throws with `retry_after` for a retry.
+    #[wasm_bindgen(js_name = onRefreshResponse)]
+    pub fn on_refresh_response(
+        &mut self,
+        status: u16,
+        body: &[u8],
+        now: f64,
+        jitter: u32,
+    ) -> JsResult<()> {
+        self.inner
+            .on_refresh_response(status, body, secs(now), jitter)
+            .map_err(throw)
+    }
+
+    /// Seconds to wait before the next refresh attempt.
+    #[wasm_bindgen(js_name = onRefreshNetworkFailure)]
+    pub fn on_refresh_network_failure(&mut self, now: f64, jitter: u32) -> f64 {
+        self.inner.on_refresh_network_failure(secs(now), jitter) as f64
+    }
+
+    /// Learns the server's clock from a `Date` header; an unparsable one is ignored.
+    #[wasm_bindgen(js_name = observeDate)]
+    pub fn observe_date(&mut self, date: &str, now: f64) {
+        let _ = self.inner.observe_date_header(date, secs(now));
+    }
+
+    #[wasm_bindgen(js_name = accessToken)]
+    pub fn access_token(&self) -> String {
+        self.inner.access_token().to_owned()
+    }
+
+    #[wasm_bindgen(js_name = accessExpiresAt)]
+    pub fn access_expires_at(&self) -> Option<f64> {
+        self.inner.tokens().access_expires_at.map(|t| t as f64)
+    }
+
+    /// When the refresh token expires (server clock), when the server said.
+    #[wasm_bindgen(js_name = refreshExpiresAt)]
+    pub fn refresh_expires_at(&self) -> Option<f64> {
+        self.inner.tokens().refresh_expires_at.map(|t| t as f64)
+    }
+
+    #[wasm_bindgen(js_name = clockOffset)]
+    pub fn clock_offset(&self) -> f64 {
+        self.inner.clock_offset().seconds() as f64
+    }
+
+    /// The tokens as JSON, for storage and other tabs.
+    pub fn tokens(&self) -> String {
+        to_json(self.inner.tokens())
+    }
+
+    /// The tokens without the access token, for storage that must not hold it.
+    #[wasm_bindgen(js_name = tokensWithoutAccess)]
+    pub fn tokens_without_access(&self) -> String {
+        to_json(&self.inner.tokens().without_access_token())
+    }
+
+    pub fn end(&mut self) {
+        self.inner.end();
+    }
+
+    #[wasm_bindgen(js_name = isEnded)]
+    pub fn is_ended(&self) -> bool {
+        self.inner.is_ended()
+    }
+}
+
+/// One call's recovery from a `401`; see [`session::UnauthorizedRecovery`].
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct Recovery {
+    inner: session::UnauthorizedRecovery,
+}
+
+#[wasm_bindgen]
+impl Recovery {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Recovery {
+        Recovery::default()
+    }
+
+    /// `deliver`, `refresh`, `retry` or `give_up`.
+    #[wasm_bindgen(js_name = onResponse)]
+    pub fn on_response(&mut self, status: u16, session: &Session, now: f64) -> String {
+        step(self.inner.on_response(status, &session.inner, secs(now)))
+    }
+
+    #[wasm_bindgen(js_name = onRefreshed)]
+    pub fn on_refreshed(&mut self, ok: bool) -> String {
+        step(self.inner.on_refreshed(ok))
+    }
+}
+
+fn step(step: RecoveryStep) -> String {
+    match step {
+        RecoveryStep::Deliver => "deliver",
+        RecoveryStep::Refresh => "refresh",
+        RecoveryStep::Retry => "retry",
+        RecoveryStep::GiveUp => "give_up",
+    }
+    .to_owned()
+}
+
+/// Seconds to wait after a `429`, or `undefined` to hand it to the caller.
+#[wasm_bindgen(js_name = rateLimitDelay)]
+pub fn rate_limit_delay(
+    retry_after: Option<String>,
+    attempt: u32,
+    now: f64,
+    jitter: u32,
+) -> Option<f64> {
+    session::rate_limit_delay(retry_after.as_deref(), attempt, secs(now), jitter).map(|d| d as f64)
+}
+
+/// Server clock minus host clock (seconds) from a `Date` header received at `now`; `0` when
+/// the header is not an HTTP date.
+#[wasm_bindgen(js_name = clockOffsetFromDate)]
+pub fn clock_offset_from_date(date: &str, now: f64) -> f64 {
+    ClockOffset::from_date_header(date, secs(now)).map_or(0.0, |c| c.seconds() as f64)
+}
+
+#[wasm_bindgen(js_name = mayReplay)]
+pub fn may_replay(method: &str, caller_allows: bool) -> bool {
+    session::may_replay(method, caller_allows)
+}
+
+#[wasm_bindgen(js_name = discoveryUrl)]
+pub fn discovery_url(issuer: &str) -> JsResult<String> {
+    oauth::discovery_url(issuer).map_err(throw)
+}
+
+/// The checked discovery document as JSON; see [`oauth::ProviderMetadata::parse`].
+#[wasm_bindgen(js_name = parseDiscovery)]
+pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<String> {
+    oauth::ProviderMetadata::parse(status, body, issuer)
+        .map(|m| to_json(&m))
+        .map_err(throw)
+}
+
+#[wasm_bindgen(js_name = requireSecureEndpoint)]
+pub fn require_secure_endpoint(url: &str) -> JsResult<()> {
+    oauth::require_secure_endpoint(url).map_err(throw)
+}
+
+/// `{"type","environment","prefix","display_prefix"}` of a well-formed standard key.
+#[wasm_bindgen(js_name = parseApiKey)]
+pub fn parse_api_key(key: &str) -> JsResult<String> {
+    apikey::parse(key, &apikey::KeyPrefixes::standard())
+        .map(|p| parsed_key_json(&p))
+        .map_err(throw)
+}
+
+/// Like [`parse_api_key`], but only `pk_` keys pass; see [`apikey::require_publishable`].
+#[wasm_bindgen(js_name = requirePublishableKey)]
+pub fn require_publishable_key(key: &str) -> JsResult<String> {
+    apikey::require_publishable(key)
+        .map(|p| parsed_key_json(&p))
+        .map_err(throw)
+}
+
+fn parsed_key_json(p: &apikey::ParsedApiKey) -> String {
+    serde_json::json!({
+        "type": p.key_type().as_str(),
+        "environment": p.environment().as_str(),
+        "prefix": p.prefix(),
+        "display_prefix": p.display_prefix(),
+    })
+    .to_string()
+}
+
+/// See [`audit::redact`].
+#[wasm_bindgen]
+pub fn redact(secret: &str) -> String {
+    audit::redact(secret)
+}

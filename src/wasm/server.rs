@@ -1,0 +1,128 @@
+//! Exports for servers and edges (the full build only): JWT verification and minting, API-key
+//! hashing and generation, webhook signatures.
+
+use wasm_bindgen::prelude::*;
+
+use super::{from_json, secs, throw, to_json, JsResult};
+use crate::alg::Algorithm;
+use crate::apikey::{self, Environment, KeyPrefix, KeyType};
+use crate::jwks::JwkSet;
+use crate::sign::SigningKey;
+use crate::verify;
+use crate::webhook::{self, WebhookVerifier};
+
+/// A key set and a policy; see [`verify::Verifier`].
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: verify::Verifier,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// `jwks_json` is a JWKS document (keys the core cannot use are skipped, as from a remote
+    /// JWKS); `policy_json` is a [`verify::Policy`] in its serde form.
+    #[wasm_bindgen(constructor)]
+    pub fn new(jwks_json: &str, policy_json: &str) -> JsResult<Verifier> {
+        let keys = JwkSet::from_json_lenient(jwks_json).map_err(throw)?;
+        let policy: verify::Policy = from_json(policy_json)?;
+        Ok(Verifier {
+            inner: verify::Verifier::new(keys, policy),
+        })
+    }
+
+    /// The verified claims as JSON.
+    pub fn verify(&self, token: &str, now: f64) -> JsResult<String> {
+        self.inner
+            .verify(token, secs(now))
+            .map(|v| to_json(v.claims()))
+            .map_err(throw)
+    }
+
+    /// How many keys were usable, so a host can tell an empty key set from a refusal.
+    #[wasm_bindgen(js_name = keyCount)]
+    pub fn key_count(&self) -> usize {
+        self.inner.keys().len()
+    }
+}
+
+fn algorithm(name: &str) -> JsResult<Algorithm> {
+    from_json(&serde_json::Value::from(name).to_string())
+}
+
+/// A new private JWK (JSON) for `alg`.
+#[wasm_bindgen(js_name = generateSigningKey)]
+pub fn generate_signing_key(alg: &str, kid: Option<String>) -> JsResult<String> {
+    SigningKey::generate(algorithm(alg)?, kid)
+        .map(|k| k.private_jwk().to_string())
+        .map_err(throw)
+}
+
+/// The public JWK (JSON) of a private JWK.
+#[wasm_bindgen(js_name = publicJwk)]
+pub fn public_jwk(private_jwk_json: &str) -> JsResult<String> {
+    let jwk: serde_json::Value = from_json(private_jwk_json)?;
+    SigningKey::from_jwk(&jwk)
+        .map(|k| k.public_jwk().to_string())
+        .map_err(throw)
+}
+
+/// A compact JWS over the claims (JSON object) with the private JWK.
+#[wasm_bindgen(js_name = mintJwt)]
+pub fn mint_jwt(
+    private_jwk_json: &str,
+    claims_json: &str,
+    typ: Option<String>,
+) -> JsResult<String> {
+    let jwk: serde_json::Value = from_json(private_jwk_json)?;
+    let claims: serde_json::Map<String, serde_json::Value> = from_json(claims_json)?;
+    SigningKey::from_jwk(&jwk)
+        .and_then(|k| k.mint(&claims, typ.as_deref(), &serde_json::Map::new()))
+        .map_err(throw)
+}
+
+/// `sha256:<hex>`, the form a key store keeps.
+#[wasm_bindgen(js_name = hashApiKey)]
+pub fn hash_api_key(key: &str) -> String {
+    apikey::hash_key(key)
+}
+
+/// `{"key","display_prefix"}` for a new `sk`/`pk`/`rk` key in `live` or `test`.
+#[wasm_bindgen(js_name = generateApiKey)]
+pub fn generate_api_key(key_type: &str, environment: &str) -> JsResult<String> {
+    let key_type: KeyType = from_json(&serde_json::Value::from(key_type).to_string())?;
+    let environment: Environment = from_json(&serde_json::Value::from(environment).to_string())?;
+    let (key, parsed) =
+        apikey::generate(&KeyPrefix::standard(key_type, environment)).map_err(throw)?;
+    Ok(serde_json::json!({ "key": key, "display_prefix": parsed.display_prefix() }).to_string())
+}
+
+/// `sha256=<hex>` over the body, or over `"{timestamp}.{body}"` when a timestamp is given.
+#[wasm_bindgen(js_name = signWebhook)]
+pub fn sign_webhook(secret: &[u8], body: &[u8], timestamp: Option<f64>) -> JsResult<String> {
+    match timestamp {
+        Some(t) => webhook::sign_timestamped(secret, secs(t), body),
+        None => webhook::sign(secret, body),
+    }
+    .map_err(throw)
+}
+
+/// Checks a signature header against the secret; with a timestamp, also that it lies within
+/// `tolerance` seconds of `now`. See [`WebhookVerifier`].
+#[wasm_bindgen(js_name = verifyWebhook)]
+pub fn verify_webhook(
+    signature_header: &str,
+    body: &[u8],
+    secret: &[u8],
+    timestamp: Option<String>,
+    tolerance: f64,
+    now: f64,
+) -> JsResult<()> {
+    let verifier = WebhookVerifier::new(&[secret])
+        .map_err(throw)?
+        .with_tolerance(secs(tolerance));
+    match timestamp {
+        Some(ts) => verifier.verify_timestamped(signature_header, &ts, body, secs(now)),
+        None => verifier.verify(signature_header, body),
+    }
+    .map_err(throw)
+}

@@ -1,0 +1,41 @@
+// The SPA under test: signs in with AuthClient, finishes the redirect on /callback, calls the
+// protected API. The test drives it through window.app.
+import { AuthClient } from 'tokenwarden';
+
+const params = new URLSearchParams(location.hash.slice(1));
+const client = new AuthClient({
+  issuer: params.get('issuer') ?? sessionStorage.getItem('issuer'),
+  clientId: 'spa',
+  redirectUri: `${location.origin}/callback`,
+  scopes: ['openid', 'offline_access', 'api:read'],
+  resource: 'https://api.example',
+});
+if (params.get('issuer')) sessionStorage.setItem('issuer', params.get('issuer'));
+
+const events = [];
+for (const e of ['tokens_updated', 'session_expired', 'logout', 'error']) client.on(e, () => events.push(e));
+const status = (s) => (document.getElementById('status').textContent = s);
+
+async function callApi() {
+  const res = await client.fetch('/api/data');
+  return { status: res.status, body: await res.json() };
+}
+
+window.app = {
+  events,
+  login: () => client.login({ prompt: 'consent' }),
+  buildAuthorizeUrl: () => client.buildAuthorizeUrl(),
+  callApi,
+  token: () => client.getAccessToken(),
+  isAuthenticated: () => client.isAuthenticated(),
+};
+document.getElementById('login').onclick = () => window.app.login();
+
+if (location.pathname === '/callback') {
+  window.app.callback = client.handleRedirectCallback().then(
+    () => status('signed in'),
+    (e) => status(`callback refused: ${e.code}`),
+  );
+} else {
+  status('ready');
+}

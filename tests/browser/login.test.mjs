@@ -1,0 +1,130 @@
+// The PKCE sign-in in real Chromium (Debian's, driven by playwright-core) against a real OpenID
+// provider (oidc-provider): login form, callback, protected API, silent refresh after expiry,
+// one refresh for two tabs, and refused tampered and replayed redirects.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import { startProvider, API_AUDIENCE } from './provider.mjs';
+import { startApp } from './app-server.mjs';
+
+const ACCESS_TTL = 6;
+const tmp = new URL('../../.tmp/', import.meta.url).pathname;
+mkdirSync(tmp, { recursive: true });
+process.env.TMPDIR = tmp;
+
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let provider, app, context, profile, callbackUrl;
+
+before(async () => {
+  const [opPort, appPort] = [await freePort(), await freePort()];
+  provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl: ACCESS_TTL });
+  app = await startApp({ port: appPort, issuer: provider.issuer, audience: API_AUDIENCE });
+  profile = mkdtempSync(`${tmp}chromium-`);
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  await app?.close();
+  await provider?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function openApp() {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(`${app.origin}/#issuer=${encodeURIComponent(provider.issuer)}`);
+  await page.waitForFunction(() => window.app !== undefined);
+  return page;
+}
+
+let tab1;
+
+test('sign in through the provider\'s login form and call the protected API', async () => {
+  tab1 = await openApp();
+  tab1.on('framenavigated', (f) => {
+    if (f === tab1.mainFrame() && f.url().includes('/callback?')) callbackUrl = f.url();
+  });
+  await tab1.click('#login');
+  await tab1.waitForSelector('input[name="login"]');
+  await tab1.fill('input[name="login"]', 'alice');
+  await tab1.fill('input[name="password"]', 'any');
+  await tab1.click('button[type="submit"]');
+  await tab1.waitForSelector('button[autofocus], button[type="submit"]');
+  await tab1.click('button[type="submit"]');
+  await tab1.waitForFunction(() => document.getElementById('status')?.textContent === 'signed in');
+  assert.ok(callbackUrl?.includes('code='), 'the provider redirected with a code');
+  assert.equal(new URL(tab1.url()).search, '', 'code and state are removed from the address bar');
+  assert.equal(provider.counts.code, 1);
+
+  const res = await tab1.evaluate(() => window.app.callApi());
+  assert.equal(res.status, 200);
+  assert.equal(res.body.sub, 'alice');
+  assert.match(res.body.scope, /api:read/);
+});
+
+test('after the access token expires, the next call refreshes silently', async () => {
+  await sleep((ACCESS_TTL + 1) * 1000);
+  const before = provider.counts.refresh;
+  const res = await tab1.evaluate(() => window.app.callApi());
+  assert.equal(res.status, 200);
+  assert.equal(provider.counts.refresh, before + 1);
+  assert.equal(provider.counts.refreshErrors, 0);
+  assert.equal(app.apiCalls.filter((c) => !c.ok).length, 0, 'the expired token was never sent');
+});
+
+test('two tabs share the session and make a single refresh between them', async () => {
+  const tab2 = await openApp();
+  assert.equal(await tab2.evaluate(() => window.app.isAuthenticated()), true, 'tab 2 got the session over BroadcastChannel');
+  await sleep((ACCESS_TTL + 1) * 1000);
+  const before = provider.counts.refresh;
+  const [t1, t2] = await Promise.all([tab1.evaluate(() => window.app.token()), tab2.evaluate(() => window.app.token())]);
+  assert.equal(provider.counts.refresh, before + 1, 'exactly one refresh for both tabs');
+  assert.equal(t1, t2);
+  assert.equal(provider.counts.refreshErrors, 0, 'no tab reused a rotated refresh token');
+  const res = await tab2.evaluate(() => window.app.callApi());
+  assert.equal(res.status, 200);
+  await tab2.close();
+});
+
+test('a tampered state and a replayed callback are refused', async () => {
+  const tab = await openApp();
+  await tab.evaluate(() => window.app.buildAuthorizeUrl());
+  await tab.goto(`${app.origin}/callback?code=stolen&state=tampered`);
+  await tab.waitForFunction(() => document.getElementById('status')?.textContent.startsWith('callback refused'));
+  assert.equal(await tab.textContent('#status'), 'callback refused: state_mismatch');
+
+  await tab.goto(callbackUrl);
+  await tab.waitForFunction(() => document.getElementById('status')?.textContent.startsWith('callback refused'));
+  assert.equal(await tab.textContent('#status'), 'callback refused: state_mismatch');
+  assert.equal(provider.counts.code, 1, 'neither redirect reached the token endpoint');
+  await tab.close();
+});
+
+test('PAR: with par: true the browser carries only client_id and request_uri', async () => {
+  const { AuthClient } = await import('tokenwarden');
+  const client = new AuthClient({ issuer: provider.issuer, clientId: 'spa', redirectUri: `${app.origin}/callback`, scopes: ['openid', 'api:read'], resource: API_AUDIENCE, par: true });
+  try {
+    const url = new URL(await client.buildAuthorizeUrl());
+    assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+    assert.match(url.searchParams.get('request_uri'), /^urn:ietf:params:oauth:request_uri:/);
+    const res = await fetch(url, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.match(res.headers.get('location'), /^\/interaction\//, 'the provider accepted the pushed request');
+  } finally {
+    client.close();
+  }
+});

@@ -1,0 +1,207 @@
+// AuthClient's I/O around the core, in Node against a real token endpoint on 127.0.0.1 (the
+// browser-only parts — redirects, Web Locks across tabs — are tested in Chromium: tests/browser).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { AuthClient, OAuthError, StateMismatchError, SessionExpiredError, NetworkError, ConfigError } from 'tokenwarden';
+import { serve, sleep } from './helpers.mjs';
+
+const REDIRECT = 'http://localhost:3000/cb';
+const token = (p) => `${p}.${randomBytes(24).toString('base64url')}`;
+
+/** A token endpoint that checks PKCE and rotates refresh tokens. */
+async function provider({ accessTtl = 3600 } = {}) {
+  const state = { challenge: undefined, refresh: undefined, refreshes: 0, accessTtl, refreshReply: undefined, access: undefined };
+  const issue = () => {
+    state.refresh = token('rt');
+    state.access = token('at');
+    return { body: { access_token: state.access, token_type: 'Bearer', expires_in: state.accessTtl, refresh_token: state.refresh, refresh_expires_in: 86400 } };
+  };
+  const server = await serve({
+    'POST /token': async (req) => {
+      const form = new URLSearchParams(req.body);
+      if (form.get('grant_type') === 'authorization_code') {
+        const s256 = createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+        if (form.get('code') !== 'good-code' || s256 !== state.challenge || form.get('redirect_uri') !== REDIRECT) return { status: 400, body: { error: 'invalid_grant' } };
+        return issue();
+      }
+      state.refreshes++;
+      await sleep(30);
+      if (state.refreshReply) return state.refreshReply;
+      if (form.get('refresh_token') !== state.refresh) return { status: 400, body: { error: 'invalid_grant' } };
+      return issue();
+    },
+    'GET /api': (req) => ({ status: req.headers.authorization === `Bearer ${state.access}` ? 200 : 401, body: {} }),
+    'POST /api': (req) => ({ status: req.headers.authorization === `Bearer ${state.access}` ? 200 : 401, body: {} }),
+  });
+  return { server, state };
+}
+
+async function signIn(client, state) {
+  const url = new URL(await client.buildAuthorizeUrl());
+  state.challenge = url.searchParams.get('code_challenge');
+  const callback = `${REDIRECT}?code=good-code&state=${url.searchParams.get('state')}`;
+  await client.handleRedirectCallback(callback);
+  return { url, callback };
+}
+
+function newClient(origin, extra = {}) {
+  return new AuthClient({ endpoints: { authorization: `${origin}/authorize`, token: `${origin}/token` }, clientId: 'spa', redirectUri: REDIRECT, scopes: ['read'], ...extra });
+}
+
+test('PKCE sign-in; a replayed, tampered or refused redirect is a typed error', async () => {
+  const { server, state } = await provider();
+  const client = newClient(server.origin);
+  try {
+    const { url, callback } = await signIn(client, state);
+    assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(url.searchParams.get('nonce'), null, 'no nonce without openid');
+    assert.equal(await client.getAccessToken(), state.access);
+    await assert.rejects(client.handleRedirectCallback(callback), StateMismatchError);
+
+    const next = new URL(await client.buildAuthorizeUrl());
+    await assert.rejects(client.handleRedirectCallback(`${REDIRECT}?code=good-code&state=forged`), StateMismatchError);
+    await assert.rejects(client.handleRedirectCallback(`${REDIRECT}?code=good-code&state=${next.searchParams.get('state')}`), StateMismatchError, 'the tampered attempt used the transaction up');
+
+    const denied = new URL(await client.buildAuthorizeUrl());
+    const err = await client.handleRedirectCallback(`${REDIRECT}?error=access_denied&error_description=User+said+no&state=${denied.searchParams.get('state')}`).catch((e) => e);
+    assert.ok(err instanceof OAuthError);
+    assert.equal(err.error, 'access_denied');
+    assert.equal(err.errorDescription, 'User said no');
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('concurrent callers share one refresh; the rotated refresh token is used next', async () => {
+  const { server, state } = await provider({ accessTtl: 1 });
+  const client = newClient(server.origin);
+  const updates = [];
+  client.on('tokens_updated', (d) => updates.push(d));
+  try {
+    await signIn(client, state);
+    await sleep(1100);
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => client.getAccessToken()));
+    assert.equal(state.refreshes, 1);
+    assert.deepEqual(new Set(tokens), new Set([state.access]));
+    await sleep(1100);
+    await client.getAccessToken();
+    assert.equal(state.refreshes, 2, 'the second refresh used the rotated token (else invalid_grant)');
+    assert.equal(updates.length, 3);
+    assert.ok(client.refreshExpiresAt() > Date.now() / 1000 + 86000, 'refresh_expires_in is known ahead');
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('fetch: 401 refreshes once and retries a GET once; a POST is not replayed unless asked', async () => {
+  const { server, state } = await provider();
+  const client = newClient(server.origin);
+  try {
+    await signIn(client, state);
+    state.access = 'revoked-early';
+    const res = await client.fetch(`${server.origin}/api`);
+    assert.equal(res.status, 200);
+    assert.equal(state.refreshes, 1);
+    assert.equal(server.count('GET', '/api'), 2);
+
+    state.access = 'revoked-again';
+    const post = await client.fetch(`${server.origin}/api`, { method: 'POST', body: '{}' });
+    assert.equal(post.status, 401, 'the POST is not sent twice');
+    assert.equal(server.count('POST', '/api'), 1);
+    state.access = 'revoked-once-more';
+    const allowed = await client.fetch(`${server.origin}/api`, { method: 'POST', body: '{}' }, { replayNonIdempotent: true });
+    assert.equal(allowed.status, 200);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('fetch waits out a 429 per Retry-After', async () => {
+  const { server, state } = await provider();
+  let limited = true;
+  const limitedServer = await serve({ 'GET /limited': () => (limited ? ((limited = false), { status: 429, headers: { 'retry-after': '1' } }) : { body: {} }) });
+  const client = newClient(server.origin);
+  try {
+    await signIn(client, state);
+    const start = Date.now();
+    const res = await client.fetch(`${limitedServer.origin}/limited`);
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - start >= 1000, 'waited for Retry-After');
+    assert.equal(limitedServer.count('GET', '/limited'), 2);
+  } finally {
+    client.close();
+    await server.close();
+    await limitedServer.close();
+  }
+});
+
+test('a rejected refresh ends the session with session_expired; a network failure keeps it', async () => {
+  const { server, state } = await provider({ accessTtl: 1 });
+  let offline = false;
+  const flaky = (input, init) => (offline && String(input).endsWith('/token') ? Promise.reject(new TypeError('fetch failed')) : fetch(input, init));
+  const client = newClient(server.origin, { fetch: flaky });
+  const events = [];
+  client.on('session_expired', () => events.push('session_expired'));
+  client.on('error', (e) => events.push(e.code));
+  try {
+    await signIn(client, state);
+    await sleep(1100);
+    offline = true;
+    await assert.rejects(client.getAccessToken(), NetworkError);
+    await assert.rejects(client.getAccessToken(), NetworkError, 'backing off: no second request yet');
+    offline = false;
+    await sleep(2100);
+    assert.equal(await client.getAccessToken(), state.access, 'the session survived');
+
+    await sleep(1100);
+    state.refreshReply = { status: 400, body: { error: 'invalid_grant' } };
+    await assert.rejects(client.getAccessToken(), SessionExpiredError);
+    assert.deepEqual(events, ['network_error', 'session_expired', 'session_expired']);
+    assert.equal(await client.isAuthenticated(), false);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('a storage adapter restores the session; debug logs never show whole tokens', async () => {
+  const { server, state } = await provider();
+  const items = new Map();
+  const adapter = { getItem: async (k) => items.get(k) ?? null, setItem: async (k, v) => void items.set(k, v), removeItem: async (k) => void items.delete(k) };
+  const lines = [];
+  const client = newClient(server.origin, { storage: adapter, debug: (l) => lines.push(l) });
+  try {
+    await signIn(client, state);
+    state.access = undefined;
+    await client.fetch(`${server.origin}/api`);
+    const restored = newClient(server.origin, { storage: adapter });
+    assert.equal(await restored.getAccessToken(), JSON.parse(JSON.parse(items.get('tokenwarden:spa:tokens')).tokens).access_token);
+    restored.close();
+    const log = lines.join('\n');
+    assert.match(log, /refresh: new tokens, access token at\.[\w-]{3}…/);
+    for (const [, v] of items) for (const secret of Object.values(JSON.parse(JSON.parse(v).tokens ?? '{}'))) {
+      if (typeof secret === 'string' && secret.length > 10) assert.ok(!log.includes(secret), 'a token reached the log');
+    }
+    await client.logout();
+    assert.equal(items.size, 0);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('insecure endpoints are refused; app schemes are fine redirect URIs', async () => {
+  assert.throws(() => new AuthClient({ issuer: 'http://as.example', clientId: 'a', redirectUri: REDIRECT }), ConfigError);
+  const client = new AuthClient({ endpoints: { authorization: 'https://as.example/authorize', token: 'https://as.example/token' }, clientId: 'a', redirectUri: 'app://callback', scopes: ['openid'] });
+  const url = new URL(await client.buildAuthorizeUrl());
+  assert.equal(url.searchParams.get('redirect_uri'), 'app://callback');
+  assert.ok(url.searchParams.get('nonce'), 'openid asks for a nonce');
+  client.close();
+  const bad = new AuthClient({ endpoints: { authorization: 'https://as.example/authorize', token: 'https://as.example/token' }, clientId: 'a', redirectUri: 'javascript:alert(1)' });
+  await assert.rejects(bad.buildAuthorizeUrl(), ConfigError);
+  bad.close();
+});
