@@ -124,7 +124,11 @@ impl Filter {
     fn request_headers(&self) -> Vec<(String, String)> {
         self.get_http_request_headers_bytes()
             .into_iter()
-            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .map(|(name, value)| {
+                let text = String::from_utf8(value)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (name, text)
+            })
             .collect()
     }
 
