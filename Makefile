@@ -5,11 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo bench fuzz setup lint unit wasm filter e2e clean
+.PHONY: test demo bench fuzz setup lint unit wasm filter worker e2e conformance clean
 
-## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, and the
-## end-to-end tests (the filter in a real Envoy)
-test: setup lint unit wasm e2e
+## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the
+## end-to-end tests (the filter in a real Envoy, the Worker in a real workerd) and the
+## conformance table run against both
+test: setup lint unit wasm e2e conformance
 	@echo "make test: all checks passed"
 
 ## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
@@ -31,6 +32,7 @@ setup:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --lib --features js --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	$(CARGO) test --workspace
@@ -48,9 +50,19 @@ filter:
 	@$(CARGO) build --quiet -p tokenwarden-envoy --target wasm32-wasip1 --profile filter
 	@ls -l $(FILTER_WASM) | awk '{print "  " $$9 ": " $$5 " bytes"}'
 
-## e2e: the filter in a real Envoy (from .venv), driven by node's test runner
-e2e: setup filter
+## worker: the Worker's wasm and its wasm-bindgen glue → filters/worker/dist/
+worker: setup
+	@scripts/build-worker.sh
+
+## e2e: the filter in a real Envoy (from .venv) and the Worker in a real workerd (npm), driven
+## by node's test runner
+e2e: setup filter worker
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/e2e/
+
+## conformance: one table of cases against Envoy + the filter and workerd + the Worker; any
+## disagreement between the two fails
+conformance: setup filter worker
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/
 
 clean:
 	$(CARGO) clean

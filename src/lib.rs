@@ -20,6 +20,8 @@ pub mod session;
 pub mod sign;
 pub mod token;
 pub mod verify;
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub mod wasm;
 pub mod webhook;
 
 pub use alg::Algorithm;

@@ -1,0 +1,4 @@
+//! wasm-bindgen exports (cargo feature `js`, target wasm32-unknown-unknown): bindings only, the
+//! logic stays in the core.
+
+pub mod gateway;
