@@ -129,6 +129,26 @@ async function warm(port, request, ms = 8000) {
   }
 }
 
+/**
+ * Every code the gateway can answer at the edge. `invalid_config` is not in the table: Envoy
+ * refuses to start with a bad configuration while the Worker answers 503 (worker.test.mjs). The
+ * other codes of the core (webhooks, OAuth, sessions, `invalid_key`) are not edge decisions.
+ */
+const EDGE_CODES = [
+  'missing_credentials', 'invalid_request', 'malformed_token', 'token_too_large', 'invalid_signature',
+  'unsupported_algorithm', 'unknown_key', 'expired_token', 'token_not_yet_valid', 'token_too_old',
+  'invalid_issuer', 'invalid_audience', 'invalid_token_type', 'invalid_claim', 'invalid_api_key',
+  'revoked_api_key', 'expired_api_key', 'wrong_environment', 'ip_not_allowed', 'insufficient_scope',
+  'access_denied', 'rate_limited', 'keys_unavailable', 'inactive_token',
+];
+
+test('the table covers every edge error code and at least 80 cases', () => {
+  const cases = groups.flatMap((g) => g.cases);
+  const covered = new Set(cases.map((c) => c.expect.code).filter(Boolean));
+  assert.deepEqual(EDGE_CODES.filter((code) => !covered.has(code)), []);
+  assert.ok(cases.length >= 80, `${cases.length} cases`);
+});
+
 const totals = { cases: 0, agreed: 0 };
 
 for (const group of groups) {

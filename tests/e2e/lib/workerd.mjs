@@ -17,18 +17,26 @@ export const WORKER_DIR = path.join(REPO, 'filters/worker');
 const DIST = path.join(WORKER_DIR, 'dist');
 
 /**
- * The capnp configuration of one Worker listening on 127.0.0.1:`port`. `dir` holds the config
- * file (paths are embedded relative to it); `durable` adds the RATE_LIMITER binding;
- * `mainModule` replaces the Worker as the first module (a test module that imports it).
+ * The capnp module list of the Worker, paths relative to `dir` (where the config file is);
+ * `testModule` is put first, as the main module (a `workerd test` module importing the Worker).
  */
-export function workerdConfig({ dir, port, origin, configFile, durable = false, testModule }) {
+export function workerModules(dir, testModule) {
   const rel = (p) => JSON.stringify(path.relative(dir, p));
-  const modules = [
+  return [
     testModule && `(name = "test.mjs", esModule = embed ${rel(testModule)})`,
     `(name = "src/worker.mjs", esModule = embed ${rel(path.join(WORKER_DIR, 'src/worker.mjs'))})`,
     `(name = "dist/tokenwarden.js", esModule = embed ${rel(path.join(DIST, 'tokenwarden.js'))})`,
     `(name = "dist/tokenwarden_bg.wasm", wasm = embed ${rel(path.join(DIST, 'tokenwarden_bg.wasm'))})`,
   ].filter(Boolean);
+}
+
+/**
+ * The capnp configuration of one Worker listening on 127.0.0.1:`port`. `dir` holds the config
+ * file (paths are embedded relative to it); `durable` adds the RATE_LIMITER binding.
+ */
+export function workerdConfig({ dir, port, origin, configFile, durable = false }) {
+  const rel = (p) => JSON.stringify(path.relative(dir, p));
+  const modules = workerModules(dir);
   const bindings = [
     configFile && `(name = "TOKENWARDEN_CONFIG", text = embed ${rel(configFile)})`,
     origin && `(name = "ORIGIN", text = ${JSON.stringify(origin)})`,
@@ -111,6 +119,12 @@ export async function startWorkerd({ gatewayConfig, origin, port, durable = fals
   await writeFile(configFile, typeof gatewayConfig === 'string' ? gatewayConfig : JSON.stringify(gatewayConfig));
   const capnp = path.join(dir, 'config.capnp');
   await writeFile(capnp, workerdConfig({ dir, port, origin, configFile, durable }));
+  return spawnWorkerd(['serve', capnp, '--verbose'], { dir, port, timeoutMs });
+}
+
+/** Serves a hand-written capnp configuration (in `dir`) and resolves once `port` accepts. */
+export async function serveWorkerd({ dir, capnp, port, timeoutMs = 20000 }) {
+  if (!existsSync(WORKERD_BIN)) throw new Error(`no workerd at ${WORKERD_BIN}: run scripts/setup.sh`);
   return spawnWorkerd(['serve', capnp, '--verbose'], { dir, port, timeoutMs });
 }
 
