@@ -396,3 +396,34 @@ export const groups = [
   },
 ];
 
+
+/**
+ * Where the two edges genuinely differ, because the runtimes hand the host different requests.
+ * Each is run and asserted per edge (so a change on either side is noticed) and documented in
+ * docs/configuration.md ("Worker notes"); none is a difference of the shared decision.
+ */
+export const differences = {
+  name: 'documented differences between the runtimes',
+  config: () => ({
+    providers: [provider('idp', idp)],
+    api_keys: { store: { inline: keyStore() } },
+    sources: [{ type: 'bearer' }, { type: 'header', name: 'x-api-key' }],
+    policy,
+  }),
+  cases: [
+    {
+      name: 'a credential header sent twice',
+      why: 'Envoy hands the filter both headers (refused as repeated); the Workers runtime joins them with ", " (Fetch standard), so the Worker sees one value that is no key',
+      request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': [KEYS.plain, KEYS.plain] } },
+      envoy: { status: 400, code: 'invalid_request' },
+      worker: { status: 401, code: 'invalid_api_key' },
+    },
+    {
+      name: 'a dot-dot segment in the path',
+      why: 'Envoy (without normalize_path) passes the raw path, refused as invalid_request; workerd parses the URL first, so the Worker decides on, and forwards, the resolved path',
+      request: { path: '/v1/acme/x/../datasets/sales', headers: bearer(idp, { scope: 'read:datasets.sales' }) },
+      envoy: { status: 400, code: 'invalid_request' },
+      worker: { status: 200, url: '/v1/acme/datasets/sales' },
+    },
+  ],
+};

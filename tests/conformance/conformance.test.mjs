@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { bootstrap, cleanup, freePort, startEnvoy } from '../e2e/lib/envoy.mjs';
 import { startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { startWorkerd } from '../e2e/lib/workerd.mjs';
-import { discIdp, groups, keyStore, remoteIdp } from './cases.mjs';
+import { differences, discIdp, groups, keyStore, remoteIdp } from './cases.mjs';
 
 /** Response headers compared between the edges (others — date, server, via — differ by design). */
 const RESPONSE_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
@@ -151,30 +151,46 @@ test('the table covers every edge error code and at least 80 cases', () => {
 
 const totals = { cases: 0, agreed: 0 };
 
+/** Starts Envoy and workerd with the group's configuration; `edges.envoy`, `edges.workerd`. */
+function edgesFor(group) {
+  const edges = {};
+  before(async () => {
+    const ports = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
+    const gatewayConfig = group.config(ports);
+    const [listenerPort, adminPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+    const config = bootstrap({ listenerPort, adminPort, upstreamPort: origin.port, pluginConfig: gatewayConfig, clusters: ports });
+    [edges.envoy, edges.workerd] = await Promise.all([
+      startEnvoy({ config, listenerPort, adminPort }),
+      startWorkerd({ port: workerPort, origin: `http://127.0.0.1:${origin.port}`, gatewayConfig }),
+    ]);
+    for (const request of group.warmup ?? []) await Promise.all([warm(listenerPort, request), warm(workerPort, request)]);
+  });
+  after(async () => {
+    await Promise.all([edges.envoy?.stop(), edges.workerd?.stop()]);
+    await Promise.all([cleanup(edges.envoy?.dir), cleanup(edges.workerd?.dir)]);
+  });
+  return edges;
+}
+
+describe(differences.name, () => {
+  const edges = edgesFor(differences);
+  for (const c of differences.cases) {
+    test(c.name, async () => {
+      const [e, w] = await Promise.all([send(edges.envoy.listenerPort, c.request), send(edges.workerd.port, c.request)]);
+      check('envoy', view(e), c.envoy);
+      check('worker', view(w), c.worker);
+    });
+  }
+});
+
 for (const group of groups) {
   describe(group.name, () => {
-    let envoy;
-    let workerd;
-    before(async () => {
-      const ports = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
-      const gatewayConfig = group.config(ports);
-      const [listenerPort, adminPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-      const config = bootstrap({ listenerPort, adminPort, upstreamPort: origin.port, pluginConfig: gatewayConfig, clusters: ports });
-      [envoy, workerd] = await Promise.all([
-        startEnvoy({ config, listenerPort, adminPort }),
-        startWorkerd({ port: workerPort, origin: `http://127.0.0.1:${origin.port}`, gatewayConfig }),
-      ]);
-      for (const request of group.warmup ?? []) await Promise.all([warm(listenerPort, request), warm(workerPort, request)]);
-    });
-    after(async () => {
-      await Promise.all([envoy?.stop(), workerd?.stop()]);
-      await Promise.all([cleanup(envoy?.dir), cleanup(workerd?.dir)]);
-    });
+    const edges = edgesFor(group);
 
     for (const c of group.cases) {
       test(c.name, async () => {
         totals.cases += 1;
-        const [e, w] = await Promise.all([send(envoy.listenerPort, c.request), send(workerd.port, c.request)]);
+        const [e, w] = await Promise.all([send(edges.envoy.listenerPort, c.request), send(edges.workerd.port, c.request)]);
         const [ev, wv] = [view(e), view(w)];
         check('envoy', ev, c.expect);
         check('worker', wv, c.expect);
