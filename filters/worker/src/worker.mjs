@@ -26,6 +26,8 @@ const MAX_CACHED_BUCKETS = 10_000;
 
 /** The isolate's gateway, built once per configuration text. */
 let current = null;
+/** An introspection endpoint without a url is reported once per isolate. */
+let reportedNoIntrospectionUrl = false;
 
 /** The configuration's gateway and remote sources, or the refusal of a bad configuration. */
 function load(env) {
@@ -220,7 +222,10 @@ export default {
     if (d.refetch) s.sources.refetch(d.refetch, nowMs, ctx);
     if (d.introspect) {
       if (!d.introspect.url) {
-        console.warn('tokenwarden: introspection.endpoint has no url (a cluster works only in Envoy)');
+        if (!reportedNoIntrospectionUrl) {
+          console.warn('tokenwarden: introspection.endpoint has no url (a cluster works only in Envoy); opaque tokens answer keys_unavailable');
+          reportedNoIntrospectionUrl = true;
+        }
         return respond(JSON.parse(s.gateway.unavailable()));
       }
       const { status, body } = await introspect(d.introspect);
