@@ -150,3 +150,18 @@ test('a bad configuration refuses every request with invalid_config and one line
     await stop(w);
   }
 });
+
+test('without an ORIGIN binding every request is refused with invalid_config', async () => {
+  const port = await freePort();
+  const idp = es256Issuer();
+  const w = await startWorkerd({ port, gatewayConfig: { providers: [{ name: 'idp', issuer: idp.issuer, jwks: { inline: idp.jwks } }] } });
+  try {
+    const res = await request(port, { headers: { authorization: `Bearer ${idp.token({ sub: 'u' })}` } });
+    assert.equal(res.status, 503, res.body);
+    assert.equal(JSON.parse(res.body).error.code, 'invalid_config');
+    await sleep(100);
+    assert.match(w.output, /invalid configuration: ORIGIN: not set or not a URL/);
+  } finally {
+    await stop(w);
+  }
+});

@@ -32,14 +32,15 @@ let reportedNoIntrospectionUrl = false;
 /** The configuration's gateway and remote sources, or the refusal of a bad configuration. */
 function load(env) {
   const text = env.TOKENWARDEN_CONFIG ?? '';
-  if (current?.text === text) return current;
+  if (current?.text === text && current.origin === env.ORIGIN) return current;
   try {
+    if (!URL.canParse(env.ORIGIN ?? '')) throw new Error('invalid configuration: ORIGIN: not set or not a URL');
     const gateway = new Gateway(text);
-    current = { text, gateway, sources: new Sources(gateway) };
+    current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway) };
   } catch (e) {
     // One line naming the field (the core never quotes the document's values).
     console.error(`tokenwarden: ${e.message}; every request is refused with invalid_config`);
-    current = { text, gateway: null };
+    current = { text, origin: env.ORIGIN, gateway: null };
   }
   return current;
 }
