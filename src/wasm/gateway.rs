@@ -3,9 +3,10 @@
 //! one string per call rather than many small JS values).
 //!
 //! Rate-limit state lives either in this instance (a Worker isolate's own buckets) or, for
-//! limits shared by a fleet, in a compare-and-swap store outside (a Durable Object): the host
-//! then passes a snapshot of the buckets it knows and gets back what the decision read and
-//! wrote, to commit atomically, or to decide again with fresher states if another isolate won.
+//! limits shared by a fleet, in a compare-and-swap store outside (a Durable Object): a decision
+//! then starts from this instance's copy of the buckets and returns what it read and wrote, for
+//! the host to commit atomically — or, if another isolate won, to remember the fresher buckets
+//! the store answered and decide again.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,6 +23,7 @@ use crate::ratelimit::GcraState;
 pub struct JsGateway {
     gateway: crate::gateway::Gateway,
     rates: MemoryRateStore,
+    shared: HashMap<String, Bucket>,
 }
 
 /// The request facts as the host sends them.
@@ -77,28 +79,38 @@ struct Write {
     version: u32,
 }
 
-/// The host's snapshot of a shared store. Keys it does not know read as fresh buckets at
-/// version 0; every read is reported so the host can validate it at commit.
-#[derive(Deserialize, Default)]
-struct Snapshot {
-    #[serde(default)]
-    buckets: HashMap<String, Bucket>,
+/// Buckets of the shared store this isolate remembers (its guesses; the store validates them).
+const MAX_SHARED_BUCKETS: usize = 10_000;
+
+/// A decision's view of the shared store: the isolate's last-known buckets, with the decision's
+/// own writes on top. Keys it does not know read as fresh buckets at version 0; every read and
+/// write is recorded for the host to commit.
+struct Snapshot<'a> {
+    known: &'a HashMap<String, Bucket>,
+    written: HashMap<String, Bucket>,
     /// The store cannot be reached: every write fails, so limited requests are refused, as when
     /// Envoy's shared data fails.
-    #[serde(default)]
     closed: bool,
-    #[serde(skip)]
     reads: HashMap<String, u32>,
-    #[serde(skip)]
     writes: Vec<Write>,
 }
 
-impl RateStore for Snapshot {
+impl Snapshot<'_> {
+    fn bucket(&self, key: &str) -> Bucket {
+        self.written
+            .get(key)
+            .or_else(|| self.known.get(key))
+            .cloned()
+            .unwrap_or(Bucket {
+                state: None,
+                version: 0,
+            })
+    }
+}
+
+impl RateStore for Snapshot<'_> {
     fn load(&mut self, key: &str) -> (Option<GcraState>, u32) {
-        let bucket = self.buckets.get(key).cloned().unwrap_or(Bucket {
-            state: None,
-            version: 0,
-        });
+        let bucket = self.bucket(key);
         self.reads.entry(key.to_owned()).or_insert(bucket.version);
         let state = bucket
             .state
@@ -109,8 +121,7 @@ impl RateStore for Snapshot {
     }
 
     fn store(&mut self, key: &str, state: GcraState, version: u32) -> bool {
-        let current = self.buckets.get(key).map_or(0, |b| b.version);
-        if self.closed || current != version {
+        if self.closed || self.bucket(key).version != version {
             return false;
         }
         let hex = base16ct::lower::encode_string(&state.to_bytes());
@@ -120,7 +131,7 @@ impl RateStore for Snapshot {
             version,
         });
         // Later reads in the same decision see this write, as in any store.
-        self.buckets.insert(
+        self.written.insert(
             key.to_owned(),
             Bucket {
                 state: Some(hex),
@@ -181,36 +192,50 @@ impl JsGateway {
         Ok(JsGateway {
             gateway,
             rates: MemoryRateStore::default(),
+            shared: HashMap::new(),
         })
     }
 
     /// Decides one request (JSON facts: method, path, headers as pairs, peer, now_ms, sample).
-    /// Without `shared`, rate limits use this isolate's buckets; with a snapshot JSON
-    /// (`{"buckets": {key: {state, version}}, "closed": false}`), the shared store's.
+    /// `store`: `local` (this isolate's buckets), `shared` (the shared store, as last seen:
+    /// commit the returned reads and writes) or `closed` (the shared store is unreachable).
     /// Returns `{decision, reads, writes}`.
-    pub fn decide(&mut self, request: &str, shared: Option<String>) -> Result<String, JsError> {
+    pub fn decide(&mut self, request: &str, store: &str) -> Result<String, JsError> {
         let facts = Facts::parse(request)?;
         let gateway = &self.gateway;
-        with_store(&mut self.rates, shared, |store| {
+        with_store(&mut self.rates, &self.shared, store, |store| {
             facts.with_request(|req| gateway.decide(req, store))
         })
     }
 
     /// Finishes a decision that asked for introspection, given the endpoint's status (0: no
-    /// answer) and body. `shared` as for [`JsGateway::decide`].
+    /// answer) and body. `store` as for [`JsGateway::decide`].
     #[wasm_bindgen(js_name = onIntrospection)]
     pub fn on_introspection(
         &mut self,
         request: &str,
         status: u16,
         body: &[u8],
-        shared: Option<String>,
+        store: &str,
     ) -> Result<String, JsError> {
         let facts = Facts::parse(request)?;
         let gateway = &self.gateway;
-        with_store(&mut self.rates, shared, |store| {
+        with_store(&mut self.rates, &self.shared, store, |store| {
             facts.with_request(|req| gateway.on_introspection(req, status, body, store))
         })
+    }
+
+    /// Merges buckets the shared store answered (`{key: {state, version}}`) into this
+    /// isolate's copy, which the next `shared` decisions start from.
+    #[wasm_bindgen(js_name = rememberShared)]
+    pub fn remember_shared(&mut self, buckets: &str) -> Result<(), JsError> {
+        let buckets: HashMap<String, Bucket> = serde_json::from_str(buckets)
+            .map_err(|_| JsError::new("buckets: not the expected JSON"))?;
+        if self.shared.len() + buckets.len() > MAX_SHARED_BUCKETS {
+            self.shared.clear();
+        }
+        self.shared.extend(buckets);
+        Ok(())
     }
 
     /// The documents to fetch now and every `refresh_secs`, as a JSON array.
@@ -246,25 +271,29 @@ impl JsGateway {
     }
 }
 
-/// Runs `decide` against the isolate's buckets, or against the host's shared-store snapshot.
+/// Runs `decide` against the isolate's buckets, or against its copy of the shared store.
 fn with_store(
     rates: &mut MemoryRateStore,
-    shared: Option<String>,
+    shared: &HashMap<String, Bucket>,
+    store: &str,
     decide: impl FnOnce(&mut dyn RateStore) -> Decision,
 ) -> Result<String, JsError> {
-    let (decision, reads, writes) = match shared {
-        None => (decide(rates), HashMap::new(), Vec::new()),
-        Some(json) => {
-            let mut snapshot: Snapshot = serde_json::from_str(&json)
-                .map_err(|_| JsError::new("shared: not the expected JSON"))?;
-            let d = decide(&mut snapshot);
-            (d, snapshot.reads, snapshot.writes)
-        }
+    let mut snapshot = Snapshot {
+        known: shared,
+        written: HashMap::new(),
+        closed: store == "closed",
+        reads: HashMap::new(),
+        writes: Vec::new(),
+    };
+    let decision = match store {
+        "local" => decide(rates),
+        "shared" | "closed" => decide(&mut snapshot),
+        _ => return Err(JsError::new("store: local, shared or closed")),
     };
     let out = Outcome {
         decision: &decision,
-        reads,
-        writes,
+        reads: snapshot.reads,
+        writes: snapshot.writes,
     };
     serde_json::to_string(&out).map_err(|_| JsError::new("decision: not serializable"))
 }

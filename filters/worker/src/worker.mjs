@@ -21,8 +21,6 @@ initSync({ module: wasmModule });
 const REFETCH_COOLDOWN_MS = 10_000;
 /** Attempts to commit a decision to the shared rate-limit store before failing closed. */
 const COMMIT_ATTEMPTS = 5;
-/** Shared-store buckets this isolate remembers (its guesses; the store validates them). */
-const MAX_CACHED_BUCKETS = 10_000;
 
 /** The isolate's gateway, built once per configuration text. */
 let current = null;
@@ -152,26 +150,19 @@ async function introspect(call) {
   }
 }
 
-/** Shared-store buckets this isolate last saw: `key → {state, version}`. */
-const buckets = new Map();
-
-function remember(entries) {
-  if (buckets.size > MAX_CACHED_BUCKETS) buckets.clear();
-  for (const [key, bucket] of Object.entries(entries)) buckets.set(key, bucket);
-}
-
 /**
- * Runs `decide(shared)` against the per-isolate buckets, or, with a RATE_LIMITER binding,
- * against the shared store: decide on this isolate's snapshot, then commit what the decision
- * read and wrote in one compare-and-swap; if another isolate got there first, decide again with
- * the fresher buckets. A store that cannot be reached or keeps conflicting fails closed:
- * limited requests are refused (rate_limited), as when Envoy's shared data fails.
+ * Runs `decide(store)` against the per-isolate buckets, or, with a RATE_LIMITER binding,
+ * against the shared store: decide on the isolate's copy of the buckets (kept in the gateway),
+ * then commit what the decision read and wrote in one compare-and-swap; if another isolate got
+ * there first, decide again with the fresher buckets the store answered. A store that cannot be
+ * reached or keeps conflicting fails closed: limited requests are refused (rate_limited), as
+ * when Envoy's shared data fails.
  */
-async function decideWith(env, decide) {
-  if (!env.RATE_LIMITER) return JSON.parse(decide(undefined));
+async function decideWith(env, gateway, decide) {
+  if (!env.RATE_LIMITER) return JSON.parse(decide('local'));
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('global'));
   for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
-    const out = JSON.parse(decide(JSON.stringify({ buckets: Object.fromEntries(buckets) })));
+    const out = JSON.parse(decide('shared'));
     if (Object.keys(out.reads).length === 0) return out;
     let answer;
     try {
@@ -180,10 +171,10 @@ async function decideWith(env, decide) {
       console.warn(`tokenwarden: the rate-limit store did not answer (${e.name}); limited requests are refused`);
       break;
     }
-    remember(answer.buckets);
+    gateway.rememberShared(JSON.stringify(answer.buckets));
     if (answer.ok) return out;
   }
-  return JSON.parse(decide(JSON.stringify({ buckets: {}, closed: true })));
+  return JSON.parse(decide('closed'));
 }
 
 /** The request facts the gateway reads. */
@@ -219,7 +210,7 @@ export default {
     const nowMs = Date.now();
     await s.sources.ready(nowMs, ctx);
     const facts = factsOf(request, nowMs);
-    let { decision: d } = await decideWith(env, (shared) => s.gateway.decide(facts, shared));
+    let { decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
     if (d.refetch) s.sources.refetch(d.refetch, nowMs, ctx);
     if (d.introspect) {
       if (!d.introspect.url) {
@@ -230,7 +221,7 @@ export default {
         return respond(JSON.parse(s.gateway.unavailable()));
       }
       const { status, body } = await introspect(d.introspect);
-      ({ decision: d } = await decideWith(env, (shared) => s.gateway.onIntrospection(facts, status, body, shared)));
+      ({ decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
     }
     if (d.introspect || (!d.allowed && d.status < 200)) return respond(JSON.parse(s.gateway.unavailable()));
     if (d.audit) console.log(d.audit);
