@@ -1,6 +1,7 @@
 // Runs the conformance table (cases.mjs) against both edges: Envoy + the filter and workerd + the
-// Worker, each in front of the same echo origin. Every case must meet its expectation on each
-// edge, and the two answers must be identical (status, body, compared response headers, and for
+// Worker — the latter twice, with per-isolate rate limits and with the RateLimiter Durable
+// Object — each in front of the same echo origin. Every case must meet its expectation on each
+// edge, and the answers must be identical (status, body, compared response headers, and for
 // a forwarded request the URL and identity/credential headers the origin received): a
 // disagreement fails the case even when both happen to meet the expectation.
 //
@@ -151,57 +152,68 @@ test('the table covers every edge error code and at least 80 cases', () => {
 
 const totals = { cases: 0, agreed: 0 };
 
-/** Starts Envoy and workerd with the group's configuration; `edges.envoy`, `edges.workerd`. */
+/**
+ * Starts the edges with the group's configuration: Envoy + the filter (`envoy`), workerd + the
+ * Worker with per-isolate rate limits (`worker`), and workerd + the Worker with its limits in
+ * the RateLimiter Durable Object (`worker+do`). Resolves to `{ name: port }`.
+ */
 function edgesFor(group) {
-  const edges = {};
+  const ports = {};
+  const running = [];
   before(async () => {
-    const ports = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
-    const gatewayConfig = group.config(ports);
-    const [listenerPort, adminPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-    const config = bootstrap({ listenerPort, adminPort, upstreamPort: origin.port, pluginConfig: gatewayConfig, clusters: ports });
-    [edges.envoy, edges.workerd] = await Promise.all([
-      startEnvoy({ config, listenerPort, adminPort }),
-      startWorkerd({ port: workerPort, origin: `http://127.0.0.1:${origin.port}`, gatewayConfig }),
-    ]);
-    for (const request of group.warmup ?? []) await Promise.all([warm(listenerPort, request), warm(workerPort, request)]);
+    const servers = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
+    const gatewayConfig = group.config(servers);
+    const [listenerPort, adminPort] = [await freePort(), await freePort()];
+    const [workerPort, durablePort] = [await freePort(), await freePort()];
+    const config = bootstrap({ listenerPort, adminPort, upstreamPort: origin.port, pluginConfig: gatewayConfig, clusters: servers });
+    const originUrl = `http://127.0.0.1:${origin.port}`;
+    running.push(
+      ...(await Promise.all([
+        startEnvoy({ config, listenerPort, adminPort }),
+        startWorkerd({ port: workerPort, origin: originUrl, gatewayConfig }),
+        startWorkerd({ port: durablePort, origin: originUrl, gatewayConfig, durable: true }),
+      ])),
+    );
+    Object.assign(ports, { envoy: listenerPort, worker: workerPort, 'worker+do': durablePort });
+    for (const request of group.warmup ?? []) await Promise.all(Object.values(ports).map((port) => warm(port, request)));
   });
   after(async () => {
-    await Promise.all([edges.envoy?.stop(), edges.workerd?.stop()]);
-    await Promise.all([cleanup(edges.envoy?.dir), cleanup(edges.workerd?.dir)]);
+    await Promise.all(running.map((edge) => edge.stop()));
+    await Promise.all(running.map((edge) => cleanup(edge.dir)));
   });
-  return edges;
+  return ports;
 }
 
 describe(differences.name, () => {
-  const edges = edgesFor(differences);
+  const ports = edgesFor(differences);
   for (const c of differences.cases) {
     test(c.name, async () => {
-      const [e, w] = await Promise.all([send(edges.envoy.listenerPort, c.request), send(edges.workerd.port, c.request)]);
-      check('envoy', view(e), c.envoy);
-      check('worker', view(w), c.worker);
+      for (const [edge, port] of Object.entries(ports)) check(edge, view(await send(port, c.request)), c[edge.startsWith('worker') ? 'worker' : 'envoy']);
     });
   }
 });
 
 for (const group of groups) {
   describe(group.name, () => {
-    const edges = edgesFor(group);
+    const ports = edgesFor(group);
 
     for (const c of group.cases) {
       test(c.name, async () => {
         totals.cases += 1;
-        const [e, w] = await Promise.all([send(edges.envoy.listenerPort, c.request), send(edges.workerd.port, c.request)]);
-        const [ev, wv] = [view(e), view(w)];
-        check('envoy', ev, c.expect);
-        check('worker', wv, c.expect);
-        // Seconds until a bucket refills are read a few milliseconds apart on the two edges.
-        for (const h of ['retry-after', 'x-ratelimit-reset']) {
-          if (ev.headers[h] === undefined && wv.headers[h] === undefined) continue;
-          assert.ok(Math.abs(Number(ev.headers[h]) - Number(wv.headers[h])) <= 1, `${h}: envoy ${ev.headers[h]}, worker ${wv.headers[h]}`);
-          delete ev.headers[h];
-          delete wv.headers[h];
+        const edges = Object.keys(ports);
+        const views = (await Promise.all(edges.map((edge) => send(ports[edge], c.request)))).map(view);
+        edges.forEach((edge, i) => check(edge, views[i], c.expect));
+        const [reference, ...others] = views;
+        for (const [i, v] of others.entries()) {
+          const edge = edges[i + 1];
+          // Seconds until a bucket refills are read a few milliseconds apart on two edges.
+          for (const h of ['retry-after', 'x-ratelimit-reset']) {
+            if (reference.headers[h] === undefined && v.headers[h] === undefined) continue;
+            assert.ok(Math.abs(Number(reference.headers[h]) - Number(v.headers[h])) <= 1, `${h}: envoy ${reference.headers[h]}, ${edge} ${v.headers[h]}`);
+          }
+          const same = (x) => ({ ...x, headers: { ...x.headers, 'retry-after': undefined, 'x-ratelimit-reset': undefined } });
+          assert.deepEqual(same(v), same(reference), `Envoy and ${edge} must give the same answer`);
         }
-        assert.deepEqual(wv, ev, 'Envoy and the Worker must give the same answer');
         totals.agreed += 1;
       });
     }
@@ -209,5 +221,5 @@ for (const group of groups) {
 }
 
 after(() => {
-  console.log(`conformance: ${totals.agreed}/${totals.cases} cases met and agreed on both edges`);
+  console.log(`conformance: ${totals.agreed}/${totals.cases} cases met and agreed on every edge (Envoy, Worker, Worker + Durable Object)`);
 });
