@@ -44,6 +44,7 @@ const worker :Workerd.Worker = (
     assert.equal(code, 0, output);
     assert.match(output, /\[ PASS \] main:commits/);
     assert.match(output, /\[ PASS \] main:oneObjectPerName/);
+    assert.match(output, /\[ PASS \] main:longKeysAreRefused/);
   } finally {
     await cleanup(dir);
   }

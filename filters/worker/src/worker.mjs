@@ -19,6 +19,8 @@ initSync({ module: wasmModule });
 
 /** No second unknown-`kid` refetch of a source within this time (as the Envoy filter). */
 const REFETCH_COOLDOWN_MS = 10_000;
+/** Longest Durable Object storage key, in bytes. */
+const MAX_STORAGE_KEY = 2048;
 /** Attempts to commit a decision to the shared rate-limit store before failing closed. */
 const COMMIT_ATTEMPTS = 5;
 
@@ -254,6 +256,11 @@ export class RateLimiter extends DurableObject {
    * `{ok, buckets}`: on a conflict the current buckets of the stale keys, else the new ones.
    */
   async commit(reads, writes) {
+    // Storage keys are at most 2 KiB (a key is a rule and a credential id, e.g. a token's
+    // `sub`): a longer one is refused before anything changes, and the Worker fails closed.
+    if (Object.keys(reads).some((key) => new TextEncoder().encode(key).length > MAX_STORAGE_KEY)) {
+      throw new RangeError('a rate-limit key is longer than Durable Object storage allows');
+    }
     const stale = {};
     for (const [key, version] of Object.entries(reads)) {
       const b = await this.bucket(key);

@@ -37,3 +37,14 @@ export const oneObjectPerName = {
     assert.deepStrictEqual(again, { ok: false, buckets: { k: bucket('ff', 1) } });
   },
 };
+
+export const longKeysAreRefused = {
+  async test(_ctrl, env) {
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('unit-3'));
+    const key = `rule0:${'x'.repeat(3000)}`;
+    await assert.rejects(limiter.commit({ [key]: 0 }, [{ key, state: '01', version: 0 }]), /longer than Durable Object storage allows/);
+    // Nothing changed: a normal key still commits from version 0.
+    const answer = await limiter.commit({ ok: 0 }, [{ key: 'ok', state: '01', version: 0 }]);
+    assert.strictEqual(answer.ok, true);
+  },
+};
