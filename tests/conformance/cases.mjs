@@ -45,6 +45,8 @@ const KEYS = {
   restricted: 'rk_live_ky31ejrF0VTolpfo0mAsAuV31PUCYqIl4EMPAb',
   publishable: 'pk_live_se0vnVliGqpbLnxgl5C6QBauZ5xRKF7O3naDVG',
   test: 'sk_test_YysU845z4ALSc1e1yGlyTlDwHOx40I1F09UYi4',
+  // `--type rk --env live --prefix dp_live_`: valid only where `api_keys.prefixes` names dp_live_.
+  custom: 'dp_live_utkRPdrAzhdFAyEGu6HeztViGwEGCb5q4LoklJ',
 };
 /** Well-formed (valid checksum) but in no store. */
 const UNKNOWN_KEY = 'sk_live_2Z37W8lEezk5AQv122CN5ey24L2Y9ew12EuJDe';
@@ -86,6 +88,7 @@ export const keyStore = () => ({
     record('restricted', { permissions: ['read:datasets'], datasets: ['sales'] }),
     record('publishable', { permissions: ['read:datasets.public'] }),
     record('test'),
+    record('custom', { type: 'rk', permissions: ['read:datasets'] }),
   ],
 });
 
@@ -186,7 +189,7 @@ export const groups = [
     name: 'credential sources, API keys and stripping',
     config: () => ({
       providers: [provider('idp', idp)],
-      api_keys: { store: { inline: keyStore() } },
+      api_keys: { store: { inline: keyStore() }, prefixes: [{ prefix: 'dp_live_', type: 'rk', env: 'live' }] },
       sources: [
         { type: 'bearer' },
         { type: 'header', name: 'x-api-key' },
@@ -208,6 +211,7 @@ export const groups = [
       { name: 'a JWT as Bearer, stripped', request: { headers: bearer(idp, { sub: 'u-9' }) }, expect: { status: 200, upstream: { authorization: null, 'x-auth-sub': 'u-9' } } },
       { name: 'a restricted (rk_) key', request: { headers: { 'x-api-key': KEYS.restricted } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_restricted' } } },
       { name: 'a publishable (pk_) key', request: { headers: { 'x-api-key': KEYS.publishable } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_publishable' } } },
+      { name: 'a key with a configured custom prefix', request: { headers: { 'x-api-key': KEYS.custom } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_custom', 'x-auth-credential': 'api_key' } } },
       { name: 'two different credentials', request: { headers: { ...bearer(idp), 'x-api-key': KEYS.plain } }, expect: { status: 400, code: 'invalid_request' } },
       { name: 'the same key in two places is one credential', request: { path: `/items?api_key=${KEYS.plain}`, headers: { 'x-api-key': KEYS.plain } }, expect: { status: 200 } },
       { name: 'a key with a bad checksum', request: { headers: { 'x-api-key': BAD_CHECKSUM } }, expect: { status: 401, code: 'invalid_api_key' } },
@@ -265,6 +269,7 @@ export const groups = [
         expect: { status: 200 },
       },
       { name: 'OPTIONS without preflight headers is not a preflight', request: { method: 'OPTIONS', path: '/v1/acme/datasets/sales' }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'a custom-prefix key where the prefix is not configured', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.custom } }, expect: { status: 401, code: 'invalid_api_key' } },
       { name: 'a pinned key from its network', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.pinned, 'x-client-ip': '203.0.113.9' } }, expect: { status: 200 } },
       { name: 'a pinned key from elsewhere', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.pinned, 'x-client-ip': '198.51.100.1' } }, expect: { status: 403, code: 'ip_not_allowed' } },
       { name: 'a pinned key without a client address', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.pinned } }, expect: { status: 403, code: 'ip_not_allowed' } },
