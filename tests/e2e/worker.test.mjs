@@ -165,3 +165,21 @@ test('without an ORIGIN binding every request is refused with invalid_config', a
     await stop(w);
   }
 });
+
+test('a source with only an Envoy cluster: keys_unavailable, and one log line however many requests', async () => {
+  const idp = es256Issuer();
+  const w = await workerWith({ providers: [{ name: 'envoy-only', issuer: idp.issuer, jwks: { remote: { cluster: 'idp', path: '/jwks' } } }] });
+  try {
+    const authorization = `Bearer ${idp.token({ sub: 'u' })}`;
+    for (let i = 0; i < 3; i++) {
+      const res = await request(w.port, { headers: { authorization } });
+      assert.equal(res.status, 503, res.body);
+      assert.equal(JSON.parse(res.body).error.code, 'keys_unavailable');
+    }
+    await sleep(100);
+    const lines = w.lines().filter((l) => l.includes('jwks:envoy-only: fetch of /jwks failed: no url configured'));
+    assert.equal(lines.length, 1, w.output);
+  } finally {
+    await stop(w);
+  }
+});
