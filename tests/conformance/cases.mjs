@@ -36,7 +36,7 @@ const bearer = (issuer, claims = {}, header = {}) => ({
 });
 
 // API keys made by `tokenwarden keys create` for this table only; stores hold their SHA-256.
-const KEYS = {
+export const KEYS = {
   plain: 'sk_live_lp30IhnkLkWYLLDKAEgoyleJO8SlBb1F1FtUWe',
   revoked: 'sk_live_y5zs38m311lnZA4Sa3SnfPv1MLQ2x9af4Y6TGM',
   expired: 'sk_live_oMuG2AkXkpWTQvEMgR9CHX7i8AKZsGpY0lRs4y',

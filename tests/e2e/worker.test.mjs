@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
+import { KEYS, keyStore } from '../conformance/cases.mjs';
 import { cleanup, freePort } from './lib/envoy.mjs';
 import { request, startDocumentServer, startEchoServer } from './lib/http.mjs';
 import { es256Issuer } from './lib/jwt.mjs';
@@ -179,6 +180,19 @@ test('a source with only an Envoy cluster: keys_unavailable, and one log line ho
     await sleep(100);
     const lines = w.lines().filter((l) => l.includes('jwks:envoy-only: fetch of /jwks failed: no url configured'));
     assert.equal(lines.length, 1, w.output);
+  } finally {
+    await stop(w);
+  }
+});
+
+test('IP allow-lists read CF-Connecting-IP when no client_ip header is configured', async () => {
+  const w = await workerWith({ api_keys: { store: { inline: keyStore() } }, sources: [{ type: 'header', name: 'x-api-key' }] });
+  try {
+    const status = async (extra) => (await request(w.port, { headers: { 'x-api-key': KEYS.pinned, ...extra } })).status;
+    assert.equal(await status({ 'cf-connecting-ip': '203.0.113.5' }), 200);
+    assert.equal(await status({ 'cf-connecting-ip': '198.51.100.1' }), 403);
+    assert.equal(await status({}), 403, 'no address: refused');
+    assert.equal(await status({ 'cf-connecting-ip': 'not-an-address' }), 403);
   } finally {
     await stop(w);
   }
