@@ -5,11 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo bench fuzz setup lint unit wasm js js-test filter e2e clean
+.PHONY: test demo demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
-## package and its tests (Node, workerd, Chromium), and the end-to-end tests (the filter in Envoy)
-test: setup lint unit wasm js js-test e2e
+## package and its tests (Node, workerd, Chromium), the end-to-end tests (the filter in a real
+## Envoy, the Worker in a real workerd) and the conformance table run against both
+test: setup lint unit wasm js js-test e2e conformance
 	@echo "make test: all checks passed"
 
 ## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
@@ -61,9 +62,19 @@ filter:
 	@$(CARGO) build --quiet -p tokenwarden-envoy --target wasm32-wasip1 --profile filter
 	@ls -l $(FILTER_WASM) | awk '{print "  " $$9 ": " $$5 " bytes"}'
 
-## e2e: the filter in a real Envoy (from .venv), driven by node's test runner
-e2e: setup filter
+## worker: the Worker's wasm and its wasm-bindgen glue → filters/worker/dist/
+worker: setup
+	@scripts/build-worker.sh
+
+## e2e: the filter in a real Envoy (from .venv) and the Worker in a real workerd (npm), driven
+## by node's test runner
+e2e: setup filter worker
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/e2e/
+
+## conformance: one table of cases against Envoy + the filter and workerd + the Worker; any
+## disagreement between the two fails
+conformance: setup filter worker
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/
 
 clean:
 	$(CARGO) clean

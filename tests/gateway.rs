@@ -912,3 +912,46 @@ fn opaque_tokens_are_introspected_and_cached() {
         "an outage is not cached"
     );
 }
+
+#[test]
+fn worker_urls_take_the_source_path_when_they_have_none() {
+    let f = fixture();
+    // One source entry for both hosts: Envoy reads cluster + path, the Worker url (+ path).
+    let extra = json!({"introspection": {"endpoint": {"cluster": "idp", "path": "/oauth/introspect",
+        "url": "http://127.0.0.1:9/"}, "client_id": "gateway", "client_secret": "s3cret"}});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let headers = [("authorization", "Bearer opaque-1"), XFF];
+    let d = call(&gw, &mut rs, "GET", "/x", &headers, NOW);
+    let ask = d.introspect.expect("an introspection call");
+    assert_eq!(
+        ask.url.as_deref(),
+        Some("http://127.0.0.1:9/oauth/introspect")
+    );
+    let extra = json!({"introspection": {"endpoint": {"url": "http://127.0.0.1:9/introspect/v2",
+        "path": "/ignored"}, "client_id": "gateway", "client_secret": "s3cret"}});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let d = call(&gw, &mut rs, "GET", "/x", &headers, NOW);
+    assert_eq!(
+        d.introspect.unwrap().url.as_deref(),
+        Some("http://127.0.0.1:9/introspect/v2"),
+        "a URL with a path is used as written"
+    );
+}
+
+#[test]
+fn decisions_serialize_for_the_worker_with_the_error_as_its_code() {
+    let f = fixture();
+    let gw = Gateway::from_json(&config(&f, json!({})).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let d = call(&gw, &mut rs, "GET", "/v1/acme/datasets/sales", &[XFF], NOW);
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["allowed"], json!(false));
+    assert_eq!(v["status"], json!(401));
+    assert_eq!(v["error"], json!("missing_credentials"));
+    assert_eq!(v["body"].as_str(), Some(d.body.as_str()));
+    assert_eq!(
+        v["response_headers"][0],
+        json!(["content-type", "application/json"])
+    );
+}

@@ -13,6 +13,7 @@ mod limiter;
 
 use std::net::IpAddr;
 
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 pub use self::config::GatewayConfig;
@@ -48,8 +49,9 @@ pub struct Request<'a> {
     pub sample: u32,
 }
 
-/// What the host must do with the request.
-#[derive(Debug, Clone, PartialEq)]
+/// What the host must do with the request. Serializes to the JSON the Worker reads (`error` as
+/// its code).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     /// Forward upstream (`true`) or answer with `status`, `response_headers` and `body`.
     pub allowed: bool,
@@ -67,6 +69,7 @@ pub struct Decision {
     /// A new request path when a query-parameter credential is stripped.
     pub upstream_path: Option<String>,
     /// The refusal, when refused.
+    #[serde(serialize_with = "error_code")]
     pub error: Option<AuthError>,
     /// A fetch id to refresh now (an unknown `kid`: the issuer may have rotated its keys).
     pub refetch: Option<String>,
@@ -86,7 +89,7 @@ pub struct Decision {
 }
 
 /// A document the host fetches for the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fetch {
     /// Pass back to [`Gateway::on_fetched`].
     pub id: String,
@@ -549,7 +552,8 @@ impl Gateway {
             }
         };
         let path = cfg.endpoint.path.clone().unwrap_or_default();
-        let url = cfg.endpoint.url.clone().unwrap_or_else(|| {
+        let endpoint_url = source_url(&cfg.endpoint, &path);
+        let url = endpoint_url.clone().unwrap_or_else(|| {
             format!(
                 "https://{}{}",
                 cfg.endpoint.authority.as_deref().unwrap_or("introspection"),
@@ -563,7 +567,7 @@ impl Gateway {
         Ok(Step::Introspect(Introspect {
             cluster: cfg.endpoint.cluster.clone(),
             authority: cfg.endpoint.authority.clone(),
-            url: cfg.endpoint.url.clone(),
+            url: endpoint_url,
             path,
             timeout_ms: cfg.endpoint.timeout_ms,
             headers: request.headers,
@@ -792,14 +796,24 @@ fn fetch(id: String, r: &RemoteSource, path: String) -> Fetch {
         id,
         cluster: r.cluster.clone(),
         authority: r.authority.clone(),
-        url: r.url.as_ref().map(|u| match url_path(u) {
-            Some(_) => u.clone(),
-            None => format!("{}{}", u.trim_end_matches('/'), path),
-        }),
+        url: source_url(r, &path),
         path,
         timeout_ms: r.timeout_ms,
         refresh_secs: r.refresh_secs,
     }
+}
+
+/// A source's absolute URL for the Worker: its `url`, with `path` appended when the URL has no
+/// path of its own — so one source entry can name both an Envoy cluster + path and a URL.
+fn source_url(r: &RemoteSource, path: &str) -> Option<String> {
+    r.url.as_ref().map(|u| match url_path(u) {
+        Some(_) => u.clone(),
+        None => format!("{}{}", u.trim_end_matches('/'), path),
+    })
+}
+
+fn error_code<S: Serializer>(e: &Option<AuthError>, s: S) -> Result<S::Ok, S::Error> {
+    e.as_ref().map(|e| e.code().as_str()).serialize(s)
 }
 
 /// The path (with query) of an absolute URL, if it has one beyond `/`.
@@ -865,10 +879,11 @@ enum Step {
 
 /// An introspection call for the host to make (RFC 7662 §2.1), then pass the answer to
 /// [`Gateway::on_introspection`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Introspect {
     pub cluster: Option<String>,
     pub authority: Option<String>,
+    /// The endpoint's absolute URL (the configured `url`, with `path` appended when it has none).
     pub url: Option<String>,
     pub path: String,
     pub timeout_ms: u64,

@@ -1,0 +1,284 @@
+// tokenwarden as a Worker (workerd, Cloudflare-style edges): the same JSON configuration and
+// the same decision as the Envoy filter, in front of an origin.
+//
+// Like the filter, this is a thin host over the core's gateway (src/wasm/gateway.rs): it
+// gathers the request facts, performs the fetches and introspection calls the gateway asks for,
+// keeps rate-limit state, and carries out the decision. Nothing here decides.
+//
+// Bindings: TOKENWARDEN_CONFIG (the gateway JSON, text), ORIGIN (the origin's base URL, text),
+// optionally RATE_LIMITER (a Durable Object namespace of the RateLimiter class below) for
+// rate limits shared by every isolate of the fleet instead of per-isolate buckets.
+
+import { DurableObject } from 'cloudflare:workers';
+
+import wasmModule from '../dist/tokenwarden_bg.wasm';
+import { Gateway, initSync, invalidConfigRefusal } from '../dist/tokenwarden.js';
+
+// workerd hands a `wasm` module over as a compiled WebAssembly.Module.
+initSync({ module: wasmModule });
+
+/** No second unknown-`kid` refetch of a source within this time (as the Envoy filter). */
+const REFETCH_COOLDOWN_MS = 10_000;
+/** Longest Durable Object storage key, in bytes. */
+const MAX_STORAGE_KEY = 2048;
+/** Attempts to commit a decision to the shared rate-limit store before failing closed. */
+const COMMIT_ATTEMPTS = 5;
+
+/** The isolate's gateway, built once per configuration text. */
+let current = null;
+/** An introspection endpoint without a url is reported once per isolate. */
+let reportedNoIntrospectionUrl = false;
+
+/** The configuration's gateway and remote sources, or the refusal of a bad configuration. */
+function load(env) {
+  const text = env.TOKENWARDEN_CONFIG ?? '';
+  if (current?.text === text && current.origin === env.ORIGIN) return current;
+  try {
+    if (!URL.canParse(env.ORIGIN ?? '')) throw new Error('invalid configuration: ORIGIN: not set or not a URL');
+    const gateway = new Gateway(text);
+    current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway) };
+  } catch (e) {
+    // One line naming the field (the core never quotes the document's values).
+    console.error(`tokenwarden: ${e.message}; every request is refused with invalid_config`);
+    current = { text, origin: env.ORIGIN, gateway: null };
+  }
+  return current;
+}
+
+/** A response from `{status, headers, body}`. */
+function respond({ status, headers, body }) {
+  return new Response(body, { status, headers });
+}
+
+/**
+ * Remote documents (JWKS, discovery, key stores) of one isolate: fetched on the first request
+ * that needs them (which waits), refreshed every `refresh_secs` in the background, refetched
+ * early when a decision asks (`refetch`, at most once per cooldown). A failed fetch keeps the
+ * last good document (the gateway bounds that by `max_stale_secs`).
+ */
+class Sources {
+  constructor(gateway) {
+    this.gateway = gateway;
+    /** id → { nextMs, inflight, loaded, failures, refetchAfterMs } */
+    this.state = new Map();
+  }
+
+  entry(id) {
+    let s = this.state.get(id);
+    if (!s) {
+      s = { nextMs: 0, inflight: null, loaded: false, failures: 0, refetchAfterMs: 0 };
+      this.state.set(id, s);
+    }
+    return s;
+  }
+
+  /** Starts due fetches; waits only for sources never loaded. */
+  async ready(nowMs, ctx) {
+    const waits = [];
+    for (const f of JSON.parse(this.gateway.fetches())) {
+      const s = this.entry(f.id);
+      const run = s.inflight ?? (nowMs >= s.nextMs ? this.run(f) : null);
+      if (!run) continue;
+      if (s.loaded) ctx.waitUntil(run);
+      else waits.push(run);
+    }
+    await Promise.all(waits);
+  }
+
+  /** An unknown `kid` or no keys: fetch `id` ahead of schedule, for the next requests. */
+  refetch(id, nowMs, ctx) {
+    const s = this.entry(id);
+    if (s.inflight || nowMs < s.refetchAfterMs || s.nextMs <= nowMs) return;
+    s.refetchAfterMs = nowMs + REFETCH_COOLDOWN_MS;
+    const f = JSON.parse(this.gateway.fetches()).find((x) => x.id === id);
+    if (f) {
+      console.log(`tokenwarden: ${id}: refetching ahead of schedule (unknown key id or no keys)`);
+      ctx.waitUntil(this.run(f));
+    }
+  }
+
+  run(f) {
+    const s = this.entry(f.id);
+    s.inflight = (async () => {
+      const { status, body, why } = await get(f);
+      try {
+        const next = JSON.parse(this.gateway.onFetched(f.id, status, body, BigInt(Math.floor(Date.now() / 1000))));
+        if (s.failures > 0) console.log(`tokenwarden: ${f.id}: fetched again after ${s.failures} failed attempt(s)`);
+        s.loaded = true;
+        s.failures = 0;
+        // Discovery answered with the JWKS to fetch: now.
+        if (next) await this.run(next);
+      } catch (e) {
+        if (s.failures++ === 0) {
+          console.warn(
+            `tokenwarden: ${f.id}: fetch of ${f.url ?? f.path} failed: ${why ?? e.message}; the last good ` +
+              'document stays in use (max_stale_secs), without one requests answer keys_unavailable; ' +
+              'logged once until a fetch succeeds',
+          );
+        }
+      } finally {
+        s.nextMs = Date.now() + f.refresh_secs * 1000;
+        s.inflight = null;
+      }
+    })();
+    return s.inflight;
+  }
+}
+
+/** GETs a document; status 0 when there was no answer. */
+async function get(f) {
+  if (!f.url) return { status: 0, body: new Uint8Array(), why: 'no url configured (a cluster works only in Envoy)' };
+  try {
+    const res = await fetch(f.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(f.timeout_ms) });
+    const body = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, body, why: res.status === 200 ? null : `HTTP ${res.status}` };
+  } catch (e) {
+    return { status: 0, body: new Uint8Array(), why: `no answer (${e.name})` };
+  }
+}
+
+/** The introspection call; status 0 when there was no answer. The headers hold the client secret: never logged. */
+async function introspect(call) {
+  try {
+    const res = await fetch(call.url, {
+      method: 'POST',
+      headers: call.headers,
+      body: call.body,
+      signal: AbortSignal.timeout(call.timeout_ms),
+    });
+    return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
+  } catch {
+    return { status: 0, body: new Uint8Array() };
+  }
+}
+
+/**
+ * Runs `decide(store)` against the per-isolate buckets, or, with a RATE_LIMITER binding,
+ * against the shared store: decide on the isolate's copy of the buckets (kept in the gateway),
+ * then commit what the decision read and wrote in one compare-and-swap; if another isolate got
+ * there first, decide again with the fresher buckets the store answered. A store that cannot be
+ * reached or keeps conflicting fails closed: limited requests are refused (rate_limited), as
+ * when Envoy's shared data fails.
+ */
+async function decideWith(env, gateway, decide) {
+  if (!env.RATE_LIMITER) return JSON.parse(decide('local'));
+  const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('global'));
+  for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+    const out = JSON.parse(decide('shared'));
+    if (Object.keys(out.reads).length === 0) return out;
+    let answer;
+    try {
+      answer = await stub.commit(out.reads, out.writes);
+    } catch (e) {
+      console.warn(`tokenwarden: the rate-limit store did not answer (${e.name}); limited requests are refused`);
+      break;
+    }
+    gateway.rememberShared(JSON.stringify(answer.buckets));
+    if (answer.ok) return out;
+  }
+  return JSON.parse(decide('closed'));
+}
+
+/** The request facts the gateway reads. */
+function factsOf(request, nowMs) {
+  const url = new URL(request.url);
+  const sample = crypto.getRandomValues(new Uint32Array(1))[0];
+  return JSON.stringify({
+    method: request.method,
+    path: url.pathname + url.search,
+    headers: [...request.headers],
+    // The platform's view of the client; `client_ip.header` in the configuration overrides it.
+    peer: request.headers.get('cf-connecting-ip'),
+    now_ms: nowMs,
+    sample,
+  });
+}
+
+/** Forwards an allowed request to the origin as the decision says (like the Envoy filter). */
+async function forward(request, env, d) {
+  const url = new URL(request.url);
+  // Concatenated, not resolved: a path like `//host/x` must not change the origin.
+  const target = new URL(new URL(env.ORIGIN).origin + (d.upstream_path ?? url.pathname + url.search));
+  const headers = new Headers(request.headers);
+  for (const name of d.upstream_remove) headers.delete(name);
+  for (const [name, value] of d.upstream_set) headers.set(name, value);
+  const response = await fetch(target, { method: request.method, headers, body: request.body, redirect: 'manual' });
+  if (d.response_headers.length === 0) return response;
+  // X-RateLimit-* of an allowed request reach the client, replacing any the origin sent.
+  const answer = new Response(response.body, response);
+  for (const [name, value] of d.response_headers) answer.headers.set(name, value);
+  return answer;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const s = load(env);
+    if (!s.gateway) return respond(JSON.parse(invalidConfigRefusal()));
+    const nowMs = Date.now();
+    await s.sources.ready(nowMs, ctx);
+    const facts = factsOf(request, nowMs);
+    let { decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
+    if (d.refetch) s.sources.refetch(d.refetch, nowMs, ctx);
+    if (d.introspect) {
+      if (!d.introspect.url) {
+        if (!reportedNoIntrospectionUrl) {
+          console.warn('tokenwarden: introspection.endpoint has no url (a cluster works only in Envoy); opaque tokens answer keys_unavailable');
+          reportedNoIntrospectionUrl = true;
+        }
+        return respond(JSON.parse(s.gateway.unavailable()));
+      }
+      const { status, body } = await introspect(d.introspect);
+      ({ decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
+    }
+    if (d.introspect || (!d.allowed && d.status < 200)) return respond(JSON.parse(s.gateway.unavailable()));
+    if (d.audit) console.log(d.audit);
+    if (!d.allowed) return respond({ status: d.status, headers: d.response_headers, body: d.body });
+    return forward(request, env, d);
+  },
+};
+
+/**
+ * Rate-limit buckets shared by a fleet: a compare-and-swap store of GCRA states (opaque to this
+ * class; the core reads and writes them). `commit` validates every bucket a decision read and,
+ * only if none changed since, applies its writes — atomically, since a Durable Object runs one
+ * event at a time and storage calls hold its input gate. Buckets are kept in storage so they
+ * survive the object's eviction.
+ */
+export class RateLimiter extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    /** key → {state, version}; loaded from storage on first use. */
+    this.buckets = new Map();
+  }
+
+  async bucket(key) {
+    if (!this.buckets.has(key)) this.buckets.set(key, (await this.ctx.storage.get(key)) ?? { state: null, version: 0 });
+    return this.buckets.get(key);
+  }
+
+  /**
+   * `reads`: key → version the decision saw; `writes`: [{key, state, version}]. Answers
+   * `{ok, buckets}`: on a conflict the current buckets of the stale keys, else the new ones.
+   */
+  async commit(reads, writes) {
+    // Storage keys are at most 2 KiB (a key is a rule and a credential id, e.g. a token's
+    // `sub`): a longer one is refused before anything changes, and the Worker fails closed.
+    if (Object.keys(reads).some((key) => new TextEncoder().encode(key).length > MAX_STORAGE_KEY)) {
+      throw new RangeError('a rate-limit key is longer than Durable Object storage allows');
+    }
+    const stale = {};
+    for (const [key, version] of Object.entries(reads)) {
+      const b = await this.bucket(key);
+      if (b.version !== version) stale[key] = b;
+    }
+    if (Object.keys(stale).length > 0) return { ok: false, buckets: stale };
+    const written = {};
+    for (const w of writes) {
+      const b = { state: w.state, version: (w.version + 1) >>> 0 };
+      this.buckets.set(w.key, b);
+      written[w.key] = b;
+    }
+    if (writes.length > 0) await this.ctx.storage.put(written);
+    return { ok: true, buckets: written };
+  }
+}

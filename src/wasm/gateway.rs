@@ -1,0 +1,299 @@
+//! The edge decision ([`crate::gateway`]) for JavaScript hosts — the Worker in
+//! `filters/worker`. Requests, decisions and fetches cross as JSON text (the core's serde_json,
+//! one string per call rather than many small JS values).
+//!
+//! Rate-limit state lives either in this instance (a Worker isolate's own buckets) or, for
+//! limits shared by a fleet, in a compare-and-swap store outside (a Durable Object): a decision
+//! then starts from this instance's copy of the buckets and returns what it read and wrote, for
+//! the host to commit atomically — or, if another isolate won, to remember the fresher buckets
+//! the store answered and decide again.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use crate::error::{AuthError, ErrorCode, ErrorStyle};
+use crate::gateway::{Decision, MemoryRateStore, RateStore, Request};
+use crate::ratelimit::GcraState;
+
+/// A configured gateway with its per-isolate rate-limit buckets.
+#[wasm_bindgen(js_name = Gateway)]
+pub struct JsGateway {
+    gateway: crate::gateway::Gateway,
+    rates: MemoryRateStore,
+    shared: HashMap<String, Bucket>,
+}
+
+/// The request facts as the host sends them.
+#[derive(Deserialize)]
+struct Facts {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    /// The client's address as the platform reports it (`CF-Connecting-IP`).
+    #[serde(default)]
+    peer: Option<String>,
+    now_ms: u64,
+    #[serde(default)]
+    sample: u32,
+}
+
+impl Facts {
+    fn parse(json: &str) -> Result<Facts, JsError> {
+        serde_json::from_str(json).map_err(|_| JsError::new("request: not the expected JSON"))
+    }
+
+    fn with_request<T>(&self, f: impl FnOnce(&Request<'_>) -> T) -> T {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        f(&Request {
+            method: &self.method,
+            path: &self.path,
+            headers: &headers,
+            // An unparsable address is no address: allow-lists then refuse.
+            peer: self.peer.as_deref().and_then(|p| p.parse::<IpAddr>().ok()),
+            now_ms: self.now_ms,
+            sample: self.sample,
+        })
+    }
+}
+
+/// One bucket of a shared store: its state (hex of [`GcraState::to_bytes`], `null` = fresh) and
+/// version.
+#[derive(Serialize, Deserialize, Clone)]
+struct Bucket {
+    state: Option<String>,
+    version: u32,
+}
+
+/// A write for the shared store: set `key` to `state` if it is still at `version`.
+#[derive(Serialize)]
+struct Write {
+    key: String,
+    state: String,
+    version: u32,
+}
+
+/// Buckets of the shared store this isolate remembers (its guesses; the store validates them).
+const MAX_SHARED_BUCKETS: usize = 10_000;
+
+/// A decision's view of the shared store: the isolate's last-known buckets, with the decision's
+/// own writes on top. Keys it does not know read as fresh buckets at version 0; every read and
+/// write is recorded for the host to commit.
+struct Snapshot<'a> {
+    known: &'a HashMap<String, Bucket>,
+    written: HashMap<String, Bucket>,
+    /// The store cannot be reached: every write fails, so limited requests are refused, as when
+    /// Envoy's shared data fails.
+    closed: bool,
+    reads: HashMap<String, u32>,
+    writes: Vec<Write>,
+}
+
+impl Snapshot<'_> {
+    fn bucket(&self, key: &str) -> Bucket {
+        self.written
+            .get(key)
+            .or_else(|| self.known.get(key))
+            .cloned()
+            .unwrap_or(Bucket {
+                state: None,
+                version: 0,
+            })
+    }
+}
+
+impl RateStore for Snapshot<'_> {
+    fn load(&mut self, key: &str) -> (Option<GcraState>, u32) {
+        let bucket = self.bucket(key);
+        self.reads.entry(key.to_owned()).or_insert(bucket.version);
+        let state = bucket
+            .state
+            .as_deref()
+            .and_then(|h| base16ct::lower::decode_vec(h).ok())
+            .and_then(|b| GcraState::from_bytes(&b));
+        (state, bucket.version)
+    }
+
+    fn store(&mut self, key: &str, state: GcraState, version: u32) -> bool {
+        if self.closed || self.bucket(key).version != version {
+            return false;
+        }
+        let hex = base16ct::lower::encode_string(&state.to_bytes());
+        self.writes.push(Write {
+            key: key.to_owned(),
+            state: hex.clone(),
+            version,
+        });
+        // Later reads in the same decision see this write, as in any store.
+        self.written.insert(
+            key.to_owned(),
+            Bucket {
+                state: Some(hex),
+                version: version.wrapping_add(1),
+            },
+        );
+        true
+    }
+}
+
+/// A decision with the shared-store reads to validate and writes to commit (both empty when
+/// the isolate's own buckets were used).
+#[derive(Serialize)]
+struct Outcome<'a> {
+    decision: &'a Decision,
+    reads: HashMap<String, u32>,
+    writes: Vec<Write>,
+}
+
+/// A refusal the host answers by itself, as the Envoy filter does.
+#[derive(Serialize)]
+struct Refusal {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+fn refusal(error: AuthError, style: ErrorStyle, realm: Option<&str>) -> String {
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(v) = realm.and_then(|r| error.www_authenticate(r)) {
+        headers.push(("www-authenticate", v));
+    }
+    let r = Refusal {
+        status: error.status(),
+        headers,
+        body: error.body(style),
+    };
+    serde_json::to_string(&r).unwrap_or_default()
+}
+
+/// The answer to every request when the configuration is invalid: fail closed.
+#[wasm_bindgen(js_name = invalidConfigRefusal)]
+pub fn invalid_config_refusal() -> String {
+    refusal(
+        AuthError::new(ErrorCode::InvalidConfig),
+        ErrorStyle::default(),
+        None,
+    )
+}
+
+#[wasm_bindgen(js_class = Gateway)]
+impl JsGateway {
+    /// Parses and builds; throws an `Error` whose message names the field (never its value).
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: &str) -> Result<JsGateway, JsError> {
+        let gateway = crate::gateway::Gateway::from_json(config)
+            .map_err(|e| JsError::new(&format!("invalid configuration: {}", e.message())))?;
+        Ok(JsGateway {
+            gateway,
+            rates: MemoryRateStore::default(),
+            shared: HashMap::new(),
+        })
+    }
+
+    /// Decides one request (JSON facts: method, path, headers as pairs, peer, now_ms, sample).
+    /// `store`: `local` (this isolate's buckets), `shared` (the shared store, as last seen:
+    /// commit the returned reads and writes) or `closed` (the shared store is unreachable).
+    /// Returns `{decision, reads, writes}`.
+    pub fn decide(&mut self, request: &str, store: &str) -> Result<String, JsError> {
+        let facts = Facts::parse(request)?;
+        let gateway = &self.gateway;
+        with_store(&mut self.rates, &self.shared, store, |store| {
+            facts.with_request(|req| gateway.decide(req, store))
+        })
+    }
+
+    /// Finishes a decision that asked for introspection, given the endpoint's status (0: no
+    /// answer) and body. `store` as for [`JsGateway::decide`].
+    #[wasm_bindgen(js_name = onIntrospection)]
+    pub fn on_introspection(
+        &mut self,
+        request: &str,
+        status: u16,
+        body: &[u8],
+        store: &str,
+    ) -> Result<String, JsError> {
+        let facts = Facts::parse(request)?;
+        let gateway = &self.gateway;
+        with_store(&mut self.rates, &self.shared, store, |store| {
+            facts.with_request(|req| gateway.on_introspection(req, status, body, store))
+        })
+    }
+
+    /// Merges buckets the shared store answered (`{key: {state, version}}`) into this
+    /// isolate's copy, which the next `shared` decisions start from.
+    #[wasm_bindgen(js_name = rememberShared)]
+    pub fn remember_shared(&mut self, buckets: &str) -> Result<(), JsError> {
+        let buckets: HashMap<String, Bucket> = serde_json::from_str(buckets)
+            .map_err(|_| JsError::new("buckets: not the expected JSON"))?;
+        if self.shared.len() + buckets.len() > MAX_SHARED_BUCKETS {
+            self.shared.clear();
+        }
+        self.shared.extend(buckets);
+        Ok(())
+    }
+
+    /// The documents to fetch now and every `refresh_secs`, as a JSON array.
+    pub fn fetches(&self) -> String {
+        serde_json::to_string(&self.gateway.fetches()).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Feeds a fetched document back (status 0: no answer). Returns the next fetch as JSON
+    /// (discovery names the JWKS) or `null`; throws when the document was refused, and the
+    /// previous keys stay in use.
+    #[wasm_bindgen(js_name = onFetched)]
+    pub fn on_fetched(
+        &mut self,
+        id: &str,
+        status: u16,
+        body: &[u8],
+        now: u64,
+    ) -> Result<String, JsError> {
+        let next = self
+            .gateway
+            .on_fetched(id, status, body, now)
+            .map_err(|e| JsError::new(e.message()))?;
+        Ok(serde_json::to_string(&next).unwrap_or_else(|_| "null".into()))
+    }
+
+    /// `keys_unavailable` in the configured status, style and realm: the answer when a call
+    /// the decision needs could not be made.
+    pub fn unavailable(&self) -> String {
+        let config = self.gateway.config();
+        let error =
+            AuthError::new(ErrorCode::KeysUnavailable).with_status(config.keys_unavailable_status);
+        refusal(error, config.error_style, Some(&config.realm))
+    }
+}
+
+/// Runs `decide` against the isolate's buckets, or against its copy of the shared store.
+fn with_store(
+    rates: &mut MemoryRateStore,
+    shared: &HashMap<String, Bucket>,
+    store: &str,
+    decide: impl FnOnce(&mut dyn RateStore) -> Decision,
+) -> Result<String, JsError> {
+    let mut snapshot = Snapshot {
+        known: shared,
+        written: HashMap::new(),
+        closed: store == "closed",
+        reads: HashMap::new(),
+        writes: Vec::new(),
+    };
+    let decision = match store {
+        "local" => decide(rates),
+        "shared" | "closed" => decide(&mut snapshot),
+        _ => return Err(JsError::new("store: local, shared or closed")),
+    };
+    let out = Outcome {
+        decision: &decision,
+        reads: snapshot.reads,
+        writes: snapshot.writes,
+    };
+    serde_json::to_string(&out).map_err(|_| JsError::new("decision: not serializable"))
+}
