@@ -5,16 +5,28 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance clean
+.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
 ## package and its tests (Node, workerd, Chromium), the end-to-end tests (the filter in a real
 ## Envoy, the Worker in a real workerd) and the conformance table run against both
-test: setup lint unit wasm js js-test e2e conformance
+test: setup lint unit wasm js js-test e2e conformance demo-headless
 	@echo "make test: all checks passed"
 
-## demo: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
-demo: setup
+## demo: a real OpenID provider, a small API, Envoy with the filter and the Worker in workerd in
+## front of it, and a page that signs in with PKCE through the SDK; prints the URLs, Ctrl-C stops
+## everything. DEMO_HEADLESS=1 runs the scenario in headless Chromium and prints a table.
+demo: setup filter js worker
+	@$(CARGO) build --quiet --bin tokenwarden
+	@node demo/run.mjs
+
+## demo-headless: `DEMO_HEADLESS=1 make demo`, as part of make test (the front door stays working)
+demo-headless: setup filter js worker
+	@$(CARGO) build --quiet --bin tokenwarden
+	@DEMO_HEADLESS=1 node demo/run.mjs
+
+## demo-cli: a CLI walkthrough — API keys into a key store, JWT mint/verify, refusals with codes
+demo-cli: setup
 	@$(CARGO) build --quiet --bin tokenwarden
 	@scripts/demo.sh $(or $(CARGO_TARGET_DIR),target)/debug/tokenwarden
 
