@@ -85,10 +85,9 @@ if [ -f "$root/package.json" ]; then
     :
   elif [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
     echo "setup: installing node packages"
-    if [ -f "$lock" ]; then
-      (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
-    else
-      (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
-    fi
+    # `npm install`, not `npm ci`: workerd's platform packages for macOS and Windows are optional
+    # and this registry mirror does not serve them, so the lock cannot name them and `npm ci`
+    # refuses it as out of sync. `npm install` installs the locked versions all the same.
+    (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
   fi
 fi

@@ -162,6 +162,12 @@ impl GcraState {
             remainder: u64::from_be_bytes(remainder.try_into().ok()?),
         })
     }
+
+    /// Whether the bucket is full again at `now_ms`: its TAT has passed, so [`check`] decides
+    /// exactly as for a fresh bucket, whatever the limit, and a store may drop the state.
+    pub fn is_idle(&self, now_ms: u64) -> bool {
+        self.tat_ms < now_ms
+    }
 }
 
 /// The outcome of one [`check`]: what to answer and what to store.
@@ -264,6 +270,27 @@ fn saturate_u64(v: u128) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_idle_state_decides_like_a_fresh_bucket() {
+        let limit: RateLimit = "3/minute".parse().unwrap();
+        let mut state = GcraState::default();
+        for _ in 0..3 {
+            state = check(state, &limit, 1_000_000).state;
+        }
+        assert!(!state.is_idle(1_000_000), "just used");
+        assert!(!check(state, &limit, 1_000_000).allowed);
+        let later = 1_000_000 + 60_001;
+        assert!(state.is_idle(later));
+        for other in ["3/minute", "1/second", "1000/hour"] {
+            let l: RateLimit = other.parse().unwrap();
+            assert_eq!(
+                check(state, &l, later),
+                check(GcraState::default(), &l, later),
+                "{other}"
+            );
+        }
+    }
 
     const T0: u64 = 1_700_000_000_000;
 

@@ -172,6 +172,17 @@ fn refusal(error: AuthError, style: ErrorStyle, realm: Option<&str>) -> String {
     serde_json::to_string(&r).unwrap_or_default()
 }
 
+/// Whether a stored bucket (hex of its state, as in decisions' writes) is full again at
+/// `now_ms`, so a shared store may drop it: it decides like a fresh bucket. An unreadable state
+/// is read as fresh by decisions, so it is idle too.
+#[wasm_bindgen(js_name = bucketIdle)]
+pub fn bucket_idle(state: &str, now_ms: u64) -> bool {
+    base16ct::lower::decode_vec(state)
+        .ok()
+        .and_then(|b| GcraState::from_bytes(&b))
+        .is_none_or(|s| s.is_idle(now_ms))
+}
+
 /// The answer to every request when the configuration is invalid: fail closed.
 #[wasm_bindgen(js_name = invalidConfigRefusal)]
 pub fn invalid_config_refusal() -> String {

@@ -45,6 +45,7 @@ const worker :Workerd.Worker = (
     assert.match(output, /\[ PASS \] main:commits/);
     assert.match(output, /\[ PASS \] main:oneObjectPerName/);
     assert.match(output, /\[ PASS \] main:longKeysAreRefused/);
+    assert.match(output, /\[ PASS \] main:sweepDropsOnlyIdleBuckets/);
   } finally {
     await cleanup(dir);
   }

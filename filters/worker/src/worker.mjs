@@ -12,7 +12,7 @@
 import { DurableObject } from 'cloudflare:workers';
 
 import wasmModule from '../dist/tokenwarden_bg.wasm';
-import { Gateway, initSync, invalidConfigRefusal } from '../dist/tokenwarden.js';
+import { bucketIdle, Gateway, initSync, invalidConfigRefusal } from '../dist/tokenwarden.js';
 
 // workerd hands a `wasm` module over as a compiled WebAssembly.Module.
 initSync({ module: wasmModule });
@@ -21,6 +21,10 @@ initSync({ module: wasmModule });
 const REFETCH_COOLDOWN_MS = 10_000;
 /** Longest Durable Object storage key, in bytes. */
 const MAX_STORAGE_KEY = 2048;
+/** How often the RateLimiter drops buckets that are full again (while it holds any). */
+const SWEEP_EVERY_MS = 10 * 60_000;
+/** Buckets read from storage per step of a sweep. */
+const SWEEP_BATCH = 1000;
 /** Attempts to commit a decision to the shared rate-limit store before failing closed. */
 const COMMIT_ATTEMPTS = 5;
 
@@ -242,13 +246,15 @@ export default {
  * class; the core reads and writes them). `commit` validates every bucket a decision read and,
  * only if none changed since, applies its writes — atomically, since a Durable Object runs one
  * event at a time and storage calls hold its input gate. Buckets are kept in storage so they
- * survive the object's eviction.
+ * survive the object's eviction; an alarm drops those that are full again.
  */
 export class RateLimiter extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     /** key → {state, version}; loaded from storage on first use. */
     this.buckets = new Map();
+    /** An alarm to sweep idle buckets is set (checked once per object instance). */
+    this.sweepScheduled = false;
   }
 
   async bucket(key) {
@@ -278,7 +284,40 @@ export class RateLimiter extends DurableObject {
       this.buckets.set(w.key, b);
       written[w.key] = b;
     }
-    if (writes.length > 0) await this.ctx.storage.put(written);
+    if (writes.length > 0) {
+      await this.ctx.storage.put(written);
+      if (!this.sweepScheduled) {
+        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+        this.sweepScheduled = true;
+      }
+    }
     return { ok: true, buckets: written };
+  }
+
+  /**
+   * Drops the buckets that are full again at `nowMs` (they decide like absent ones), so storage
+   * holds only credentials limited recently; returns how many. An isolate still holding a
+   * dropped bucket's old version meets a conflict and decides again from the fresh one.
+   */
+  async sweep(nowMs = Date.now()) {
+    let removed = 0;
+    let startAfter;
+    for (;;) {
+      const page = await this.ctx.storage.list({ startAfter, limit: SWEEP_BATCH });
+      if (page.size === 0) return removed;
+      const idle = [...page].filter(([, b]) => bucketIdle(b.state ?? '', BigInt(nowMs))).map(([key]) => key);
+      // storage.delete takes at most 128 keys at a time.
+      for (let i = 0; i < idle.length; i += 128) await this.ctx.storage.delete(idle.slice(i, i + 128));
+      for (const key of idle) this.buckets.delete(key);
+      removed += idle.length;
+      startAfter = [...page.keys()].at(-1);
+    }
+  }
+
+  async alarm() {
+    await this.sweep();
+    const left = await this.ctx.storage.list({ limit: 1 });
+    this.sweepScheduled = left.size > 0;
+    if (this.sweepScheduled) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 }

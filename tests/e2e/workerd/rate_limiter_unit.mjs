@@ -48,3 +48,20 @@ export const longKeysAreRefused = {
     assert.strictEqual(answer.ok, true);
   },
 };
+
+export const sweepDropsOnlyIdleBuckets = {
+  async test(_ctrl, env) {
+    const limiter = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName('unit-4'));
+    // GcraState bytes: TAT in unix ms (big-endian u64), then a remainder.
+    const state = (tatMs) => `${tatMs.toString(16).padStart(16, '0')}${'0'.repeat(16)}`;
+    const now = 1_800_000_000_000;
+    await limiter.commit({ busy: 0, idle: 0 }, [
+      { key: 'busy', state: state(now + 5000), version: 0 },
+      { key: 'idle', state: state(now - 5000), version: 0 },
+    ]);
+    assert.strictEqual(await limiter.sweep(now), 1);
+    // The idle bucket is gone (version 0 again); the busy one is untouched.
+    const answer = await limiter.commit({ busy: 0, idle: 1 }, []);
+    assert.deepStrictEqual(answer, { ok: false, buckets: { busy: bucket(state(now + 5000), 1), idle: bucket(null, 0) } });
+  },
+};
