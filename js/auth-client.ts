@@ -220,7 +220,7 @@ export class AuthClient {
         const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
         headers.set('Authorization', `Bearer ${await this.getAccessToken()}`);
         const res = await this.fetchImpl(input, { ...init, headers });
-        this.log(`fetch: ${method} ${String(input instanceof Request ? input.url : input)} → ${res.status}`);
+        this.log(`fetch: ${method} ${withoutQuery(input)} → ${res.status}`);
         const date = res.headers.get('date');
         if (date) this.session?.observeDate(date, nowSecs());
         if (res.status === 429 && replay) {
@@ -358,11 +358,19 @@ export class AuthClient {
 
   /** Stored tokens first; with none, a signed-in tab may share its session. */
   private async restore(): Promise<void> {
-    const stored = await this.tokens.getItem(`${this.prefix}:tokens`);
+    const key = `${this.prefix}:tokens`;
+    const stored = await this.tokens.getItem(key);
     if (stored) {
-      const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
-      this.session = call(() => core().Session.restore(tokens, offset));
-      return;
+      try {
+        const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
+        this.session = call(() => core().Session.restore(tokens, offset));
+        return;
+      } catch (e) {
+        // Unreadable storage (another version, tampering) is no session, not a client that fails forever.
+        this.log('restore: stored tokens unreadable, discarded');
+        await this.tokens.removeItem(key);
+        this.emit('error', e);
+      }
     }
     if (!this.channel) return;
     this.channel.postMessage({ type: 'hello' } satisfies Message);
@@ -448,4 +456,11 @@ export class AuthClient {
     if (typeof debug === 'function') debug(`tokenwarden: ${line}`);
     else console.debug(`tokenwarden: ${line}`);
   }
+}
+
+/** A URL for the debug log: a query may carry credentials (`access_token=`, signed URLs). */
+function withoutQuery(input: RequestInfo | URL): string {
+  const url = String(input instanceof Request ? input.url : input);
+  const cut = url.search(/[?#]/);
+  return cut < 0 ? url : `${url.slice(0, cut)}?…`;
 }
