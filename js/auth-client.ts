@@ -125,17 +125,11 @@ export class AuthClient {
   /** The authorization URL; the transaction (verifier, state, nonce) is stored for one use. */
   async buildAuthorizeUrl(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<string> {
     const meta = await this.metadata();
-    const params = {
-      authorization_endpoint: meta.authorization_endpoint,
-      client_id: this.config.clientId,
-      redirect_uri: this.config.redirectUri,
-      scope: this.config.scopes?.join(' '),
-      resource: this.config.resource,
-      audience: this.config.audience,
-      prompt: options.prompt,
-      extra: Object.entries(options.extraParams ?? {}),
-    };
-    const begun = JSON.parse(call(() => core().beginLogin(JSON.stringify(params)))) as { url: string; transaction: unknown };
+    const c = this.config;
+    const extra = Object.entries(options.extraParams ?? {}).flat();
+    const begun = JSON.parse(
+      call(() => core().beginLogin(meta.authorization_endpoint!, c.clientId, c.redirectUri, c.scopes?.join(' '), c.resource, c.audience, options.prompt, extra)),
+    ) as { url: string; transaction: unknown };
     await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
     this.log(`login: authorization request to ${meta.authorization_endpoint}`);
     const par = meta.pushed_authorization_request_endpoint;

@@ -25,8 +25,7 @@ const FORBIDDEN_REDIRECT_SCHEMES: [&str; 6] =
     ["javascript", "data", "file", "blob", "vbscript", "about"];
 
 /// What the app asks for. `nonce` is added when `scope` includes `openid`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginParams {
     pub authorization_endpoint: String,
     pub client_id: String,
