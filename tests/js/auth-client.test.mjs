@@ -205,3 +205,23 @@ test('insecure endpoints are refused; app schemes are fine redirect URIs', async
   await assert.rejects(bad.buildAuthorizeUrl(), ConfigError);
   bad.close();
 });
+
+test('without BroadcastChannel (and Web Locks, as in Node) the client still works in its own context', async () => {
+  const saved = globalThis.BroadcastChannel;
+  globalThis.BroadcastChannel = undefined;
+  const { server, state } = await provider({ accessTtl: 1 });
+  const client = newClient(server.origin);
+  try {
+    await signIn(client, state);
+    await sleep(1100);
+    const tokens = await Promise.all([client.getAccessToken(), client.getAccessToken()]);
+    assert.equal(state.refreshes, 1);
+    assert.equal(tokens[0], tokens[1]);
+    await client.logout();
+    assert.equal(await client.isAuthenticated(), false);
+  } finally {
+    globalThis.BroadcastChannel = saved;
+    client.close();
+    await server.close();
+  }
+});
