@@ -61,7 +61,7 @@ interface Decision {
 }
 
 type Message =
-  | { type: 'tokens'; tokens: string; offset: number }
+  | { type: 'tokens'; tokens: string; offset: number; seq: number }
   | { type: 'logout' }
   | { type: 'expired' }
   | { type: 'hello' };
@@ -74,10 +74,13 @@ export interface FetchOptions {
 /** How long a new tab waits for a signed-in tab to share its session. */
 const HELLO_WAIT_MS = 150;
 /**
- * A refreshing tab keeps the lock this long after broadcasting, so a tab queued on the lock
- * sees the new tokens before it decides (BroadcastChannel and Web Locks are not ordered).
+ * BroadcastChannel and Web Locks are not ordered with each other: a tab can get the refresh lock
+ * before the message with the tokens the previous holder got. A shared counter of refreshes in
+ * localStorage (not secret) tells it that newer tokens exist; it then waits this long for them.
  */
-const HANDOFF_MS = 100;
+const HANDOFF_WAIT_MS = 2000;
+/** Without localStorage, the refreshing tab keeps the lock this long after broadcasting instead. */
+const HANDOFF_HOLD_MS = 100;
 
 export class AuthClient {
   private readonly config: AuthClientConfig;
@@ -92,6 +95,9 @@ export class AuthClient {
   private clientPromise: Promise<Client> | undefined;
   private session: Session | undefined;
   private generation = 0;
+  /** The shared refresh counter's value for the tokens this tab holds. */
+  private seq = 0;
+  private seqWaiters: (() => void)[] = [];
   private inflight: Promise<void> | undefined;
   private readonly ready: Promise<void>;
 
@@ -270,6 +276,8 @@ export class AuthClient {
     const seen = this.generation;
     const run = async (): Promise<void> => {
       if (this.generation !== seen) return;
+      const shared = this.sharedCounter();
+      if (shared !== undefined && shared > this.seq && (await this.tokensArrive(shared))) return;
       await this.refreshNow(force);
     };
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
@@ -302,19 +310,47 @@ export class AuthClient {
     }
     this.log(`refresh: new tokens, access token ${core().redact(session.accessToken())}`);
     await this.adopt(session, true);
-    if (this.channel) await sleep(HANDOFF_MS);
+    if (this.channel && this.sharedCounter() === undefined) await sleep(HANDOFF_HOLD_MS);
+  }
+
+  /** The number of sign-ins and refreshes of this client in any tab, or undefined without localStorage. */
+  private sharedCounter(): number | undefined {
+    const value = webStorage('local')?.getItem(`${this.prefix}:refreshes`);
+    return value === undefined ? undefined : Number(value ?? 0) || 0;
+  }
+
+  /** Whether another tab's tokens numbered `seq` arrive within HANDOFF_WAIT_MS. */
+  private tokensArrive(seq: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), HANDOFF_WAIT_MS);
+      const check = (): void => {
+        if (this.seq < seq) return void this.seqWaiters.push(check);
+        clearTimeout(timer);
+        resolve(true);
+      };
+      check();
+    });
   }
 
   /**
    * Replaced sessions are left to the garbage collector rather than freed: a refresh in
    * flight may still hold one when another tab's tokens arrive.
    */
-  private async adopt(session: Session, announce: boolean): Promise<void> {
+  private async adopt(session: Session, announce: boolean, seq?: number): Promise<void> {
     this.session = session;
     this.generation++;
+    if (announce) {
+      // Advanced under the refresh lock (or at sign-in), so tabs agree on the order.
+      const next = (this.sharedCounter() ?? this.seq) + 1;
+      webStorage('local')?.setItem(`${this.prefix}:refreshes`, String(next));
+      this.seq = next;
+    } else if (seq !== undefined) {
+      this.seq = Math.max(this.seq, seq);
+    }
+    for (const waiter of this.seqWaiters.splice(0)) waiter();
     const stored = this.keepAccessToken ? session.tokens() : session.tokensWithoutAccess();
     await this.tokens.setItem(`${this.prefix}:tokens`, JSON.stringify({ tokens: stored, offset: session.clockOffset() }));
-    if (announce) this.channel?.postMessage({ type: 'tokens', tokens: session.tokens(), offset: session.clockOffset() } satisfies Message);
+    if (announce) this.channel?.postMessage({ type: 'tokens', tokens: session.tokens(), offset: session.clockOffset(), seq: this.seq } satisfies Message);
     this.emit('tokens_updated', { accessTokenExpiresAt: session.accessExpiresAt(), refreshTokenExpiresAt: session.refreshExpiresAt() });
   }
 
@@ -336,10 +372,10 @@ export class AuthClient {
     switch (message.type) {
       case 'tokens':
         this.log('tabs: tokens from another tab');
-        void this.adopt(call(() => core().Session.restore(message.tokens, message.offset)), false);
+        void this.adopt(call(() => core().Session.restore(message.tokens, message.offset)), false, message.seq);
         break;
       case 'hello':
-        if (this.session) this.channel?.postMessage({ type: 'tokens', tokens: this.session.tokens(), offset: this.session.clockOffset() } satisfies Message);
+        if (this.session) this.channel?.postMessage({ type: 'tokens', tokens: this.session.tokens(), offset: this.session.clockOffset(), seq: this.seq } satisfies Message);
         break;
       case 'logout':
         this.dropSession();
@@ -358,6 +394,7 @@ export class AuthClient {
       try {
         const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
         this.session = call(() => core().Session.restore(tokens, offset));
+        this.seq = this.sharedCounter() ?? 0;
         return;
       } catch (e) {
         // Unreadable storage (another version, tampering) is no session, not a client that fails forever.
