@@ -61,7 +61,7 @@ interface Decision {
 }
 
 type Message =
-  | { type: 'tokens'; tokens: string; offset: number }
+  | { type: 'tokens'; tokens: string; offset: number; seq: number }
   | { type: 'logout' }
   | { type: 'expired' }
   | { type: 'hello' };
@@ -74,10 +74,13 @@ export interface FetchOptions {
 /** How long a new tab waits for a signed-in tab to share its session. */
 const HELLO_WAIT_MS = 150;
 /**
- * A refreshing tab keeps the lock this long after broadcasting, so a tab queued on the lock
- * sees the new tokens before it decides (BroadcastChannel and Web Locks are not ordered).
+ * BroadcastChannel and Web Locks are not ordered with each other: a tab can get the refresh lock
+ * before the message with the tokens the previous holder got. A shared counter of refreshes in
+ * localStorage (not secret) tells it that newer tokens exist; it then waits this long for them.
  */
-const HANDOFF_MS = 100;
+const HANDOFF_WAIT_MS = 2000;
+/** Without localStorage, the refreshing tab keeps the lock this long after broadcasting instead. */
+const HANDOFF_HOLD_MS = 100;
 
 export class AuthClient {
   private readonly config: AuthClientConfig;
@@ -92,6 +95,9 @@ export class AuthClient {
   private clientPromise: Promise<Client> | undefined;
   private session: Session | undefined;
   private generation = 0;
+  /** The shared refresh counter's value for the tokens this tab holds. */
+  private seq = 0;
+  private seqWaiters: (() => void)[] = [];
   private inflight: Promise<void> | undefined;
   private readonly ready: Promise<void>;
 
@@ -125,17 +131,11 @@ export class AuthClient {
   /** The authorization URL; the transaction (verifier, state, nonce) is stored for one use. */
   async buildAuthorizeUrl(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<string> {
     const meta = await this.metadata();
-    const params = {
-      authorization_endpoint: meta.authorization_endpoint,
-      client_id: this.config.clientId,
-      redirect_uri: this.config.redirectUri,
-      scope: this.config.scopes?.join(' '),
-      resource: this.config.resource,
-      audience: this.config.audience,
-      prompt: options.prompt,
-      extra: Object.entries(options.extraParams ?? {}),
-    };
-    const begun = JSON.parse(call(() => core().beginLogin(JSON.stringify(params)))) as { url: string; transaction: unknown };
+    const c = this.config;
+    const extra = Object.entries(options.extraParams ?? {}).flat();
+    const begun = JSON.parse(
+      call(() => core().beginLogin(meta.authorization_endpoint!, c.clientId, c.redirectUri, c.scopes?.join(' '), c.resource, c.audience, options.prompt, extra)),
+    ) as { url: string; transaction: unknown };
     await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
     this.log(`login: authorization request to ${meta.authorization_endpoint}`);
     const par = meta.pushed_authorization_request_endpoint;
@@ -220,7 +220,7 @@ export class AuthClient {
         const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
         headers.set('Authorization', `Bearer ${await this.getAccessToken()}`);
         const res = await this.fetchImpl(input, { ...init, headers });
-        this.log(`fetch: ${method} ${String(input instanceof Request ? input.url : input)} → ${res.status}`);
+        this.log(`fetch: ${method} ${withoutQuery(input)} → ${res.status}`);
         const date = res.headers.get('date');
         if (date) this.session?.observeDate(date, nowSecs());
         if (res.status === 429 && replay) {
@@ -276,6 +276,8 @@ export class AuthClient {
     const seen = this.generation;
     const run = async (): Promise<void> => {
       if (this.generation !== seen) return;
+      const shared = this.sharedCounter();
+      if (shared !== undefined && shared > this.seq && (await this.tokensArrive(shared))) return;
       await this.refreshNow(force);
     };
     const locks = (globalThis.navigator as Navigator | undefined)?.locks;
@@ -308,19 +310,47 @@ export class AuthClient {
     }
     this.log(`refresh: new tokens, access token ${core().redact(session.accessToken())}`);
     await this.adopt(session, true);
-    if (this.channel) await sleep(HANDOFF_MS);
+    if (this.channel && this.sharedCounter() === undefined) await sleep(HANDOFF_HOLD_MS);
+  }
+
+  /** The number of sign-ins and refreshes of this client in any tab, or undefined without localStorage. */
+  private sharedCounter(): number | undefined {
+    const value = webStorage('local')?.getItem(`${this.prefix}:refreshes`);
+    return value === undefined ? undefined : Number(value ?? 0) || 0;
+  }
+
+  /** Whether another tab's tokens numbered `seq` arrive within HANDOFF_WAIT_MS. */
+  private tokensArrive(seq: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), HANDOFF_WAIT_MS);
+      const check = (): void => {
+        if (this.seq < seq) return void this.seqWaiters.push(check);
+        clearTimeout(timer);
+        resolve(true);
+      };
+      check();
+    });
   }
 
   /**
    * Replaced sessions are left to the garbage collector rather than freed: a refresh in
    * flight may still hold one when another tab's tokens arrive.
    */
-  private async adopt(session: Session, announce: boolean): Promise<void> {
+  private async adopt(session: Session, announce: boolean, seq?: number): Promise<void> {
     this.session = session;
     this.generation++;
+    if (announce) {
+      // Advanced under the refresh lock (or at sign-in), so tabs agree on the order.
+      const next = (this.sharedCounter() ?? this.seq) + 1;
+      webStorage('local')?.setItem(`${this.prefix}:refreshes`, String(next));
+      this.seq = next;
+    } else if (seq !== undefined) {
+      this.seq = Math.max(this.seq, seq);
+    }
+    for (const waiter of this.seqWaiters.splice(0)) waiter();
     const stored = this.keepAccessToken ? session.tokens() : session.tokensWithoutAccess();
     await this.tokens.setItem(`${this.prefix}:tokens`, JSON.stringify({ tokens: stored, offset: session.clockOffset() }));
-    if (announce) this.channel?.postMessage({ type: 'tokens', tokens: session.tokens(), offset: session.clockOffset() } satisfies Message);
+    if (announce) this.channel?.postMessage({ type: 'tokens', tokens: session.tokens(), offset: session.clockOffset(), seq: this.seq } satisfies Message);
     this.emit('tokens_updated', { accessTokenExpiresAt: session.accessExpiresAt(), refreshTokenExpiresAt: session.refreshExpiresAt() });
   }
 
@@ -342,10 +372,10 @@ export class AuthClient {
     switch (message.type) {
       case 'tokens':
         this.log('tabs: tokens from another tab');
-        void this.adopt(call(() => core().Session.restore(message.tokens, message.offset)), false);
+        void this.adopt(call(() => core().Session.restore(message.tokens, message.offset)), false, message.seq);
         break;
       case 'hello':
-        if (this.session) this.channel?.postMessage({ type: 'tokens', tokens: this.session.tokens(), offset: this.session.clockOffset() } satisfies Message);
+        if (this.session) this.channel?.postMessage({ type: 'tokens', tokens: this.session.tokens(), offset: this.session.clockOffset(), seq: this.seq } satisfies Message);
         break;
       case 'logout':
         this.dropSession();
@@ -358,11 +388,20 @@ export class AuthClient {
 
   /** Stored tokens first; with none, a signed-in tab may share its session. */
   private async restore(): Promise<void> {
-    const stored = await this.tokens.getItem(`${this.prefix}:tokens`);
+    const key = `${this.prefix}:tokens`;
+    const stored = await this.tokens.getItem(key);
     if (stored) {
-      const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
-      this.session = call(() => core().Session.restore(tokens, offset));
-      return;
+      try {
+        const { tokens, offset } = JSON.parse(stored) as { tokens: string; offset: number };
+        this.session = call(() => core().Session.restore(tokens, offset));
+        this.seq = this.sharedCounter() ?? 0;
+        return;
+      } catch (e) {
+        // Unreadable storage (another version, tampering) is no session, not a client that fails forever.
+        this.log('restore: stored tokens unreadable, discarded');
+        await this.tokens.removeItem(key);
+        this.emit('error', e);
+      }
     }
     if (!this.channel) return;
     this.channel.postMessage({ type: 'hello' } satisfies Message);
@@ -448,4 +487,11 @@ export class AuthClient {
     if (typeof debug === 'function') debug(`tokenwarden: ${line}`);
     else console.debug(`tokenwarden: ${line}`);
   }
+}
+
+/** A URL for the debug log: a query may carry credentials (`access_token=`, signed URLs). */
+function withoutQuery(input: RequestInfo | URL): string {
+  const url = String(input instanceof Request ? input.url : input);
+  const cut = url.search(/[?#]/);
+  return cut < 0 ? url : `${url.slice(0, cut)}?…`;
 }

@@ -49,7 +49,8 @@ export class ServiceClient {
       const headers = new Headers(init.headers);
       headers.set('Authorization', `Bearer ${await this.getToken()}`);
       const res = await this.fetchImpl(input, { ...init, headers });
-      if (res.status !== 401 || attempt > 0 || !core().mayReplay(init.method ?? 'GET', false)) return res;
+      const method = init.method ?? (input instanceof Request ? input.method : 'GET');
+      if (res.status !== 401 || attempt > 0 || !core().mayReplay(method, false)) return res;
       this.session = undefined;
     }
   }

@@ -20,7 +20,7 @@ pub mod session;
 pub mod sign;
 pub mod token;
 pub mod verify;
-#[cfg(feature = "js-browser")]
+#[cfg(feature = "js-exports")]
 pub mod wasm;
 pub mod webhook;
 

@@ -21,22 +21,33 @@ pub type JsResult<T> = Result<T, JsValue>;
 
 /// `{"code","message","status","retry_after","oauth":{"error","error_description","error_uri"}}`;
 /// `retry_after` and `oauth` are null when absent. Provider text is the core's cleaned copy.
+/// Derived structs rather than `json!`, which would add `Value`'s writer to the browser build.
 pub fn error_json(err: &AuthError) -> String {
-    let oauth = err.oauth_error().map(|o| {
-        serde_json::json!({
-            "error": o.error(),
-            "error_description": o.error_description(),
-            "error_uri": o.error_uri(),
-        })
-    });
-    serde_json::json!({
-        "code": err.code().as_str(),
-        "message": err.message(),
-        "status": err.status(),
-        "retry_after": err.retry_after(),
-        "oauth": oauth,
+    #[derive(serde::Serialize)]
+    struct Provider<'a> {
+        error: &'a str,
+        error_description: Option<&'a str>,
+        error_uri: Option<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Error<'a> {
+        code: &'a str,
+        message: &'a str,
+        status: u16,
+        retry_after: Option<u64>,
+        oauth: Option<Provider<'a>>,
+    }
+    to_json(&Error {
+        code: err.code().as_str(),
+        message: err.message(),
+        status: err.status(),
+        retry_after: err.retry_after(),
+        oauth: err.oauth_error().map(|o| Provider {
+            error: o.error(),
+            error_description: o.error_description(),
+            error_uri: o.error_uri(),
+        }),
     })
-    .to_string()
 }
 
 fn throw(err: AuthError) -> JsValue {

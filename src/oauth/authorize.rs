@@ -1,7 +1,6 @@
 //! The authorization request (RFC 6749 §4.1.1 with RFC 7636 and OpenID Connect parameters)
 //! and the redirect that brings its result back (RFC 6749 §4.1.2).
 
-use std::collections::HashSet;
 use std::fmt;
 
 use crate::error::{AuthError, ErrorCode};
@@ -162,17 +161,19 @@ impl AuthorizationRequest {
             .split_once('?')
             .map(|(_, q)| q)
             .unwrap_or_default();
-        let mut names: HashSet<String> = form_urlencoded::parse(existing.as_bytes())
+        // A handful of names: a list is enough, and keeps a hash table out of the browser build.
+        let mut names: Vec<String> = form_urlencoded::parse(existing.as_bytes())
             .map(|(n, _)| n.into_owned())
             .collect();
-        if RESERVED.iter().any(|r| names.contains(*r)) {
+        if RESERVED.iter().any(|r| names.iter().any(|n| n == r)) {
             return config("the endpoint's query repeats a request parameter");
         }
         names.extend(RESERVED.iter().map(|r| (*r).to_owned()));
         for (name, _) in &self.extra {
-            if name.is_empty() || !names.insert(name.clone()) {
+            if name.is_empty() || names.contains(name) {
                 return config("an extra parameter is empty or repeats another parameter");
             }
+            names.push(name.clone());
         }
         Ok(())
     }

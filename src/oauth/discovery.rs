@@ -4,7 +4,7 @@
 //! an impersonating or misconfigured provider: the `issuer` must equal the expected one exactly
 //! (Discovery §4.3) and every endpoint must be `https://` (loopback `http://` for development).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::http::{
@@ -46,8 +46,7 @@ fn check_issuer(issuer: &str) -> Result<(), AuthError> {
 }
 
 /// A checked provider configuration. Lists the provider does not advertise are empty.
-/// Serializable so hosts can cache it and hand it to their own code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMetadata {
     pub issuer: String,
     pub authorization_endpoint: Option<String>,

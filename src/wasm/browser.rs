@@ -2,6 +2,7 @@
 //! the session lifecycle, discovery, key parsing and redaction. Nothing here verifies a
 //! signature, so the browser build carries no verification code.
 
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{from_json, secs, throw, to_json, JsResult};
@@ -10,12 +11,41 @@ use crate::audit;
 use crate::oauth::{self, login, BodyFormat, ClientAuth, OAuthClient, TokenEndpoint, TokenParams};
 use crate::session::{self, ClockOffset, Decision, RecoveryStep, StoredTokens};
 
-/// `{"url","transaction"}` for the `LoginParams` JSON; see [`login::begin`].
+/// `{"url","transaction"}`; see [`login::begin`]. Positional arguments rather than a JSON
+/// object keep a reader for [`login::LoginParams`] out of the browser build; `extra` is a flat
+/// `[name, value, …]` list.
 #[wasm_bindgen(js_name = beginLogin)]
-pub fn begin_login(params_json: &str) -> JsResult<String> {
-    let params: login::LoginParams = from_json(params_json)?;
+#[allow(clippy::too_many_arguments)]
+pub fn begin_login(
+    authorization_endpoint: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+    prompt: Option<String>,
+    extra: Vec<String>,
+) -> JsResult<String> {
+    let params = login::LoginParams {
+        authorization_endpoint,
+        client_id,
+        redirect_uri,
+        scope,
+        resource,
+        audience,
+        prompt,
+        extra: extra
+            .chunks_exact(2)
+            .map(|pair| (pair[0].clone(), pair[1].clone()))
+            .collect(),
+    };
     let (url, transaction) = login::begin(&params).map_err(throw)?;
-    Ok(serde_json::json!({ "url": url, "transaction": transaction }).to_string())
+    #[derive(Serialize)]
+    struct Begun {
+        url: String,
+        transaction: login::LoginTransaction,
+    }
+    Ok(to_json(&Begun { url, transaction }))
 }
 
 /// A registered client and the token endpoint(s) it talks to.
@@ -163,7 +193,15 @@ impl Session {
             Decision::RefreshFirst => r#"{"action":"refresh"}"#.to_owned(),
             Decision::Expired => r#"{"action":"expired"}"#.to_owned(),
             Decision::Wait { retry_at } => {
-                serde_json::json!({ "action": "wait", "retry_at": retry_at }).to_string()
+                #[derive(Serialize)]
+                struct Wait {
+                    action: &'static str,
+                    retry_at: u64,
+                }
+                to_json(&Wait {
+                    action: "wait",
+                    retry_at,
+                })
             }
         }
     }
@@ -319,12 +357,32 @@ pub fn discovery_url(issuer: &str) -> JsResult<String> {
     oauth::discovery_url(issuer).map_err(throw)
 }
 
-/// The checked discovery document as JSON; see [`oauth::ProviderMetadata::parse`].
+/// The endpoints of a checked discovery document as JSON; see
+/// [`oauth::ProviderMetadata::parse`]. Only what the TypeScript layer uses crosses, which keeps
+/// a writer for every metadata field out of the browser build.
 #[wasm_bindgen(js_name = parseDiscovery)]
 pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<String> {
-    oauth::ProviderMetadata::parse(status, body, issuer)
-        .map(|m| to_json(&m))
-        .map_err(throw)
+    #[derive(Serialize)]
+    struct Endpoints<'a> {
+        issuer: &'a str,
+        authorization_endpoint: Option<&'a str>,
+        token_endpoint: Option<&'a str>,
+        jwks_uri: Option<&'a str>,
+        pushed_authorization_request_endpoint: Option<&'a str>,
+        authorization_response_iss_parameter_supported: bool,
+        require_pushed_authorization_requests: bool,
+    }
+    let m = oauth::ProviderMetadata::parse(status, body, issuer).map_err(throw)?;
+    Ok(to_json(&Endpoints {
+        issuer: &m.issuer,
+        authorization_endpoint: m.authorization_endpoint.as_deref(),
+        token_endpoint: m.token_endpoint.as_deref(),
+        jwks_uri: m.jwks_uri.as_deref(),
+        pushed_authorization_request_endpoint: m.pushed_authorization_request_endpoint.as_deref(),
+        authorization_response_iss_parameter_supported: m
+            .authorization_response_iss_parameter_supported,
+        require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+    }))
 }
 
 #[wasm_bindgen(js_name = requireSecureEndpoint)]
@@ -349,13 +407,20 @@ pub fn require_publishable_key(key: &str) -> JsResult<String> {
 }
 
 fn parsed_key_json(p: &apikey::ParsedApiKey) -> String {
-    serde_json::json!({
-        "type": p.key_type().as_str(),
-        "environment": p.environment().as_str(),
-        "prefix": p.prefix(),
-        "display_prefix": p.display_prefix(),
+    #[derive(Serialize)]
+    struct Parsed<'a> {
+        #[serde(rename = "type")]
+        key_type: &'a str,
+        environment: &'a str,
+        prefix: &'a str,
+        display_prefix: &'a str,
+    }
+    to_json(&Parsed {
+        key_type: p.key_type().as_str(),
+        environment: p.environment().as_str(),
+        prefix: p.prefix(),
+        display_prefix: p.display_prefix(),
     })
-    .to_string()
 }
 
 /// See [`audit::redact`].

@@ -37,12 +37,6 @@ impl Verifier {
             .map(|v| to_json(v.claims()))
             .map_err(throw)
     }
-
-    /// How many keys were usable, so a host can tell an empty key set from a refusal.
-    #[wasm_bindgen(js_name = keyCount)]
-    pub fn key_count(&self) -> usize {
-        self.inner.keys().len()
-    }
 }
 
 fn algorithm(name: &str) -> JsResult<Algorithm> {

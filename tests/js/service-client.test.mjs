@@ -26,13 +26,14 @@ test('client credentials: one request for concurrent callers, cached, renewed ne
     assert.equal(form.get('scope'), 'read write');
     assert.equal(form.get('audience'), 'https://api.example');
 
-    expiresIn = 2;
+    // 4 s: renewal is due once less than 2 s remain, leaving a whole second of reuse.
+    expiresIn = 4;
     const short = new ServiceClient({ tokenEndpoint: `${server.origin}/token`, clientId: 'svc', clientSecret: 's', bodyStyle: 'json' });
     const first = await short.getToken();
     assert.equal(JSON.parse(server.requests.at(-1).body).grant_type, 'client_credentials');
     assert.equal(await short.getToken(), first);
-    await sleep(2100);
-    assert.notEqual(await short.getToken(), first, 'renewed once expired');
+    await sleep(3100);
+    assert.notEqual(await short.getToken(), first, 'renewed near expiry');
   } finally {
     await server.close();
   }
