@@ -15,6 +15,8 @@ export interface Endpoints {
   token: string;
   /** RFC 9126 pushed authorization requests. */
   par?: string;
+  /** RFC 7009 token revocation, used by `logout()`. */
+  revocation?: string;
 }
 
 export interface AuthClientConfig {
@@ -51,6 +53,7 @@ interface Metadata {
   authorization_endpoint?: string;
   token_endpoint?: string;
   pushed_authorization_request_endpoint?: string | null;
+  revocation_endpoint?: string | null;
   authorization_response_iss_parameter_supported?: boolean;
   require_pushed_authorization_requests?: boolean;
 }
@@ -245,13 +248,42 @@ export class AuthClient {
     }
   }
 
-  /** Ends the session here and in the other tabs; tokens are removed from storage. */
-  async logout(): Promise<void> {
+  /**
+   * Ends the session here and in the other tabs; tokens are removed from storage. The refresh
+   * token is revoked at the provider's revocation endpoint (RFC 7009) when it has one, so a copy
+   * left behind stops working; `{ revoke: false }` skips that. The session ends locally even when
+   * the provider cannot be reached (an `error` event says so).
+   */
+  async logout(options: { revoke?: boolean } = {}): Promise<void> {
     await this.ready;
+    const session = this.session;
+    const revoked = session && options.revoke !== false ? this.revocationRequest(session) : undefined;
     this.dropSession();
     await this.tokens.removeItem(`${this.prefix}:tokens`);
     this.channel?.postMessage({ type: 'logout' } satisfies Message);
     this.emit('logout');
+    try {
+      const request = await revoked;
+      if (request) {
+        const res = await this.send('revoke', request);
+        call(() => core().checkRevocationResponse(res.status, res.body));
+      }
+    } catch (e) {
+      this.emit('error', e);
+    }
+  }
+
+  /** The revocation request, built before the session is dropped; undefined when there is nothing to revoke. */
+  private async revocationRequest(session: Session): Promise<string | undefined> {
+    const tokens = session.tokens();
+    const url = (await this.metadata()).revocation_endpoint;
+    if (!url) return undefined;
+    const copy = call(() => core().Session.restore(tokens, 0));
+    try {
+      return call(() => copy.revocationRequest(this.config.clientId, url)) ?? undefined;
+    } finally {
+      copy.free();
+    }
   }
 
   /** When the refresh token expires (unix seconds, server clock), when the provider said. */
@@ -428,6 +460,7 @@ export class AuthClient {
       meta.authorization_endpoint = given.authorization;
       meta.token_endpoint = given.token;
       meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
+      meta.revocation_endpoint = given.revocation ?? meta.revocation_endpoint;
     }
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 503);

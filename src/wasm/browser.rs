@@ -287,6 +287,20 @@ impl Session {
         self.inner.end();
     }
 
+    /// The RFC 7009 request (`HttpRequest` JSON) that revokes this session's refresh token at
+    /// sign-out, for a public client; `undefined` without a refresh token.
+    #[wasm_bindgen(js_name = revocationRequest)]
+    pub fn revocation_request(&self, client_id: &str, url: &str) -> JsResult<Option<String>> {
+        let Some(token) = self.inner.tokens().refresh_token.as_deref() else {
+            return Ok(None);
+        };
+        OAuthClient::new(client_id, ClientAuth::None)
+            .and_then(|client| oauth::RevocationEndpoint::new(url, client))
+            .and_then(|e| e.request(token, Some(oauth::TokenTypeHint::RefreshToken)))
+            .map(|r| Some(to_json(&r)))
+            .map_err(throw)
+    }
+
     #[wasm_bindgen(js_name = isEnded)]
     pub fn is_ended(&self) -> bool {
         self.inner.is_ended()
@@ -369,6 +383,7 @@ pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<Strin
         token_endpoint: Option<&'a str>,
         jwks_uri: Option<&'a str>,
         pushed_authorization_request_endpoint: Option<&'a str>,
+        revocation_endpoint: Option<&'a str>,
         authorization_response_iss_parameter_supported: bool,
         require_pushed_authorization_requests: bool,
     }
@@ -379,10 +394,17 @@ pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<Strin
         token_endpoint: m.token_endpoint.as_deref(),
         jwks_uri: m.jwks_uri.as_deref(),
         pushed_authorization_request_endpoint: m.pushed_authorization_request_endpoint.as_deref(),
+        revocation_endpoint: m.revocation_endpoint.as_deref(),
         authorization_response_iss_parameter_supported: m
             .authorization_response_iss_parameter_supported,
         require_pushed_authorization_requests: m.require_pushed_authorization_requests,
     }))
+}
+
+/// Throws unless a revocation answer says the token is revoked (RFC 7009 §2.2).
+#[wasm_bindgen(js_name = checkRevocationResponse)]
+pub fn check_revocation_response(status: u16, body: &[u8]) -> JsResult<()> {
+    oauth::parse_revocation_response(status, body).map_err(throw)
 }
 
 #[wasm_bindgen(js_name = requireSecureEndpoint)]

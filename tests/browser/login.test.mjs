@@ -100,6 +100,30 @@ test('two tabs share the session and make a single refresh between them', async 
   await tab2.close();
 });
 
+test('logout revokes the refresh token at the provider (RFC 7009)', async () => {
+  let revocation;
+  let answered;
+  tab1.on('response', (r) => {
+    if (r.request().method() === 'POST' && r.url().endsWith('/token/revocation')) {
+      revocation = new URLSearchParams(r.request().postData());
+      answered = r.status();
+    }
+  });
+  await tab1.evaluate(() => window.app.logout());
+  assert.equal(await tab1.evaluate(() => window.app.isAuthenticated()), false);
+  assert.equal(answered, 200, 'the provider revoked the token');
+  assert.equal(revocation?.get('token_type_hint'), 'refresh_token');
+  assert.equal(revocation?.get('client_id'), 'spa');
+  // The revoked refresh token, replayed by someone who copied it, is refused.
+  const res = await fetch(`${provider.issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: revocation.get('token'), client_id: 'spa' }),
+  });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error, 'invalid_grant');
+});
+
 test('a tampered state and a replayed callback are refused', async () => {
   const tab = await openApp();
   await tab.evaluate(() => window.app.buildAuthorizeUrl());

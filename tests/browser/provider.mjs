@@ -27,6 +27,7 @@ export async function startProvider({ port, redirectUri, accessTokenTtl }) {
     features: {
       devInteractions: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => API_AUDIENCE,

@@ -28,6 +28,7 @@ window.app = {
   callApi,
   token: () => client.getAccessToken(),
   isAuthenticated: () => client.isAuthenticated(),
+  logout: () => client.logout(),
 };
 document.getElementById('login').onclick = () => window.app.login();
 
