@@ -48,20 +48,31 @@ impl IntrospectionEndpoint {
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<HttpRequest, AuthError> {
-        if token.is_empty() {
-            return Err(AuthError::with_message(
-                ErrorCode::InvalidRequest,
-                "the token to introspect is empty",
-            ));
-        }
-        let mut params = vec![("token", token)];
-        if let Some(hint) = hint {
-            params.push(("token_type_hint", hint.as_str()));
-        }
-        let mut headers = Vec::new();
-        self.client.apply(&mut params, &mut headers);
-        http::post(&self.url, &params, BodyFormat::Form, headers)
+        token_post(&self.url, &self.client, token, hint)
     }
+}
+
+/// The form `POST` RFC 7009 §2.1 defines and RFC 7662 §2.1 reuses: `token`, an optional
+/// `token_type_hint`, and the client's authentication.
+pub(crate) fn token_post(
+    url: &str,
+    client: &OAuthClient,
+    token: &str,
+    hint: Option<TokenTypeHint>,
+) -> Result<HttpRequest, AuthError> {
+    if token.is_empty() {
+        return Err(AuthError::with_message(
+            ErrorCode::InvalidRequest,
+            "the token to send is empty",
+        ));
+    }
+    let mut params = vec![("token", token)];
+    if let Some(hint) = hint {
+        params.push(("token_type_hint", hint.as_str()));
+    }
+    let mut headers = Vec::new();
+    client.apply(&mut params, &mut headers);
+    http::post(url, &params, BodyFormat::Form, headers)
 }
 
 /// An active token's metadata (RFC 7662 §2.2). Only active tokens are represented: inactive

@@ -5,8 +5,8 @@
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::client_auth::OAuthClient;
 use crate::oauth::error_response;
-use crate::oauth::http::{self, check_body_size, require_secure_endpoint, BodyFormat, HttpRequest};
-use crate::oauth::introspection::TokenTypeHint;
+use crate::oauth::http::{check_body_size, require_secure_endpoint, HttpRequest};
+use crate::oauth::introspection::{token_post, TokenTypeHint};
 
 /// A revocation endpoint and the client whose token it revokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,19 +32,7 @@ impl RevocationEndpoint {
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<HttpRequest, AuthError> {
-        if token.is_empty() {
-            return Err(AuthError::with_message(
-                ErrorCode::InvalidRequest,
-                "the token to revoke is empty",
-            ));
-        }
-        let mut params = vec![("token", token)];
-        if let Some(hint) = hint {
-            params.push(("token_type_hint", hint.as_str()));
-        }
-        let mut headers = Vec::new();
-        self.client.apply(&mut params, &mut headers);
-        http::post(&self.url, &params, BodyFormat::Form, headers)
+        token_post(&self.url, &self.client, token, hint)
     }
 }
 
