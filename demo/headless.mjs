@@ -103,11 +103,16 @@ export async function scenario({ pageOrigin, workerOrigin, keys, provider, dir, 
       expect(provider.counts.refresh > before, 'no refresh at the provider');
       return `${provider.counts.refresh - before} refresh (rotated refresh token)`;
     });
-    await step('logout', async () => {
+    await step('logout (refresh token revoked at the provider)', async () => {
+      let revoked;
+      page.on('response', (r) => {
+        if (r.url().endsWith('/token/revocation')) revoked = r.status();
+      });
       await page.evaluate(() => window.demo.logout());
       const still = await page.evaluate(() => window.demo.isAuthenticated());
       expect(!still, 'still signed in');
-      return 'session cleared';
+      expect(revoked === 200, `revocation answered ${revoked}`);
+      return 'session cleared, RFC 7009 revocation 200';
     });
   } finally {
     await context.close();
