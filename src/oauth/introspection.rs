@@ -24,55 +24,49 @@ impl TokenTypeHint {
     }
 }
 
-/// An introspection endpoint and the client (usually the resource server) that calls it.
+/// An endpoint a client sends one token to, authenticated as itself: RFC 7009 revocation
+/// ([`crate::oauth::RevocationEndpoint`]) and RFC 7662 introspection share its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IntrospectionEndpoint {
+pub struct TokenPostEndpoint {
     url: String,
     client: OAuthClient,
 }
 
-impl IntrospectionEndpoint {
+/// The introspection endpoint and the client (usually the resource server) that calls it.
+pub type IntrospectionEndpoint = TokenPostEndpoint;
+
+impl TokenPostEndpoint {
     /// Refuses an endpoint that is not `https://` (or loopback `http://`).
     pub fn new(
         url: impl Into<String>,
         client: OAuthClient,
-    ) -> Result<IntrospectionEndpoint, AuthError> {
+    ) -> Result<TokenPostEndpoint, AuthError> {
         let url = url.into();
         require_secure_endpoint(&url)?;
-        Ok(IntrospectionEndpoint { url, client })
+        Ok(TokenPostEndpoint { url, client })
     }
 
-    /// The form-encoded `POST` RFC 7662 §2.1 describes.
+    /// The form-encoded `POST` of RFC 7009 §2.1 (reused by RFC 7662 §2.1): `token`, an optional
+    /// `token_type_hint`, and the client's authentication (a public client sends `client_id`).
     pub fn request(
         &self,
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<HttpRequest, AuthError> {
-        token_post(&self.url, &self.client, token, hint)
+        if token.is_empty() {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidRequest,
+                "the token to send is empty",
+            ));
+        }
+        let mut params = vec![("token", token)];
+        if let Some(hint) = hint {
+            params.push(("token_type_hint", hint.as_str()));
+        }
+        let mut headers = Vec::new();
+        self.client.apply(&mut params, &mut headers);
+        http::post(&self.url, &params, BodyFormat::Form, headers)
     }
-}
-
-/// The form `POST` RFC 7009 §2.1 defines and RFC 7662 §2.1 reuses: `token`, an optional
-/// `token_type_hint`, and the client's authentication.
-pub(crate) fn token_post(
-    url: &str,
-    client: &OAuthClient,
-    token: &str,
-    hint: Option<TokenTypeHint>,
-) -> Result<HttpRequest, AuthError> {
-    if token.is_empty() {
-        return Err(AuthError::with_message(
-            ErrorCode::InvalidRequest,
-            "the token to send is empty",
-        ));
-    }
-    let mut params = vec![("token", token)];
-    if let Some(hint) = hint {
-        params.push(("token_type_hint", hint.as_str()));
-    }
-    let mut headers = Vec::new();
-    client.apply(&mut params, &mut headers);
-    http::post(url, &params, BodyFormat::Form, headers)
 }
 
 /// An active token's metadata (RFC 7662 §2.2). Only active tokens are represented: inactive

@@ -3,38 +3,12 @@
 //! say — stops working when the user signs out, not when it expires.
 
 use crate::error::{AuthError, ErrorCode};
-use crate::oauth::client_auth::OAuthClient;
 use crate::oauth::error_response;
-use crate::oauth::http::{check_body_size, require_secure_endpoint, HttpRequest};
-use crate::oauth::introspection::{token_post, TokenTypeHint};
+use crate::oauth::http::check_body_size;
+use crate::oauth::introspection::TokenPostEndpoint;
 
 /// A revocation endpoint and the client whose token it revokes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationEndpoint {
-    url: String,
-    client: OAuthClient,
-}
-
-impl RevocationEndpoint {
-    /// Refuses an endpoint that is not `https://` (or loopback `http://`).
-    pub fn new(
-        url: impl Into<String>,
-        client: OAuthClient,
-    ) -> Result<RevocationEndpoint, AuthError> {
-        let url = url.into();
-        require_secure_endpoint(&url)?;
-        Ok(RevocationEndpoint { url, client })
-    }
-
-    /// The form-encoded `POST` of RFC 7009 §2.1; a public client sends its `client_id`.
-    pub fn request(
-        &self,
-        token: &str,
-        hint: Option<TokenTypeHint>,
-    ) -> Result<HttpRequest, AuthError> {
-        token_post(&self.url, &self.client, token, hint)
-    }
-}
+pub type RevocationEndpoint = TokenPostEndpoint;
 
 /// RFC 7009 §2.2: 200 means revoked — also for a token the server no longer knew, which is the
 /// same outcome. Anything else is the server's OAuth error (`unsupported_token_type`, …) or, for
@@ -56,7 +30,8 @@ pub fn parse_revocation_response(status: u16, body: &[u8]) -> Result<(), AuthErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client_auth::ClientAuth;
+    use crate::oauth::client_auth::{ClientAuth, OAuthClient};
+    use crate::oauth::introspection::TokenTypeHint;
 
     fn endpoint(auth: ClientAuth) -> RevocationEndpoint {
         let client = OAuthClient::new("spa", auth).unwrap();

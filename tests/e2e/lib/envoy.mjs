@@ -148,20 +148,28 @@ export class Envoy {
   }
 
   /** SIGTERM by PID, then SIGKILL if Envoy has not exited after `graceMs`. */
-  async stop(graceMs = 5000) {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    process.kill(this.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, graceMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    return result;
+  stop(graceMs = 5000) {
+    return stopChild(this.child, this.exited, graceMs);
   }
+}
+
+/**
+ * Stops a child process by PID: SIGTERM, then SIGKILL if it has not exited after `graceMs`.
+ * Resolves with what `exited` resolves to ({code, signal}).
+ */
+export async function stopChild(child, exited, graceMs) {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  process.kill(child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, graceMs);
+  const result = await exited;
+  clearTimeout(timer);
+  return result;
 }
 
 /**

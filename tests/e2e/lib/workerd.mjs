@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
-import { cleanup, REPO, tempDir } from './envoy.mjs';
+import { cleanup, REPO, stopChild, tempDir } from './envoy.mjs';
 
 export const WORKERD_BIN = process.env.TOKENWARDEN_WORKERD ?? path.join(REPO, 'node_modules/.bin/workerd');
 export const WORKER_DIR = path.join(REPO, 'filters/worker');
@@ -91,19 +91,9 @@ export class Workerd {
     return this.output.split('\n');
   }
 
-  async stop(graceMs = 3000) {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
-    process.kill(this.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, graceMs);
-    const result = await this.exited;
-    clearTimeout(timer);
-    return result;
+  /** SIGTERM by PID, then SIGKILL if workerd has not exited after `graceMs`. */
+  stop(graceMs = 3000) {
+    return stopChild(this.child, this.exited, graceMs);
   }
 }
 
