@@ -79,7 +79,7 @@ fn main() {
             now_ms: now * 1000,
             sample: 0,
         };
-        assert!(gateway.decide(&request, &mut rates).allowed, "{name}");
+        assert!(gateway.decide(&request, &mut rates).is_forward(), "{name}");
         let start = Instant::now();
         let mut n: u64 = 0;
         while start.elapsed().as_millis() < budget_ms {

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod random;
 pub mod ratelimit;
 mod roca;
+pub mod schedule;
 pub mod session;
 pub mod sign;
 pub mod token;

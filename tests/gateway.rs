@@ -2,9 +2,10 @@
 
 use serde_json::{json, Map, Value};
 use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
-use tokenwarden::gateway::{Decision, Gateway, MemoryRateStore, Request};
+use tokenwarden::gateway::{CacheUse, Decision, Gateway, Introspect, MemoryRateStore, Request};
 use tokenwarden::sign::SigningKey;
 use tokenwarden::Algorithm;
+use tokenwarden::ErrorCode;
 
 const NOW: u64 = 1_800_000_000;
 const ISS: &str = "https://auth.test";
@@ -119,6 +120,63 @@ fn token(f: &Fixture, claims: Value) -> String {
     f.key.mint(&base, Some("at+jwt"), &Map::new()).unwrap()
 }
 
+/// A decision with every part a test looks at in one place: `allowed` for a forward (status
+/// 200), the reply's status for a refusal, status 0 while introspection is pending.
+#[derive(Debug)]
+struct Seen {
+    allowed: bool,
+    status: u16,
+    error: Option<ErrorCode>,
+    upstream_set: Vec<(String, String)>,
+    upstream_remove: Vec<String>,
+    upstream_path: Option<String>,
+    response_headers: Vec<(String, String)>,
+    body: String,
+    refetch: Option<String>,
+    provider: Option<String>,
+    audit: Option<String>,
+    cache_hit: bool,
+    cache_miss: bool,
+    introspect: Option<Introspect>,
+}
+
+fn seen(d: Decision) -> Seen {
+    let report = d.report().cloned().unwrap_or_default();
+    let mut s = Seen {
+        allowed: false,
+        status: 0,
+        error: report.code,
+        upstream_set: Vec::new(),
+        upstream_remove: Vec::new(),
+        upstream_path: None,
+        response_headers: Vec::new(),
+        body: String::new(),
+        refetch: report.refetch.map(|id| id.to_string()),
+        provider: report.provider,
+        audit: report.audit,
+        cache_hit: report.cache == CacheUse::Hit,
+        cache_miss: report.cache == CacheUse::Miss,
+        introspect: None,
+    };
+    match d {
+        Decision::Forward(f) => {
+            s.allowed = true;
+            s.status = 200;
+            s.upstream_set = f.upstream_set;
+            s.upstream_remove = f.upstream_remove;
+            s.upstream_path = f.upstream_path;
+            s.response_headers = f.response_headers;
+        }
+        Decision::Respond(r) => {
+            s.status = r.status;
+            s.response_headers = r.headers;
+            s.body = r.body;
+        }
+        Decision::Introspect(call) => s.introspect = Some(call),
+    }
+    s
+}
+
 fn call(
     gw: &Gateway,
     store: &mut MemoryRateStore,
@@ -126,8 +184,8 @@ fn call(
     path: &str,
     headers: &[(&str, &str)],
     now: u64,
-) -> Decision {
-    gw.decide(
+) -> Seen {
+    seen(gw.decide(
         &Request {
             method,
             path,
@@ -137,14 +195,11 @@ fn call(
             sample: 0,
         },
         store,
-    )
+    ))
 }
 
-fn code(d: &Decision) -> &'static str {
-    d.error
-        .as_ref()
-        .map(|e| e.code().as_str())
-        .unwrap_or("allowed")
+fn code(d: &Seen) -> &'static str {
+    d.error.map(ErrorCode::as_str).unwrap_or("allowed")
 }
 
 fn header<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -526,7 +581,7 @@ fn remote_jwks_rotation_outage_and_discovery() {
     assert_eq!(fetches.len(), 1);
     assert_eq!(
         (
-            fetches[0].id.as_str(),
+            fetches[0].id.to_string().as_str(),
             fetches[0].path.as_str(),
             fetches[0].cluster.as_deref()
         ),
@@ -643,7 +698,7 @@ fn remote_jwks_rotation_outage_and_discovery() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (next.id.as_str(), next.path.as_str()),
+        (next.id.to_string().as_str(), next.path.as_str()),
         ("jwks:idp", "/oauth/jwks")
     );
     gw.on_fetched("jwks:idp", 200, jwks.as_bytes(), NOW)
@@ -866,7 +921,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         sample: 0,
     };
     let active = json!({"active": true, "sub": "svc_1", "scope": "read:datasets.sales", "exp": NOW + 300, "client_id": "c1"}).to_string();
-    let d = gw.on_introspection(&req, 200, active.as_bytes(), &mut rs);
+    let d = seen(gw.on_introspection(&req, 200, active.as_bytes(), &mut rs));
     assert!(d.allowed, "{:?}", d.error);
     assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("svc_1"));
     let again = call(
@@ -887,7 +942,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         headers: &other,
         ..req
     };
-    let d = gw.on_introspection(&req, 200, br#"{"active": false}"#, &mut rs);
+    let d = seen(gw.on_introspection(&req, 200, br#"{"active": false}"#, &mut rs));
     assert_eq!((d.status, code(&d)), (401, "inactive_token"));
     let d = call(
         &gw,
@@ -903,7 +958,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         headers: &third,
         ..req
     };
-    let d = gw.on_introspection(&req, 500, b"", &mut rs);
+    let d = seen(gw.on_introspection(&req, 500, b"", &mut rs));
     assert_eq!((d.status, code(&d)), (503, "keys_unavailable"));
     assert!(
         call(&gw, &mut rs, "GET", "/x", &third, NOW)
@@ -944,14 +999,166 @@ fn decisions_serialize_for_the_worker_with_the_error_as_its_code() {
     let f = fixture();
     let gw = Gateway::from_json(&config(&f, json!({})).to_string()).unwrap();
     let mut rs = MemoryRateStore::default();
-    let d = call(&gw, &mut rs, "GET", "/v1/acme/datasets/sales", &[XFF], NOW);
+    let req = Request {
+        method: "GET",
+        path: "/v1/acme/datasets/sales",
+        headers: &[XFF],
+        peer: None,
+        now_ms: NOW * 1000,
+        sample: 0,
+    };
+    let d = gw.decide(&req, &mut rs);
     let v = serde_json::to_value(&d).unwrap();
-    assert_eq!(v["allowed"], json!(false));
+    assert_eq!(v["action"], json!("respond"));
     assert_eq!(v["status"], json!(401));
-    assert_eq!(v["error"], json!("missing_credentials"));
-    assert_eq!(v["body"].as_str(), Some(d.body.as_str()));
-    assert_eq!(
-        v["response_headers"][0],
-        json!(["content-type", "application/json"])
+    assert_eq!(v["report"]["code"], json!("missing_credentials"));
+    assert_eq!(v["body"].as_str(), Some(d.reply().unwrap().body.as_str()));
+    assert_eq!(v["headers"][0], json!(["content-type", "application/json"]));
+    let t = token(&f, json!({}));
+    let auth = format!("Bearer {t}");
+    let headers = [("authorization", auth.as_str()), XFF];
+    let d = gw.decide(
+        &Request {
+            headers: &headers,
+            ..req
+        },
+        &mut rs,
     );
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["action"], json!("forward"));
+    assert_eq!(v["report"]["code"], json!(null));
+    assert_eq!(v["report"]["provider"], json!("idp"));
+    assert_eq!(v["report"]["cache"], json!("miss"));
+    assert!(v["upstream_set"].as_array().is_some_and(|a| !a.is_empty()));
+}
+
+/// Regression (moved from the Envoy filter): the X-RateLimit-* headers of an allowed decision
+/// were dropped, so clients only learnt of a limit from the 429 (found by
+/// tests/e2e/rate_limits.test.mjs). They travel in the forward, for the upstream's response.
+#[test]
+fn allowed_decisions_carry_their_rate_limit_headers_for_the_client() {
+    let f = fixture();
+    let extra = json!({"rate_limits": [{"limit": "5/minute"}]});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let allowed = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("x-api-key", &f.live), XFF],
+        NOW,
+    );
+    assert!(allowed.allowed, "{:?}", allowed.error);
+    assert_eq!(
+        header(&allowed.response_headers, "x-ratelimit-limit"),
+        Some("5")
+    );
+    assert_eq!(
+        header(&allowed.response_headers, "x-ratelimit-remaining"),
+        Some("4")
+    );
+    // A refusal's headers belong to the local reply.
+    let refused = gw.decide(
+        &Request {
+            method: "GET",
+            path: "/x",
+            headers: &[("x-api-key", "sk_live_nope"), XFF],
+            peer: None,
+            now_ms: NOW * 1000,
+            sample: 0,
+        },
+        &mut rs,
+    );
+    assert!(refused.forward().is_none() && refused.reply().is_some());
+}
+
+/// Moved from the Envoy filter: each host is told, once at start, which sources it cannot
+/// fetch (Envoy needs a cluster, hosts that fetch by URL need a url).
+#[test]
+fn each_host_is_told_which_sources_it_cannot_fetch() {
+    use tokenwarden::gateway::Host;
+    let json = json!({"providers": [
+        {"name": "idp", "issuer": "https://idp.test", "jwks": {"remote": {"cluster": "jwks", "path": "/jwks"}}},
+        {"name": "w", "issuer": "https://w.test", "jwks": {"remote": {"url": "https://w.test/jwks"}}}
+    ]});
+    let mut gw = Gateway::from_json(&json.to_string()).unwrap();
+    let envoy = gw.limitations(Host::Envoy);
+    assert_eq!(envoy.len(), 1, "{envoy:?}");
+    assert!(envoy[0].starts_with("jwks:w: no cluster"), "{}", envoy[0]);
+    let fetch = gw.limitations(Host::Fetch);
+    assert_eq!(fetch.len(), 1, "{fetch:?}");
+    assert!(fetch[0].starts_with("jwks:idp: no url"), "{}", fetch[0]);
+    // A URL host is never handed the source it cannot fetch.
+    let due: Vec<String> = gw.due_fetches(0).iter().map(|f| f.id.to_string()).collect();
+    assert_eq!(due, ["jwks:w"]);
+}
+
+/// The schedule a URL-fetching host follows (the Worker, verifyJwt): a source down at start
+/// is retried after 1, 2, 4 … s, not at `refresh_secs`; a garbage document keeps the last good
+/// keys; an unknown `kid` moves the next fetch forward once per cooldown.
+#[test]
+fn the_core_schedules_remote_sources_for_url_hosts() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"url": "https://keys.test/jwks", "refresh_secs": 300}}}]});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    let ms = NOW * 1000;
+    let due = gw.due_fetches(ms);
+    assert_eq!(due.len(), 1);
+    assert!(due[0].first, "never loaded: a request may wait for it");
+    assert!(gw.due_fetches(ms).is_empty(), "one fetch at a time");
+    let line = gw.fetched("jwks:idp", 0, b"", ms + 10);
+    assert!(line.is_some_and(|l| l.contains("jwks:idp") && l.contains("no answer")));
+    assert!(gw.due_fetches(ms + 500).is_empty());
+    assert_eq!(gw.due_fetches(ms + 1_010).len(), 1, "retried after 1 s");
+    assert_eq!(
+        gw.fetched("jwks:idp", 500, b"", ms + 1_020),
+        None,
+        "logged once per outage"
+    );
+    assert!(gw.due_fetches(ms + 2_000).is_empty());
+    assert_eq!(gw.due_fetches(ms + 3_020).len(), 1, "then after 2 s");
+    let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
+    let line = gw.fetched("jwks:idp", 200, jwks.as_bytes(), ms + 3_030);
+    assert!(line.is_some_and(|l| l.contains("after 2 failed attempt(s)")));
+    let mut rs = MemoryRateStore::default();
+    let auth = format!("Bearer {}", token(&f, json!({})));
+    let ok = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        NOW + 4,
+    );
+    assert!(ok.allowed, "{:?}", ok.error);
+    assert_eq!(gw.poll_timeout(), Some(ms + 3_030 + 300_000));
+    // Garbage at the next refresh: the last good keys stay.
+    let at = ms + 3_030 + 300_000;
+    assert_eq!(gw.due_fetches(at).len(), 1);
+    assert!(gw.fetched("jwks:idp", 200, b"<html>", at).is_some());
+    let other = token(&f, json!({"sub": "user_2"}));
+    let auth = format!("Bearer {other}");
+    let still = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("authorization", &auth), XFF],
+        at / 1000,
+    );
+    assert!(still.allowed, "{:?}", still.error);
+    // An unknown kid moves the next fetch to now, then not again within the cooldown.
+    assert!(gw.request_refetch("jwks:idp", at + 10));
+    assert_eq!(gw.due_fetches(at + 10).len(), 1);
+    assert!(!gw.request_refetch("jwks:idp", at + 20), "the fetch is out");
+    gw.fetched("jwks:idp", 200, jwks.as_bytes(), at + 100);
+    assert!(
+        !gw.request_refetch("jwks:idp", at + 3_000),
+        "within the cooldown"
+    );
+    assert!(gw.due_fetches(at + 3_000).is_empty());
+    assert!(gw.request_refetch("jwks:idp", at + 10_010));
+    assert!(!gw.request_refetch("nope", at + 10_010));
 }

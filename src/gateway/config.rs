@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::alg::Algorithm;
 use crate::apikey::{Environment, KeyType};
 use crate::error::{AuthError, ErrorCode, ErrorStyle};
 use crate::policy::PolicyConfig;
+use crate::ratelimit::RateLimit;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,8 +42,8 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub rate_limits: Vec<RateLimitConfig>,
     /// Failed authentications tolerated per client address (e.g. `20/minute`), brute-force guard.
-    #[serde(default)]
-    pub failed_attempts: Option<String>,
+    #[serde(default, deserialize_with = "some_rate_limit")]
+    pub failed_attempts: Option<RateLimit>,
     /// How the client address is determined.
     #[serde(default)]
     pub client_ip: ClientIpConfig,
@@ -76,9 +78,8 @@ pub struct IntrospectionConfig {
     pub endpoint: RemoteSource,
     pub client_id: String,
     pub client_secret: String,
-    /// `client_secret_basic` (default) or `client_secret_post`.
-    #[serde(default = "default_client_auth")]
-    pub auth_method: String,
+    #[serde(default)]
+    pub auth_method: ClientAuthMethod,
     /// How long an active answer is reused (never past the token's `exp`).
     #[serde(default = "default_introspection_cache")]
     pub cache_secs: u64,
@@ -87,8 +88,28 @@ pub struct IntrospectionConfig {
     pub negative_cache_secs: u64,
 }
 
-fn default_client_auth() -> String {
-    "client_secret_basic".to_owned()
+/// How the gateway authenticates to the introspection endpoint (RFC 7591 names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    #[default]
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+/// A rate limit in its text form (`100/minute`); the problem is said without the value.
+fn rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<RateLimit, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(|e: AuthError| {
+        D::Error::custom(format!(
+            "{}, expected a count per period such as `100/minute`",
+            e.message()
+        ))
+    })
+}
+
+fn some_rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RateLimit>, D::Error> {
+    rate_limit(d).map(Some)
 }
 fn default_introspection_cache() -> u64 {
     60
@@ -275,7 +296,8 @@ pub struct RateLimitConfig {
     #[serde(default)]
     pub rule: Option<String>,
     /// `1000/hour`, `100/minute`, ...
-    pub limit: String,
+    #[serde(deserialize_with = "rate_limit")]
+    pub limit: RateLimit,
 }
 
 /// How the client address is found.
@@ -367,89 +389,6 @@ impl IdentityHeaders {
     }
 }
 
-/// The JSON path (`providers[0].leeway`) of the value serde_json was reading at `line` and
-/// `column` (1-based, bytes) when it failed: its errors carry a position but no path. A scan of
-/// the document up to that point, tracking the key or index of every open container — a few
-/// hundred bytes of wasm, where serde_path_to_error cost ~90 KB of monomorphised visitors.
-fn json_path_at(json: &str, line: usize, column: usize) -> String {
-    enum Frame {
-        Object(Option<String>),
-        Array(usize),
-    }
-    let line_start = json
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum::<usize>();
-    let end = (line_start + column).min(json.len());
-    let bytes = json.as_bytes();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut expecting_key = false;
-    let mut last = 0u8; // the last structural byte seen
-    let mut i = 0;
-    while i < end {
-        match bytes[i] {
-            b'"' => {
-                let mut j = i + 1;
-                while j < bytes.len() && bytes[j] != b'"' {
-                    j += if bytes[j] == b'\\' { 2 } else { 1 };
-                }
-                if expecting_key {
-                    if let Some(Frame::Object(key)) = stack.last_mut() {
-                        *key = Some(json.get(i + 1..j.min(json.len())).unwrap_or("").to_owned());
-                    }
-                }
-                last = b'"';
-                i = j + 1;
-                continue;
-            }
-            b'{' => {
-                stack.push(Frame::Object(None));
-                expecting_key = true;
-            }
-            b'[' => {
-                stack.push(Frame::Array(0));
-                expecting_key = false;
-            }
-            b'}' | b']' => {
-                stack.pop();
-                expecting_key = false;
-            }
-            b':' => expecting_key = false,
-            b',' => match stack.last_mut() {
-                Some(Frame::Object(_)) => expecting_key = true,
-                Some(Frame::Array(n)) => *n += 1,
-                None => {}
-            },
-            b if b.is_ascii_whitespace() => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        last = bytes[i];
-        i += 1;
-    }
-    // A container that has only just opened is the value in error, not a place inside it.
-    if matches!(last, b'{' | b'[') {
-        stack.pop();
-    }
-    let mut path = String::new();
-    for frame in &stack {
-        match frame {
-            Frame::Object(Some(key)) => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
-            }
-            Frame::Object(None) => break,
-            Frame::Array(n) => path.push_str(&format!("[{n}]")),
-        }
-    }
-    path
-}
-
 /// The problem in a serde data error, without the offending value: serde quotes values
 /// (`invalid type: string "…"`, `unknown variant `…``) and a configuration holds secrets. What
 /// follows ", expected" comes from the types, never from the document.
@@ -477,6 +416,36 @@ fn data_problem(serde_message: &str) -> String {
     }
 }
 
+/// A configuration error: its JSON path (from serde_path_to_error) and problem, or where the
+/// document stops being JSON.
+fn config_json_error(json: &str, path: Option<&str>, e: serde_json::Error) -> AuthError {
+    // serde_json reports some type errors (a number where an enum is expected) as syntax
+    // errors: only a document that does not parse at all is invalid JSON.
+    if (e.is_syntax() || e.is_eof()) && serde_json::from_str::<serde::de::IgnoredAny>(json).is_err()
+    {
+        return invalid(format!(
+            "invalid JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ));
+    }
+    // Map keys in the path come from the document: keep only a plain, short path.
+    let field = path
+        .filter(|p| {
+            *p != "."
+                && p.len() <= 128
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.[]-".contains(&b))
+        })
+        .unwrap_or("configuration");
+    invalid(format!(
+        "{field}: {} (line {} column {})",
+        data_problem(&e.to_string()),
+        e.line(),
+        e.column()
+    ))
+}
+
 fn invalid(msg: String) -> AuthError {
     AuthError::with_message(ErrorCode::InvalidConfig, msg)
 }
@@ -493,33 +462,12 @@ impl GatewayConfig {
     /// Parses and validates. The error names the field and the problem (`field: problem`), or
     /// the line and column for JSON syntax/type errors.
     pub fn from_json(json: &str) -> Result<GatewayConfig, AuthError> {
-        let config: GatewayConfig = serde_json::from_str(json).map_err(|e| {
-            // serde_json reports some type errors (a number where an enum is expected) as
-            // syntax errors: only a document that does not parse at all is invalid JSON.
-            if (e.is_syntax() || e.is_eof())
-                && serde_json::from_str::<serde::de::IgnoredAny>(json).is_err()
-            {
-                return invalid(format!(
-                    "invalid JSON at line {} column {}",
-                    e.line(),
-                    e.column()
-                ));
-            }
-            let path = json_path_at(json, e.line(), e.column());
-            // Map keys in the path come from the document: keep only a plain, short path.
-            let plain = !path.is_empty()
-                && path.len() <= 128
-                && path
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.[]-".contains(&b));
-            let field = if plain { &path } else { "configuration" };
-            invalid(format!(
-                "{field}: {} (line {} column {})",
-                data_problem(&e.to_string()),
-                e.line(),
-                e.column()
-            ))
+        let mut de = serde_json::Deserializer::from_str(json);
+        let config: GatewayConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            config_json_error(json, Some(&path), e.into_inner())
         })?;
+        de.end().map_err(|e| config_json_error(json, None, e))?;
         config.validate()?;
         Ok(config)
     }
@@ -586,14 +534,6 @@ impl GatewayConfig {
             i.endpoint.validate("introspection.endpoint")?;
             if i.endpoint.path.is_none() && i.endpoint.url.is_none() {
                 return Err(invalid("introspection.endpoint.path: required".into()));
-            }
-            if !matches!(
-                i.auth_method.as_str(),
-                "client_secret_basic" | "client_secret_post"
-            ) {
-                return Err(invalid(
-                    "introspection.auth_method: client_secret_basic or client_secret_post".into(),
-                ));
             }
             if i.client_id.is_empty() || i.client_secret.is_empty() {
                 return Err(invalid(

@@ -14,8 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{AuthError, ErrorCode, ErrorStyle};
-use crate::gateway::{Decision, MemoryRateStore, RateStore, Request};
+use crate::gateway::{Decision, Host, MemoryRateStore, RateStore, Request};
 use crate::ratelimit::GcraState;
 
 /// A configured gateway with its per-isolate rate-limit buckets.
@@ -151,27 +150,6 @@ struct Outcome<'a> {
     writes: Vec<Write>,
 }
 
-/// A refusal the host answers by itself, as the Envoy filter does.
-#[derive(Serialize)]
-struct Refusal {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-}
-
-fn refusal(error: AuthError, style: ErrorStyle, realm: Option<&str>) -> String {
-    let mut headers = vec![("content-type", "application/json".to_owned())];
-    if let Some(v) = realm.and_then(|r| error.www_authenticate(r)) {
-        headers.push(("www-authenticate", v));
-    }
-    let r = Refusal {
-        status: error.status(),
-        headers,
-        body: error.body(style),
-    };
-    serde_json::to_string(&r).unwrap_or_default()
-}
-
 /// Whether a stored bucket (hex of its state, as in decisions' writes) is full again at
 /// `now_ms`, so a shared store may drop it: it decides like a fresh bucket. An unreadable state
 /// is read as fresh by decisions, so it is idle too.
@@ -183,14 +161,10 @@ pub fn bucket_idle(state: &str, now_ms: u64) -> bool {
         .is_none_or(|s| s.is_idle(now_ms))
 }
 
-/// The answer to every request when the configuration is invalid: fail closed.
-#[wasm_bindgen(js_name = invalidConfigRefusal)]
-pub fn invalid_config_refusal() -> String {
-    refusal(
-        AuthError::new(ErrorCode::InvalidConfig),
-        ErrorStyle::default(),
-        None,
-    )
+/// The decision for every request when the configuration is invalid: fail closed.
+#[wasm_bindgen]
+pub fn unconfigured() -> String {
+    serde_json::to_string(&crate::gateway::unconfigured()).unwrap_or_default()
 }
 
 #[wasm_bindgen(js_class = Gateway)]
@@ -213,9 +187,14 @@ impl JsGateway {
     /// Returns `{decision, reads, writes}`.
     pub fn decide(&mut self, request: &str, store: &str) -> Result<String, JsError> {
         let facts = Facts::parse(request)?;
-        let gateway = &self.gateway;
+        let gateway = &mut self.gateway;
         with_store(&mut self.rates, &self.shared, store, |store| {
-            facts.with_request(|req| gateway.decide(req, store))
+            let decision = facts.with_request(|req| gateway.decide(req, store));
+            // An unknown `kid`: the schedule moves the fetch forward, within its cooldown.
+            if let Some(id) = decision.report().and_then(|r| r.refetch.as_ref()) {
+                gateway.request_refetch(&id.to_string(), facts.now_ms);
+            }
+            decision
         })
     }
 
@@ -249,36 +228,22 @@ impl JsGateway {
         Ok(())
     }
 
-    /// The documents to fetch now and every `refresh_secs`, as a JSON array.
-    pub fn fetches(&self) -> String {
-        serde_json::to_string(&self.gateway.fetches()).unwrap_or_else(|_| "[]".into())
+    /// What this host cannot do with the configuration, one log line each.
+    pub fn limitations(&self) -> Vec<String> {
+        self.gateway.limitations(Host::Fetch)
     }
 
-    /// Feeds a fetched document back (status 0: no answer). Returns the next fetch as JSON
-    /// (discovery names the JWKS) or `null`; throws when the document was refused, and the
-    /// previous keys stay in use.
-    #[wasm_bindgen(js_name = onFetched)]
-    pub fn on_fetched(
-        &mut self,
-        id: &str,
-        status: u16,
-        body: &[u8],
-        now: u64,
-    ) -> Result<String, JsError> {
-        let next = self
-            .gateway
-            .on_fetched(id, status, body, now)
-            .map_err(|e| JsError::new(e.message()))?;
-        Ok(serde_json::to_string(&next).unwrap_or_else(|_| "null".into()))
+    /// The documents due at `now_ms`, as a JSON array; each is leased until its answer is
+    /// given to `fetched`.
+    #[wasm_bindgen(js_name = dueFetches)]
+    pub fn due_fetches(&mut self, now_ms: u64) -> String {
+        serde_json::to_string(&self.gateway.due_fetches(now_ms)).unwrap_or_else(|_| "[]".into())
     }
 
-    /// `keys_unavailable` in the configured status, style and realm: the answer when a call
-    /// the decision needs could not be made.
-    pub fn unavailable(&self) -> String {
-        let config = self.gateway.config();
-        let error =
-            AuthError::new(ErrorCode::KeysUnavailable).with_status(config.keys_unavailable_status);
-        refusal(error, config.error_style, Some(&config.realm))
+    /// A fetch's answer (status 0: no answer). Returns the log line the outcome deserves, if
+    /// any; a refused document leaves the previous keys in use.
+    pub fn fetched(&mut self, id: &str, status: u16, body: &[u8], now_ms: u64) -> Option<String> {
+        self.gateway.fetched(id, status, body, now_ms)
     }
 }
 

@@ -29,32 +29,6 @@ pub fn load(bytes: &[u8]) -> Result<Gateway, String> {
     }
 }
 
-/// What this version of the filter cannot do yet with a valid configuration, one line each.
-pub fn limitations(gateway: &Gateway) -> Vec<String> {
-    let mut lines: Vec<String> = gateway
-        .fetches()
-        .iter()
-        .filter(|f| f.cluster.is_none())
-        .map(|f| {
-            one_line(&format!(
-                "{}: no cluster (a url works only in the Worker); requests that need this \
-                 source are refused with keys_unavailable",
-                f.id
-            ))
-        })
-        .collect();
-    if let Some(i) = &gateway.config().introspection {
-        if i.endpoint.cluster.is_none() {
-            lines.push(
-                "introspection.endpoint: no cluster (a url works only in the Worker); opaque \
-                 tokens are refused with keys_unavailable"
-                    .to_owned(),
-            );
-        }
-    }
-    lines
-}
-
 /// A log line: no control characters (a newline would split it), bounded.
 fn one_line(s: &str) -> String {
     let mut out: String = s
@@ -83,7 +57,6 @@ mod tests {
         let json = format!(r#"{{"realm":"api","error_style":"typed",{INLINE}}}"#);
         let gw = load(json.as_bytes()).unwrap();
         assert_eq!(gw.config().realm, "api");
-        assert!(limitations(&gw).is_empty());
     }
 
     #[test]
@@ -107,14 +80,5 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    #[test]
-    fn only_remote_sources_without_a_cluster_are_reported() {
-        let json = r#"{"providers":[{"name":"idp","issuer":"https://idp.test","jwks":{"remote":{"cluster":"jwks","path":"/jwks"}}},{"name":"w","issuer":"https://w.test","jwks":{"remote":{"url":"https://w.test/jwks"}}}]}"#;
-        let gw = load(json.as_bytes()).unwrap();
-        let lines = limitations(&gw);
-        assert_eq!(lines.len(), 1);
-        assert!(lines[0].starts_with("jwks:w: no cluster"), "{}", lines[0]);
     }
 }

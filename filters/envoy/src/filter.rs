@@ -8,8 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
-use tokenwarden::gateway::{Decision, Gateway, Introspect, Request};
-use tokenwarden::{AuthError, ErrorCode, ErrorStyle};
+use tokenwarden::gateway::{self, Decision, Introspect, Request};
 
 use crate::fetcher::{self, Local};
 use crate::metrics::Metrics;
@@ -142,84 +141,61 @@ impl Filter {
             .ok()
     }
 
-    fn apply(&mut self, gateway: &Gateway, decision: &Decision) -> Action {
-        if decision.introspect.is_some() || (!decision.allowed && decision.status < 200) {
-            // Still undecided (the caller handles one introspection round): fail closed rather
-            // than answer the placeholder status.
-            return self.refuse_unavailable(gateway);
-        }
-        self.metrics.decision(decision);
-        if let Some(line) = &decision.audit {
-            log::info!("{line}");
-        }
-        if decision.allowed {
-            for name in &decision.upstream_remove {
-                self.set_http_request_header(name, None);
+    /// Carries out a decided request: forward it edited, or answer it.
+    fn apply(&mut self, decision: Decision) -> Action {
+        if let Some(report) = decision.report() {
+            self.metrics.decision(report);
+            if let Some(line) = &report.audit {
+                log::info!("{line}");
             }
-            for (name, value) in &decision.upstream_set {
-                self.set_http_request_header(name, Some(value));
-            }
-            if let Some(path) = &decision.upstream_path {
-                self.set_http_request_header(":path", Some(path));
-            }
-            self.response_headers = client_response_headers(decision);
-            return Action::Continue;
         }
-        let headers = decision
-            .response_headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        self.send_http_response(
-            u32::from(decision.status),
-            headers,
-            Some(decision.body.as_bytes()),
-        );
-        Action::Pause
-    }
-
-    /// Answers without a gateway (no valid configuration): fail closed.
-    fn refuse_unconfigured(&self) -> Action {
-        self.metrics.refused(ErrorCode::InvalidConfig);
-        self.refuse_with(
-            AuthError::new(ErrorCode::InvalidConfig),
-            ErrorStyle::default(),
-            None,
-        )
-    }
-
-    /// `keys_unavailable`, in the gateway's configured status, style and realm.
-    fn refuse_unavailable(&self, gateway: &Gateway) -> Action {
-        self.metrics.refused(ErrorCode::KeysUnavailable);
-        let config = gateway.config();
-        let error =
-            AuthError::new(ErrorCode::KeysUnavailable).with_status(config.keys_unavailable_status);
-        self.refuse_with(error, config.error_style, Some(&config.realm))
-    }
-
-    fn refuse_with(&self, error: AuthError, style: ErrorStyle, realm: Option<&str>) -> Action {
-        let challenge = realm.and_then(|r| error.www_authenticate(r));
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(value) = challenge.as_deref() {
-            headers.push(("www-authenticate", value));
+        match decision {
+            Decision::Forward(f) => {
+                for name in &f.upstream_remove {
+                    self.set_http_request_header(name, None);
+                }
+                for (name, value) in &f.upstream_set {
+                    self.set_http_request_header(name, Some(value));
+                }
+                if let Some(path) = &f.upstream_path {
+                    self.set_http_request_header(":path", Some(path));
+                }
+                self.response_headers = f.response_headers;
+                Action::Continue
+            }
+            Decision::Respond(reply) => {
+                let headers = reply
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                self.send_http_response(
+                    u32::from(reply.status),
+                    headers,
+                    Some(reply.body.as_bytes()),
+                );
+                Action::Pause
+            }
+            // Never asked for twice (an answer decides); fail closed all the same.
+            Decision::Introspect(_) => self.apply(gateway::unconfigured()),
         }
-        self.send_http_response(
-            u32::from(error.status()),
-            headers,
-            Some(error.body(style).as_bytes()),
-        );
-        Action::Pause
     }
-}
 
-/// What the client gets on the upstream's response to a forwarded request: the headers an
-/// allowed decision carries (`X-RateLimit-Limit`, `-Remaining`, `-Reset` when a limit applied).
-/// A refusal's headers go into the local answer instead.
-fn client_response_headers(decision: &Decision) -> Vec<(String, String)> {
-    if decision.allowed {
-        decision.response_headers.clone()
-    } else {
-        Vec::new()
+    /// Decides again with the introspection endpoint's answer (status 0: none).
+    fn finish_introspection(&mut self, facts: Option<Facts>, status: u16, body: &[u8]) -> Action {
+        let (Some(local), Some(facts)) = (self.local.clone(), facts) else {
+            return self.apply(gateway::unconfigured());
+        };
+        let Ok(gateway) = local.gateway.try_borrow() else {
+            // Never while a callback runs (one thread, no re-entry); fail closed all the same.
+            return self.apply(gateway::unconfigured());
+        };
+        let decision = facts.with_request(|request| {
+            let mut rates = SharedDataRateStore::new(&local.rate_prefix);
+            gateway.on_introspection(request, status, body, &mut rates)
+        });
+        drop(gateway);
+        self.apply(decision)
     }
 }
 
@@ -231,21 +207,10 @@ impl Context for Filter {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        let (Some(local), Some(facts)) = (self.local.clone(), self.pending.take()) else {
-            return;
-        };
-        let Ok(gateway) = local.gateway.try_borrow() else {
-            // Never while a callback runs (one thread, no re-entry); fail closed all the same.
-            self.refuse_unconfigured();
-            return;
-        };
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
         let (status, body) = crate::call_response(self, body_size);
-        let decision = facts.with_request(|request| {
-            let mut rates = SharedDataRateStore::new(&local.rate_prefix);
-            gateway.on_introspection(request, status, &body, &mut rates)
-        });
-        if let Action::Continue = self.apply(&gateway, &decision) {
+        let facts = self.pending.take();
+        if let Action::Continue = self.finish_introspection(facts, status, &body) {
             self.resume_http_request();
         }
     }
@@ -262,83 +227,34 @@ impl HttpContext for Filter {
 
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let Some(local) = self.local.clone() else {
-            return self.refuse_unconfigured();
+            return self.apply(gateway::unconfigured());
         };
         let facts = self.facts();
         local.sync_if_changed(&self.metrics, facts.now_ms);
         let Ok(gateway) = local.gateway.try_borrow() else {
-            return self.refuse_unconfigured();
+            return self.apply(gateway::unconfigured());
         };
         let mut rates = SharedDataRateStore::new(&local.rate_prefix);
         let decision = facts.with_request(|request| gateway.decide(request, &mut rates));
-        if let Some(id) = &decision.refetch {
-            // An unknown kid (the issuer may have rotated) or no keys yet: the next tick of any
-            // thread fetches, at most once per cooldown across threads.
-            if fetcher::request_refetch(&local.scope, id, facts.now_ms) {
+        drop(gateway);
+        if let Some(id) = decision.report().and_then(|r| r.refetch.as_ref()) {
+            // The next tick of any thread fetches; the core's cooldown holds across threads.
+            let id = id.to_string();
+            let timing = local.timing(&id);
+            let moved = timing.and_then(|t| {
+                fetcher::update(&local.scope, &id, |s| s.request_refetch(facts.now_ms, &t))
+            });
+            if moved == Some(true) {
                 log::info!("{id}: refetching ahead of schedule (unknown key id or no keys)");
             }
         }
-        if let Some(call) = &decision.introspect {
+        if let Decision::Introspect(call) = &decision {
             if self.dispatch_introspection(call) {
                 self.pending = Some(facts);
                 return Action::Pause;
             }
-            return self.refuse_unavailable(&gateway);
+            return self.finish_introspection(Some(facts), 0, &[]);
         }
-        self.apply(&gateway, &decision)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
-    use tokenwarden::gateway::{MemoryRateStore, Request};
-
-    use super::*;
-
-    /// Regression: the X-RateLimit-* headers of an allowed decision were dropped, so clients
-    /// only learnt of a limit from the 429 (found by tests/e2e/rate_limits.test.mjs).
-    #[test]
-    fn allowed_decisions_pass_their_rate_limit_headers_to_the_client() {
-        let mut store = KeyStore::new();
-        let prefix = KeyPrefix::standard(KeyType::Secret, Environment::Live);
-        let key = store
-            .create(&prefix, NewKey::default(), 1_700_000_000)
-            .unwrap();
-        let config = format!(
-            r#"{{"api_keys": {{"store": {{"inline": {}}}}}, "rate_limits": [{{"limit": "5/minute"}}]}}"#,
-            store.to_json().unwrap()
-        );
-        let gw = Gateway::from_json(&config).unwrap();
-        let mut rs = MemoryRateStore::default();
-        let decide = |credential: &str, rs: &mut MemoryRateStore| {
-            let value = format!("Bearer {credential}");
-            let headers = [("authorization", value.as_str())];
-            gw.decide(
-                &Request {
-                    method: "GET",
-                    path: "/",
-                    headers: &headers,
-                    peer: None,
-                    now_ms: 1_700_000_000_000,
-                    sample: 0,
-                },
-                rs,
-            )
-        };
-        let allowed = decide(&key.secret, &mut rs);
-        assert!(allowed.allowed, "{:?}", allowed.error);
-        let headers = client_response_headers(&allowed);
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(get("x-ratelimit-limit"), Some("5"));
-        assert_eq!(get("x-ratelimit-remaining"), Some("4"));
-        // A refusal's headers belong to the local answer, not to an upstream response.
-        let refused = decide("sk_live_nope", &mut rs);
-        assert!(!refused.allowed && client_response_headers(&refused).is_empty());
+        self.apply(decision)
     }
 }

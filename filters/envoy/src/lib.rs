@@ -33,17 +33,16 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use tokenwarden::gateway::Fetch;
+use tokenwarden::gateway::{self, Fetch, Host};
+use tokenwarden::{AuthError, ErrorCode};
 
 use crate::fetcher::Local;
 use crate::filter::Filter;
 use crate::metrics::Metrics;
 
-/// How often every thread looks at the fetch schedules and the shared documents. Bounds how
-/// late a due fetch, an unknown-`kid` refetch, or a new document on another thread is seen.
+/// How often every thread looks at the shared schedule and documents. Bounds how late a due
+/// fetch, an unknown-`kid` refetch, or a new document on another thread is seen.
 const TICK: Duration = Duration::from_millis(500);
-/// A fetch that could not even be sent is tried again after at most this long.
-const UNSENT_RETRY_SECS: u64 = 5;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -96,10 +95,14 @@ impl RootContext for Root {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         match config::load(&bytes) {
             Ok(gateway) => {
-                for line in config::limitations(&gateway) {
+                for line in gateway.limitations(Host::Envoy) {
                     log::warn!("{line}");
                 }
-                let ids: Vec<String> = gateway.fetches().into_iter().map(|f| f.id).collect();
+                let ids: Vec<String> = gateway
+                    .fetches()
+                    .into_iter()
+                    .map(|f| f.id.to_string())
+                    .collect();
                 let scope = fetcher::scope(&bytes);
                 self.metrics.define(&ids);
                 for id in &ids {
@@ -130,9 +133,7 @@ impl RootContext for Root {
             return;
         };
         for fetch in fetches {
-            if fetcher::try_acquire(&local.scope, &fetch.id, now_ms, fetch.timeout_ms) {
-                self.dispatch(fetch, now_ms);
-            }
+            self.begin(&local, fetch, now_ms);
         }
     }
 
@@ -157,11 +158,21 @@ impl Root {
             .map_or(0, |d| d.as_millis() as u64)
     }
 
+    /// Fetches `fetch` if the shared schedule says it is due and this thread wins its lease.
+    /// A source without a cluster is never fetched (said once at start).
+    fn begin(&mut self, local: &Local, fetch: Fetch, now_ms: u64) {
+        if fetch.cluster.is_none() {
+            return;
+        }
+        let id = fetch.id.to_string();
+        if fetcher::update(&local.scope, &id, |s| s.begin(now_ms, &fetch.timing)) == Some(true) {
+            self.dispatch(fetch, now_ms);
+        }
+    }
+
     /// Sends this thread's fetch (it holds the lease).
     fn dispatch(&mut self, fetch: Fetch, now_ms: u64) {
         let Some(cluster) = fetch.cluster.clone() else {
-            // A url alone works only in the Worker; config::limitations said so at start.
-            self.failed(&fetch, now_ms, "no cluster configured");
             return;
         };
         let authority = fetch.authority.clone().unwrap_or_else(|| cluster.clone());
@@ -176,18 +187,8 @@ impl Root {
             Ok(token) => {
                 self.calls.insert(token, fetch);
             }
-            Err(status) => {
-                // Unknown cluster, or Envoy not ready for calls yet: try again soon.
-                let retry = Fetch {
-                    refresh_secs: fetch.refresh_secs.min(UNSENT_RETRY_SECS),
-                    ..fetch
-                };
-                self.failed(
-                    &retry,
-                    now_ms,
-                    &format!("the call was not sent ({status:?})"),
-                );
-            }
+            // Unknown cluster, or Envoy not ready for calls yet: a failure like any other.
+            Err(_) => self.finish(&fetch, now_ms, 0, Some(&unsent())),
         }
     }
 
@@ -199,62 +200,49 @@ impl Root {
         let now_ms = self.now_ms();
         let now = now_ms / 1000;
         let result = match local.gateway.try_borrow_mut() {
-            Ok(mut g) => g.on_fetched(&fetch.id, status, body, now),
+            Ok(mut g) => g.on_fetched(&fetch.id.to_string(), status, body, now),
             Err(_) => return,
         };
         let next = match result {
             Ok(next) => next,
-            Err(e) => {
-                let why = match status {
-                    0 => "no answer (timeout or connection failure)".to_owned(),
-                    200 => e.message().to_owned(),
-                    s => format!("HTTP {s}"),
-                };
-                self.failed(&fetch, now_ms, &why);
-                return;
-            }
+            Err(e) => return self.finish(&fetch, now_ms, status, Some(&e)),
         };
-        let scope = local.scope.as_str();
-        if fetcher::store_document(scope, &fetch.id, now, body) {
-            if let Some(doc) = fetcher::load_document(scope, &fetch.id) {
+        let (scope, id) = (local.scope.as_str(), fetch.id.to_string());
+        if fetcher::store_document(scope, &id, now, body) {
+            if let Some(doc) = fetcher::load_document(scope, &id) {
                 // This thread's gateway has it already.
-                local.applied(&fetch.id, doc.version);
+                local.applied(&id, doc.version);
             }
         }
-        self.metrics.fetched(&fetch.id, true);
-        self.metrics.key_age(&fetch.id, 0);
-        let failures = fetcher::finish(scope, &fetch.id, now_ms, fetch.refresh_secs * 1000, true);
-        if failures > 0 {
-            log::info!(
-                "{}: fetched again after {failures} failed attempt(s)",
-                fetch.id
-            );
-        }
+        self.metrics.key_age(&id, 0);
+        self.finish(&fetch, now_ms, status, None);
         // Discovery answered with the JWKS to fetch: now, not at the next tick.
         if let Some(next) = next {
-            if fetcher::try_acquire(scope, &next.id, now_ms, next.timeout_ms) {
-                self.dispatch(next, now_ms);
-            }
+            self.begin(&local, next, now_ms);
         }
     }
 
-    /// A failed fetch: the last good document stays in use; logged once per outage.
-    fn failed(&mut self, fetch: &Fetch, now_ms: u64, why: &str) {
-        self.metrics.fetched(&fetch.id, false);
+    /// Records a fetch's end in the shared schedule; the core says what deserves a log line
+    /// (an outage once when it starts and once when it ends).
+    fn finish(&mut self, fetch: &Fetch, now_ms: u64, status: u16, error: Option<&AuthError>) {
+        let ok = error.is_none();
+        self.metrics.fetched(&fetch.id.to_string(), ok);
         let Some(local) = self.local.clone() else {
             return;
         };
-        let refresh_ms = fetch.refresh_secs * 1000;
-        let before = fetcher::finish(&local.scope, &fetch.id, now_ms, refresh_ms, false);
-        if before == 0 {
-            log::warn!(
-                "{}: fetch of {} from cluster {} failed: {why}; the last good document stays in \
-                 use (max_stale_secs), without one requests answer keys_unavailable; logged \
-                 once until a fetch succeeds",
-                fetch.id,
-                fetch.path,
-                fetch.cluster.as_deref().unwrap_or("-"),
-            );
+        let id = fetch.id.to_string();
+        let transition =
+            fetcher::update(&local.scope, &id, |s| s.finish(now_ms, &fetch.timing, ok));
+        let line = transition.and_then(|t| gateway::fetch_log_line(fetch, t, status, error));
+        match line {
+            Some(line) if ok => log::info!("{line}"),
+            Some(line) => log::warn!("{line}"),
+            None => {}
         }
     }
+}
+
+/// A fetch that could not be sent (no cluster, or Envoy refused the call).
+fn unsent() -> AuthError {
+    AuthError::with_message(ErrorCode::KeysUnavailable, "the call was not sent")
 }

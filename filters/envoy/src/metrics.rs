@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
-use tokenwarden::gateway::Decision;
+use tokenwarden::gateway::{CacheUse, Report};
 use tokenwarden::ErrorCode;
 
 /// The metric ids this thread has defined, by name.
@@ -58,7 +58,7 @@ impl Metrics {
     }
 
     /// Counts one decision, in total and for the source that decided.
-    pub fn decision(&self, d: &Decision) {
+    pub fn decision(&self, d: &Report) {
         let provider = d
             .provider
             .as_deref()
@@ -69,22 +69,15 @@ impl Metrics {
                 self.add(&format!("tokenwarden.{p}.{what}"));
             }
         };
-        if d.cache_hit {
-            count("cache.hit");
+        match d.cache {
+            CacheUse::Hit => count("cache.hit"),
+            CacheUse::Miss => count("cache.miss"),
+            CacheUse::None => {}
         }
-        if d.cache_miss {
-            count("cache.miss");
+        match d.code {
+            None => count("allowed"),
+            Some(code) => count(&outcome(code)),
         }
-        if d.allowed {
-            count("allowed");
-        } else if let Some(e) = &d.error {
-            count(&outcome(e.code()));
-        }
-    }
-
-    /// Counts a refusal the filter made itself (no decision).
-    pub fn refused(&self, code: ErrorCode) {
-        self.add(&format!("tokenwarden.{}", outcome(code)));
     }
 
     pub fn fetched(&self, id: &str, ok: bool) {

@@ -12,13 +12,11 @@
 import { DurableObject } from 'cloudflare:workers';
 
 import wasmModule from '../dist/tokenwarden_bg.wasm';
-import { bucketIdle, Gateway, initSync, invalidConfigRefusal } from '../dist/tokenwarden.js';
+import { bucketIdle, Gateway, initSync, unconfigured } from '../dist/tokenwarden.js';
 
 // workerd hands a `wasm` module over as a compiled WebAssembly.Module.
 initSync({ module: wasmModule });
 
-/** No second unknown-`kid` refetch of a source within this time (as the Envoy filter). */
-const REFETCH_COOLDOWN_MS = 10_000;
 /** Longest Durable Object storage key, in bytes. */
 const MAX_STORAGE_KEY = 2048;
 /** How often the RateLimiter drops buckets that are full again (while it holds any). */
@@ -30,8 +28,6 @@ const COMMIT_ATTEMPTS = 5;
 
 /** The isolate's gateway, built once per configuration text. */
 let current = null;
-/** An introspection endpoint without a url is reported once per isolate. */
-let reportedNoIntrospectionUrl = false;
 
 /** The configuration's gateway and remote sources, or the refusal of a bad configuration. */
 function load(env) {
@@ -40,6 +36,7 @@ function load(env) {
   try {
     if (!URL.canParse(env.ORIGIN ?? '')) throw new Error('invalid configuration: ORIGIN: not set or not a URL');
     const gateway = new Gateway(text);
+    for (const line of gateway.limitations()) console.warn(`tokenwarden: ${line}`);
     current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway) };
   } catch (e) {
     // One line naming the field (the core never quotes the document's values).
@@ -49,112 +46,72 @@ function load(env) {
   return current;
 }
 
-/** A response from `{status, headers, body}`. */
+/** The core's local reply as a Response. */
 function respond({ status, headers, body }) {
   return new Response(body, { status, headers });
 }
 
 /**
- * Remote documents (JWKS, discovery, key stores) of one isolate: fetched on the first request
- * that needs them (which waits), refreshed every `refresh_secs` in the background, refetched
- * early when a decision asks (`refetch`, at most once per cooldown). A failed fetch keeps the
- * last good document (the gateway bounds that by `max_stale_secs`).
+ * Remote documents (JWKS, discovery, key stores) of one isolate. When each is due, how long to
+ * back off after a failure and when an unknown `kid` moves a fetch forward are the core's
+ * schedule; this only fetches what it says is due and hands the answer back.
  */
 class Sources {
   constructor(gateway) {
     this.gateway = gateway;
-    /** id → { nextMs, inflight, loaded, failures, refetchAfterMs } */
-    this.state = new Map();
+    /** id → the fetch out for a source never loaded, which requests wait for. */
+    this.first = new Map();
   }
 
-  entry(id) {
-    let s = this.state.get(id);
-    if (!s) {
-      s = { nextMs: 0, inflight: null, loaded: false, failures: 0, refetchAfterMs: 0 };
-      this.state.set(id, s);
-    }
-    return s;
+  /** Starts the fetches due at `nowMs`; resolves once sources never loaded have answered. */
+  async pump(nowMs, ctx) {
+    this.start(nowMs, ctx);
+    await Promise.all(this.first.values());
   }
 
-  /** Starts due fetches; waits only for sources never loaded. */
-  async ready(nowMs, ctx) {
-    const waits = [];
-    for (const f of JSON.parse(this.gateway.fetches())) {
-      const s = this.entry(f.id);
-      const run = s.inflight ?? (nowMs >= s.nextMs ? this.run(f) : null);
-      if (!run) continue;
-      if (s.loaded) ctx.waitUntil(run);
-      else waits.push(run);
-    }
-    await Promise.all(waits);
-  }
-
-  /** An unknown `kid` or no keys: fetch `id` ahead of schedule, for the next requests. */
-  refetch(id, nowMs, ctx) {
-    const s = this.entry(id);
-    if (s.inflight || nowMs < s.refetchAfterMs || s.nextMs <= nowMs) return;
-    s.refetchAfterMs = nowMs + REFETCH_COOLDOWN_MS;
-    const f = JSON.parse(this.gateway.fetches()).find((x) => x.id === id);
-    if (f) {
-      console.log(`tokenwarden: ${id}: refetching ahead of schedule (unknown key id or no keys)`);
-      ctx.waitUntil(this.run(f));
-    }
-  }
-
-  run(f) {
-    const s = this.entry(f.id);
-    s.inflight = (async () => {
-      const { status, body, why } = await get(f);
-      try {
-        const next = JSON.parse(this.gateway.onFetched(f.id, status, body, BigInt(Math.floor(Date.now() / 1000))));
-        if (s.failures > 0) console.log(`tokenwarden: ${f.id}: fetched again after ${s.failures} failed attempt(s)`);
-        s.loaded = true;
-        s.failures = 0;
-        // Discovery answered with the JWKS to fetch: now.
-        if (next) await this.run(next);
-      } catch (e) {
-        if (s.failures++ === 0) {
-          console.warn(
-            `tokenwarden: ${f.id}: fetch of ${f.url ?? f.path} failed: ${why ?? e.message}; the last good ` +
-              'document stays in use (max_stale_secs), without one requests answer keys_unavailable; ' +
-              'logged once until a fetch succeeds',
-          );
-        }
-      } finally {
-        s.nextMs = Date.now() + f.refresh_secs * 1000;
-        s.inflight = null;
+  /** Starts what is due; returns the fetches of sources never loaded (requests wait for those). */
+  start(nowMs, ctx) {
+    const firsts = [];
+    for (const f of JSON.parse(this.gateway.dueFetches(BigInt(nowMs)))) {
+      const run = this.run(f, ctx);
+      if (!f.first) ctx.waitUntil(run);
+      else {
+        const done = run.finally(() => this.first.delete(f.id));
+        this.first.set(f.id, done);
+        firsts.push(done);
       }
-    })();
-    return s.inflight;
+    }
+    return firsts;
+  }
+
+  async run(f, ctx) {
+    const { status, body } = await get(f);
+    const line = this.gateway.fetched(f.id, status, body, BigInt(Date.now()));
+    if (line) console.warn(`tokenwarden: ${line}`);
+    // A discovery document named the JWKS: it is due now, and whoever waited for the first
+    // load waits for it too.
+    await Promise.all(this.start(Date.now(), ctx));
   }
 }
 
-/** GETs a document; status 0 when there was no answer. */
-async function get(f) {
-  if (!f.url) return { status: 0, body: new Uint8Array(), why: 'no url configured (a cluster works only in Envoy)' };
-  try {
-    const res = await fetch(f.url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(f.timeout_ms) });
-    const body = new Uint8Array(await res.arrayBuffer());
-    return { status: res.status, body, why: res.status === 200 ? null : `HTTP ${res.status}` };
-  } catch (e) {
-    return { status: 0, body: new Uint8Array(), why: `no answer (${e.name})` };
-  }
-}
+const NO_ANSWER = { status: 0, body: new Uint8Array() };
 
-/** The introspection call; status 0 when there was no answer. The headers hold the client secret: never logged. */
-async function introspect(call) {
+/** Makes a call the core asked for; status 0 when there was no answer (or no url to call). */
+async function call({ url, method = 'GET', headers = [['accept', 'application/json']], body, timeout_ms: timeout }) {
+  if (!url) return NO_ANSWER;
   try {
-    const res = await fetch(call.url, {
-      method: 'POST',
-      headers: call.headers,
-      body: call.body,
-      signal: AbortSignal.timeout(call.timeout_ms),
-    });
+    const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeout) });
     return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
   } catch {
-    return { status: 0, body: new Uint8Array() };
+    return NO_ANSWER;
   }
 }
+
+/** GETs a document. */
+const get = (f) => call(f);
+
+/** The introspection POST. Its headers hold the client secret: never logged. */
+const introspect = (c) => call({ ...c, method: 'POST' });
 
 /**
  * Runs `decide(store)` against the per-isolate buckets, or, with a RATE_LIMITER binding,
@@ -217,27 +174,20 @@ async function forward(request, env, d) {
 export default {
   async fetch(request, env, ctx) {
     const s = load(env);
-    if (!s.gateway) return respond(JSON.parse(invalidConfigRefusal()));
+    if (!s.gateway) return respond(JSON.parse(unconfigured()));
     const nowMs = Date.now();
-    await s.sources.ready(nowMs, ctx);
+    await s.sources.pump(nowMs, ctx);
     const facts = factsOf(request, nowMs);
     let { decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
-    if (d.refetch) s.sources.refetch(d.refetch, nowMs, ctx);
-    if (d.introspect) {
-      if (!d.introspect.url) {
-        if (!reportedNoIntrospectionUrl) {
-          console.warn('tokenwarden: introspection.endpoint has no url (a cluster works only in Envoy); opaque tokens answer keys_unavailable');
-          reportedNoIntrospectionUrl = true;
-        }
-        return respond(JSON.parse(s.gateway.unavailable()));
-      }
-      const { status, body } = await introspect(d.introspect);
+    // An unknown `kid` may have made a refetch due.
+    ctx.waitUntil(s.sources.pump(nowMs, ctx));
+    if (d.action === 'introspect') {
+      const { status, body } = await introspect(d);
       ({ decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
     }
-    if (d.introspect || (!d.allowed && d.status < 200)) return respond(JSON.parse(s.gateway.unavailable()));
-    if (d.audit) console.log(d.audit);
-    if (!d.allowed) return respond({ status: d.status, headers: d.response_headers, body: d.body });
-    return forward(request, env, d);
+    if (d.report?.audit) console.log(d.report.audit);
+    if (d.action === 'forward') return forward(request, env, d);
+    return respond(d.action === 'respond' ? d : JSON.parse(unconfigured()));
   },
 };
 

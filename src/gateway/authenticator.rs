@@ -1,0 +1,344 @@
+//! Credential → identity: which source a presented credential goes to (a JWT provider by its
+//! `iss`, the API key store by prefix, introspection for the rest), and what it proves.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+use super::config::SourceConfig;
+use super::extract::{self, Shape};
+use super::introspection::Introspect;
+use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
+use crate::apikey::CheckContext;
+use crate::audit::CredentialKind;
+use crate::error::{AuthError, ErrorCode};
+use crate::oauth::introspection::Introspection;
+use crate::policy::Grant;
+use crate::ratelimit::RateLimit;
+use crate::token::{Limits, UntrustedToken};
+
+/// A credential that passed.
+#[derive(Debug, Clone)]
+pub(super) struct Authenticated {
+    /// Answered by the verified-token cache.
+    pub from_cache: bool,
+    /// The provider name, [`API_KEYS`] or [`INTROSPECTION`] (for metrics).
+    pub provider: String,
+    pub kind: CredentialKind,
+    /// Unix seconds after which the credential is no longer valid.
+    pub expires_at: u64,
+    /// Key id, or token `sub`: the rate-limit identity.
+    pub id: String,
+    pub sub: Option<String>,
+    pub jti: Option<String>,
+    pub issuer: Option<String>,
+    pub scopes: Vec<String>,
+    pub grant: Grant,
+    pub own_limit: Option<RateLimit>,
+    pub claim_headers: Vec<(String, String)>,
+    pub source: SourceConfig,
+    pub strip: bool,
+}
+
+/// A failed authentication: the error, the source that refused once known, and whether its
+/// keys are worth fetching again (an unknown `kid`: the issuer may have rotated them).
+pub(super) struct Refusal<'g> {
+    pub error: AuthError,
+    pub provider: Option<&'g str>,
+    pub refetch: bool,
+}
+
+impl<'g> Refusal<'g> {
+    pub fn by(error: AuthError, provider: &'g str) -> Refusal<'g> {
+        Refusal {
+            error,
+            provider: Some(provider),
+            refetch: false,
+        }
+    }
+}
+
+impl From<AuthError> for Refusal<'_> {
+    fn from(error: AuthError) -> Self {
+        Refusal {
+            error,
+            provider: None,
+            refetch: false,
+        }
+    }
+}
+
+pub(super) enum Step {
+    /// Decided: a credential passed, or none was presented.
+    Done(Option<Authenticated>),
+    /// An opaque token: the host must call the introspection endpoint.
+    Introspect(Introspect),
+}
+
+impl Gateway {
+    /// `Err` says why not, and which source was asked.
+    pub(super) fn authenticate(
+        &self,
+        req: &Request<'_>,
+        now: u64,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Step, Refusal<'_>> {
+        let found = extract::credential(&self.config.sources, req.headers, req.path)?;
+        let Some(found) = found else {
+            return Ok(Step::Done(None));
+        };
+        let is_prefix = |v: &str| {
+            self.sources.api_keys.as_ref().is_some_and(|k| {
+                v.find('_').is_some()
+                    && (0..=v.len().min(40))
+                        .any(|i| v.is_char_boundary(i) && k.prefixes.find(&v[..i]).is_some())
+            })
+        };
+        match extract::shape(found.value, is_prefix) {
+            Shape::Jwt if !self.sources.providers.is_empty() => self
+                .authenticate_jwt(found, now)
+                .map(|a| Step::Done(Some(a))),
+            Shape::ApiKey => self
+                .authenticate_key(found, now, client_ip)
+                .map(|a| Step::Done(Some(a)))
+                .map_err(|e| Refusal::by(e, API_KEYS)),
+            _ if self.introspector.is_some() => self.introspection_call(found.value, now),
+            _ if self.sources.api_keys.is_some() => Err(Refusal::by(
+                AuthError::new(ErrorCode::InvalidApiKey),
+                API_KEYS,
+            )),
+            _ => Err(AuthError::new(ErrorCode::MalformedToken).into()),
+        }
+    }
+
+    fn authenticate_jwt(
+        &self,
+        found: extract::Found<'_>,
+        now: u64,
+    ) -> Result<Authenticated, Refusal<'_>> {
+        let cache_key = cache::key(found.value);
+        if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
+            hit.source = found.source.clone();
+            hit.from_cache = true;
+            return Ok(hit);
+        }
+        let auth = self.verify_jwt(found, now)?;
+        let until = auth
+            .expires_at
+            .min(now.saturating_add(self.config.cache.max_ttl_secs));
+        self.jwt_cache.insert(cache_key, until, auth.clone());
+        Ok(auth)
+    }
+
+    fn verify_jwt(
+        &self,
+        found: extract::Found<'_>,
+        now: u64,
+    ) -> Result<Authenticated, Refusal<'_>> {
+        let token = found.value;
+        let untrusted = UntrustedToken::parse(token, &Limits::default())?;
+        let iss = crate::json::parse_object(untrusted.payload(), Default::default())
+            .ok()
+            .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned));
+        let provider = match (&iss, self.sources.providers.as_slice()) {
+            (Some(iss), ps) => ps.iter().find(|p| &p.cfg.issuer == iss),
+            (None, [only]) => Some(only),
+            (None, _) => None,
+        }
+        .ok_or_else(|| AuthError::new(ErrorCode::InvalidIssuer))?;
+        if !provider.has_usable_keys(now) {
+            return Err(Refusal {
+                refetch: provider.is_remote(),
+                ..Refusal::by(
+                    AuthError::new(ErrorCode::KeysUnavailable),
+                    &provider.cfg.name,
+                )
+            });
+        }
+        let verified = provider.verifier.verify(token, now).map_err(|e| Refusal {
+            refetch: e.code() == ErrorCode::UnknownKey && provider.is_remote(),
+            ..Refusal::by(e, &provider.cfg.name)
+        })?;
+        let strings = |name: &str| -> Vec<String> {
+            match verified.claim(name) {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                Some(Value::String(s)) => s.split_ascii_whitespace().map(str::to_owned).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let scopes: Vec<String> = verified.scopes().into_iter().map(str::to_owned).collect();
+        let mut claim_headers = Vec::new();
+        for (claim, header) in &provider.cfg.claim_headers {
+            if let Some(v) = verified.claim(claim) {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => other.to_string(),
+                };
+                claim_headers.push((header.to_ascii_lowercase(), text));
+            }
+        }
+        let sub = verified.sub().map(str::to_owned);
+        Ok(Authenticated {
+            from_cache: false,
+            expires_at: verified.exp().unwrap_or(now),
+            kind: CredentialKind::Jwt,
+            id: sub.clone().unwrap_or_default(),
+            sub,
+            jti: verified.jti().map(str::to_owned),
+            issuer: Some(provider.cfg.issuer.clone()),
+            provider: provider.cfg.name.clone(),
+            grant: Grant {
+                permissions: scopes.clone(),
+                denied: Vec::new(),
+                roles: strings("roles"),
+                datasets: strings("datasets"),
+            },
+            scopes,
+            own_limit: None,
+            claim_headers,
+            source: found.source.clone(),
+            strip: self.config.strip_credential || !provider.cfg.forward_token,
+        })
+    }
+
+    fn authenticate_key(
+        &self,
+        found: extract::Found<'_>,
+        now: u64,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Authenticated, AuthError> {
+        let keys = self
+            .sources
+            .api_keys
+            .as_ref()
+            .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
+        let store = keys
+            .usable_store(now)
+            .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
+        let ctx = CheckContext {
+            now,
+            client_ip,
+            accepted_envs: &keys.environments,
+            prefixes: &keys.prefixes,
+        };
+        let record = store.check(found.value, &ctx)?;
+        let grant = record.grant();
+        Ok(Authenticated {
+            from_cache: false,
+            expires_at: record.expires_at.unwrap_or(u64::MAX),
+            kind: CredentialKind::ApiKey,
+            provider: API_KEYS.to_owned(),
+            id: record.id.clone(),
+            sub: None,
+            jti: None,
+            issuer: None,
+            scopes: grant.permissions.clone(),
+            grant,
+            own_limit: record.rate_limit.as_deref().and_then(|l| l.parse().ok()),
+            claim_headers: Vec::new(),
+            source: found.source.clone(),
+            strip: self.config.strip_credential,
+        })
+    }
+
+    fn introspection_call(&self, token: &str, now: u64) -> Result<Step, Refusal<'_>> {
+        let Some(introspector) = &self.introspector else {
+            return Err(AuthError::new(ErrorCode::MalformedToken).into());
+        };
+        // The token size cap holds for opaque tokens too: never post an oversized value to the
+        // endpoint (nor cache it).
+        if token.len() > Limits::default().max_token_bytes {
+            return Err(Refusal::by(
+                AuthError::new(ErrorCode::TokenTooLarge),
+                INTROSPECTION,
+            ));
+        }
+        if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
+            return cached
+                .map(|mut a| {
+                    a.from_cache = true;
+                    Step::Done(Some(a))
+                })
+                .map_err(|e| Refusal::by(e, INTROSPECTION));
+        }
+        introspector
+            .call(token)
+            .map(Step::Introspect)
+            .map_err(|e| Refusal::by(e, INTROSPECTION))
+    }
+
+    /// The identity an introspection answer proves, cached (active answers up to the token's
+    /// `exp`, inactive ones briefly); an endpoint failure is an outage, not a verdict.
+    pub(super) fn introspected(
+        &self,
+        found: extract::Found<'_>,
+        status: u16,
+        body: &[u8],
+        now: u64,
+    ) -> Result<Authenticated, AuthError> {
+        let settings = &self
+            .introspector
+            .as_ref()
+            .ok_or_else(|| AuthError::new(ErrorCode::MalformedToken))?
+            .settings;
+        let cache_key = cache::key(found.value);
+        match Introspection::parse(status, body, now) {
+            Ok(i) => {
+                let auth = Authenticated {
+                    from_cache: false,
+                    expires_at: i.exp.unwrap_or(u64::MAX),
+                    kind: CredentialKind::OpaqueToken,
+                    provider: INTROSPECTION.to_owned(),
+                    id: i
+                        .sub
+                        .clone()
+                        .or_else(|| i.client_id.clone())
+                        .unwrap_or_default(),
+                    sub: i.sub.clone(),
+                    jti: i.jti.clone(),
+                    issuer: i.iss.clone(),
+                    scopes: i.scopes().map(str::to_owned).collect(),
+                    grant: Grant {
+                        permissions: i.scopes().map(str::to_owned).collect(),
+                        ..Grant::default()
+                    },
+                    own_limit: None,
+                    claim_headers: Vec::new(),
+                    source: found.source.clone(),
+                    strip: self.config.strip_credential,
+                };
+                self.introspection_cache.insert(
+                    cache_key,
+                    i.cache_until(now, settings.cache_secs),
+                    Ok(auth.clone()),
+                );
+                Ok(auth)
+            }
+            Err(e) if e.code() == ErrorCode::InactiveToken => {
+                self.introspection_cache.insert(
+                    cache_key,
+                    now.saturating_add(settings.negative_cache_secs),
+                    Err(e.clone()),
+                );
+                Err(e)
+            }
+            Err(_) => Err(AuthError::with_message(
+                ErrorCode::KeysUnavailable,
+                "the introspection endpoint did not answer",
+            )),
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Where keys come from: JWT providers (inline, remote or discovered JWKS) and the API key store
+//! (inline or remote), the fetches the remote ones need, and how long a fetched document stays
+//! usable. When to fetch is [`crate::schedule`]'s.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+use super::config::{GatewayConfig, JwksSource, KeyStoreSource, ProviderConfig, RemoteSource};
+use super::{cache, config_error};
+use crate::apikey::{Environment, KeyPrefix, KeyPrefixes, KeyStore};
+use crate::error::{AuthError, ErrorCode};
+use crate::jwks::JwkSet;
+use crate::oauth::discovery::ProviderMetadata;
+use crate::schedule::Timing;
+use crate::verify::{self, Verifier};
+
+/// A remote document, by what it feeds. Its text form (`jwks:<provider>`,
+/// `discovery:<provider>`, `keys`) names it in logs, metrics and a host's shared storage.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceId {
+    Jwks(String),
+    Discovery(String),
+    KeyStore,
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceId::Jwks(p) => write!(f, "jwks:{p}"),
+            SourceId::Discovery(p) => write!(f, "discovery:{p}"),
+            SourceId::KeyStore => f.write_str("keys"),
+        }
+    }
+}
+
+impl FromStr for SourceId {
+    type Err = AuthError;
+
+    fn from_str(s: &str) -> Result<SourceId, AuthError> {
+        if let Some(p) = s.strip_prefix("jwks:") {
+            Ok(SourceId::Jwks(p.to_owned()))
+        } else if let Some(p) = s.strip_prefix("discovery:") {
+            Ok(SourceId::Discovery(p.to_owned()))
+        } else if s == "keys" {
+            Ok(SourceId::KeyStore)
+        } else {
+            Err(AuthError::with_message(
+                ErrorCode::KeysUnavailable,
+                "unknown fetch id",
+            ))
+        }
+    }
+}
+
+impl Serialize for SourceId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A document the host fetches for the gateway (a GET).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    /// Pass back with the answer.
+    pub id: SourceId,
+    pub cluster: Option<String>,
+    pub authority: Option<String>,
+    pub path: String,
+    pub url: Option<String>,
+    pub timeout_ms: u64,
+    /// Nothing was ever loaded from this source, so requests that need it are refused until
+    /// it is: a host that can hold a request while it fetches may wait for this one.
+    pub first: bool,
+    #[serde(skip)]
+    pub timing: Timing,
+}
+
+#[derive(Debug)]
+pub(super) struct Provider {
+    pub cfg: ProviderConfig,
+    pub verifier: Verifier,
+    /// Unix seconds of the last successful load; `None` = never loaded (inline keys: always).
+    pub loaded_at: Option<u64>,
+    /// The JWKS path learned from discovery.
+    discovered_path: Option<String>,
+    /// SHA-256 of the last JWKS document loaded: the same document again only renews
+    /// `loaded_at` and keeps the verified-token cache.
+    document: Option<[u8; 32]>,
+}
+
+impl Provider {
+    fn remote(&self) -> Option<&RemoteSource> {
+        match &self.cfg.jwks {
+            JwksSource::Remote(r) | JwksSource::Discovery(r) => Some(r),
+            JwksSource::Inline(_) => None,
+        }
+    }
+
+    /// Its keys are fetched (and so may be fetched again on an unknown `kid`).
+    pub fn is_remote(&self) -> bool {
+        self.remote().is_some()
+    }
+
+    /// Keys loaded, and not older than the source allows.
+    pub fn has_usable_keys(&self, now: u64) -> bool {
+        usable(self.loaded_at, self.remote(), now)
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct ApiKeys {
+    pub store: Option<KeyStore>,
+    pub loaded_at: Option<u64>,
+    pub prefixes: KeyPrefixes,
+    pub environments: Vec<Environment>,
+    remote: Option<RemoteSource>,
+}
+
+impl ApiKeys {
+    /// The store, if loaded and not older than the source allows.
+    pub fn usable_store(&self, now: u64) -> Option<&KeyStore> {
+        self.store
+            .as_ref()
+            .filter(|_| usable(self.loaded_at, self.remote.as_ref(), now))
+    }
+}
+
+fn usable(loaded_at: Option<u64>, remote: Option<&RemoteSource>, now: u64) -> bool {
+    match (loaded_at, remote) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(at), Some(r)) => {
+            timing(r).is_usable(at.saturating_mul(1000), now.saturating_mul(1000))
+        }
+    }
+}
+
+fn timing(r: &RemoteSource) -> Timing {
+    Timing::from_secs(r.refresh_secs, r.timeout_ms, r.max_stale_secs)
+}
+
+/// Every key source of a gateway.
+#[derive(Debug)]
+pub(super) struct Sources {
+    pub providers: Vec<Provider>,
+    pub api_keys: Option<ApiKeys>,
+}
+
+/// What feeding a document changed.
+pub(super) enum Fed {
+    /// The keys changed: tokens verified with the issuer's previous keys must be verified again.
+    NewKeys { issuer: String },
+    /// Nothing a cached decision depends on changed.
+    Same,
+    /// A discovery document named the JWKS: fetch it next.
+    Next(Fetch),
+}
+
+impl Sources {
+    /// Builds the sources; inline keys and stores are loaded strictly (any unusable key is a
+    /// configuration error naming it).
+    pub fn new(config: &GatewayConfig) -> Result<Sources, AuthError> {
+        let mut providers = Vec::new();
+        for (i, p) in config.providers.iter().enumerate() {
+            let (keys, loaded_at) = match &p.jwks {
+                JwksSource::Inline(doc) => (
+                    JwkSet::from_json(&doc.to_string()).map_err(|e| {
+                        config_error(format!("providers[{i}].jwks.inline: {}", e.message()))
+                    })?,
+                    Some(0),
+                ),
+                _ => (JwkSet::default(), None),
+            };
+            let validation = verify::Policy {
+                algorithms: p.algorithms.clone(),
+                issuers: vec![p.issuer.clone()],
+                audiences: p.audiences.clone(),
+                leeway: p.leeway,
+                typ: p.typ.clone(),
+                required_claims: p.required_claims.clone(),
+                max_lifetime: p.max_lifetime,
+                ..verify::Policy::default()
+            };
+            providers.push(Provider {
+                cfg: p.clone(),
+                verifier: Verifier::new(keys, validation),
+                loaded_at,
+                discovered_path: None,
+                document: None,
+            });
+        }
+        let api_keys = match &config.api_keys {
+            None => None,
+            Some(k) => {
+                let mut prefixes = KeyPrefixes::standard();
+                for (i, p) in k.prefixes.iter().enumerate() {
+                    let at = |e: AuthError| {
+                        config_error(format!("api_keys.prefixes[{i}]: {}", e.message()))
+                    };
+                    let prefix = KeyPrefix::new(&p.prefix, p.key_type, p.env).map_err(at)?;
+                    prefixes = prefixes.with_prefix(prefix).map_err(at)?;
+                }
+                let (store, loaded_at, remote) = match &k.store {
+                    KeyStoreSource::Inline(doc) => (
+                        Some(KeyStore::from_json(&doc.to_string()).map_err(|e| {
+                            config_error(format!("api_keys.store.inline: {}", e.message()))
+                        })?),
+                        Some(0),
+                        None,
+                    ),
+                    KeyStoreSource::Remote(r) => (None, None, Some(r.clone())),
+                };
+                Some(ApiKeys {
+                    store,
+                    loaded_at,
+                    prefixes,
+                    environments: k.environments.clone(),
+                    remote,
+                })
+            }
+        };
+        Ok(Sources {
+            providers,
+            api_keys,
+        })
+    }
+
+    /// The fetch each remote source needs next: a provider's JWKS (its discovery document
+    /// first, until that named the JWKS) and the key store.
+    pub fn fetches(&self) -> Vec<Fetch> {
+        let mut out = Vec::new();
+        for p in &self.providers {
+            let name = p.cfg.name.clone();
+            let first = p.loaded_at.is_none();
+            match &p.cfg.jwks {
+                JwksSource::Remote(r) => out.push(fetch(
+                    SourceId::Jwks(name),
+                    r,
+                    r.path.clone().unwrap_or_default(),
+                    first,
+                )),
+                JwksSource::Discovery(r) => match &p.discovered_path {
+                    Some(path) => out.push(fetch(SourceId::Jwks(name), r, path.clone(), first)),
+                    None => out.push(fetch(
+                        SourceId::Discovery(name),
+                        r,
+                        r.path
+                            .clone()
+                            .unwrap_or_else(|| "/.well-known/openid-configuration".into()),
+                        first,
+                    )),
+                },
+                JwksSource::Inline(_) => {}
+            }
+        }
+        if let Some(k) = &self.api_keys {
+            if let Some(r) = &k.remote {
+                let path = r.path.clone().unwrap_or_default();
+                out.push(fetch(SourceId::KeyStore, r, path, k.loaded_at.is_none()));
+            }
+        }
+        out
+    }
+
+    /// Feeds a fetched document. On an error the previous keys stay in use (stale-if-error,
+    /// bounded by `max_stale_secs`).
+    pub fn feed(&mut self, id: &SourceId, body: &[u8], now: u64) -> Result<Fed, AuthError> {
+        let bad = |what: &str| {
+            AuthError::with_message(ErrorCode::KeysUnavailable, format!("{id}: {what}"))
+        };
+        let text = std::str::from_utf8(body).map_err(|_| bad("the document is not UTF-8"))?;
+        let provider = |providers: &mut Vec<Provider>, name: &str| {
+            let i = providers.iter().position(|p| p.cfg.name == name);
+            i.ok_or_else(|| bad("unknown fetch id"))
+        };
+        match id {
+            SourceId::Jwks(name) => {
+                let i = provider(&mut self.providers, name)?;
+                let p = &mut self.providers[i];
+                let digest = cache::key(text);
+                if p.document == Some(digest) {
+                    // A refresh that found the same keys: tokens verified with them stay valid.
+                    p.loaded_at = Some(now);
+                    return Ok(Fed::Same);
+                }
+                let set = JwkSet::from_json_lenient(text).map_err(|e| bad(e.message()))?;
+                if set.is_empty() {
+                    return Err(bad("the key set has no usable key"));
+                }
+                p.verifier = Verifier::new(set, p.verifier.policy().clone());
+                p.loaded_at = Some(now);
+                p.document = Some(digest);
+                Ok(Fed::NewKeys {
+                    issuer: p.cfg.issuer.clone(),
+                })
+            }
+            SourceId::Discovery(name) => {
+                let i = provider(&mut self.providers, name)?;
+                let p = &mut self.providers[i];
+                let meta = ProviderMetadata::parse(200, body, &p.cfg.issuer)
+                    .map_err(|e| bad(e.message()))?;
+                let path = meta
+                    .jwks_uri
+                    .as_deref()
+                    .and_then(url_path)
+                    .ok_or_else(|| bad("the discovery document has no usable jwks_uri"))?;
+                p.discovered_path = Some(path.clone());
+                let Some(r) = p.remote() else {
+                    return Err(bad("not a discovery provider"));
+                };
+                let first = p.loaded_at.is_none();
+                Ok(Fed::Next(fetch(
+                    SourceId::Jwks(name.clone()),
+                    r,
+                    path,
+                    first,
+                )))
+            }
+            SourceId::KeyStore => {
+                let k = self
+                    .api_keys
+                    .as_mut()
+                    .ok_or_else(|| bad("API keys are not configured"))?;
+                k.store = Some(KeyStore::from_json(text).map_err(|e| bad(e.message()))?);
+                k.loaded_at = Some(now);
+                Ok(Fed::Same)
+            }
+        }
+    }
+}
+
+fn fetch(id: SourceId, r: &RemoteSource, path: String, first: bool) -> Fetch {
+    Fetch {
+        id,
+        cluster: r.cluster.clone(),
+        authority: r.authority.clone(),
+        url: source_url(r, &path),
+        path,
+        timeout_ms: r.timeout_ms,
+        first,
+        timing: timing(r),
+    }
+}
+
+/// A source's absolute URL for hosts that fetch by URL: its `url`, with `path` appended when
+/// the URL has no path of its own — so one source entry can name both an Envoy cluster + path
+/// and a URL.
+pub(super) fn source_url(r: &RemoteSource, path: &str) -> Option<String> {
+    r.url.as_ref().map(|u| match url_path(u) {
+        Some(_) => u.clone(),
+        None => format!("{}{}", u.trim_end_matches('/'), path),
+    })
+}
+
+/// The path (with query) of an absolute URL, if it has one beyond `/`.
+fn url_path(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let i = rest.find('/')?;
+    let path = &rest[i..];
+    (path.len() > 1).then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ids_round_trip_through_their_text() {
+        for id in [
+            SourceId::Jwks("idp".into()),
+            SourceId::Discovery("a:b".into()),
+            SourceId::KeyStore,
+        ] {
+            assert_eq!(id.to_string().parse::<SourceId>().unwrap(), id);
+        }
+        assert!("nope".parse::<SourceId>().is_err());
+    }
+}
