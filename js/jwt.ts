@@ -1,10 +1,11 @@
 /**
  * JWT verification by the core, with keys given inline or fetched (JWKS URL or issuer
- * discovery) and cached: a remote key set is reused for `cacheMaxAge` seconds and fetched again
- * at once when a token names an unknown `kid`, at most once per `cooldown` seconds.
+ * discovery). When a remote key set is fetched — every `cacheMaxAge` seconds, after a failure on
+ * the core's retry curve, at once for an unknown `kid` at most once per `cooldown` — is the
+ * core's schedule (the same as the edges'); this layer only fetches.
  */
 import { call, fullCore, nowSecs } from './core.js';
-import type { Verifier } from './wasm/full/tokenwarden.js';
+import type { RemoteKeys, Verifier } from './wasm/full/tokenwarden.js';
 import { ConfigError, TokenwardenError } from './errors.js';
 import { getDocument, type Fetch } from './http.js';
 
@@ -31,18 +32,20 @@ export interface VerifyOptions {
   cacheMaxAge?: number;
   /** Least seconds between fetches caused by unknown `kid`s (default 30). */
   cooldown?: number;
+  /** Seconds past `cacheMaxAge` the last good keys stay in use while fetches fail (default 86400). */
+  maxStale?: number;
 }
 
 export type JwtClaims = Record<string, unknown> & { iss?: string; sub?: string; aud?: string | string[]; exp?: number; iat?: number; nbf?: number; scope?: string };
 
-interface RemoteKeys {
-  verifier: Verifier | undefined;
-  fetchedAt: number;
+interface RemoteEntry {
+  keys: RemoteKeys;
+  /** The fetch out, shared by concurrent callers. */
   pending: Promise<void> | undefined;
 }
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-const remote = new Map<string, RemoteKeys>();
+const remote = new Map<string, RemoteEntry>();
 const inline = new Map<string, Verifier>();
 const MAX_INLINE_VERIFIERS = 32;
 
@@ -74,36 +77,45 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
   }
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const url = options.jwksUrl ?? (await jwksUriOf(list(options.issuer)[0], fetchImpl));
-  const cacheKey = `${policy}\n${url}`;
+  const refresh = options.cacheMaxAge ?? 600;
+  const maxStale = options.maxStale ?? 86_400;
+  const cacheKey = `${policy}\n${url}\n${refresh}\n${maxStale}`;
   let entry = remote.get(cacheKey);
-  if (!entry) remote.set(cacheKey, (entry = { verifier: undefined, fetchedAt: 0, pending: undefined }));
-  const maxAge = options.cacheMaxAge ?? 600;
-  if (!entry.verifier || nowSecs() - entry.fetchedAt > maxAge) await refetch(entry, url, policy, fetchImpl);
+  if (!entry) {
+    const keys = call(() => new (fullCore().RemoteKeys)(policy, refresh, maxStale, FETCH_TIMEOUT_MS));
+    remote.set(cacheKey, (entry = { keys, pending: undefined }));
+  }
+  const e = entry;
+  if (e.keys.begin(Date.now())) await fetchKeys(e, url, fetchImpl);
+  else if (e.pending && e.keys.isEmpty()) await e.pending;
+  const verify = () => JSON.parse(call(() => e.keys.verify(token, now, Date.now()))) as JwtClaims;
   try {
-    return JSON.parse(call(() => entry.verifier!.verify(token, now))) as JwtClaims;
-  } catch (e) {
-    const unknownKid = e instanceof TokenwardenError && e.code === 'unknown_key';
-    if (!unknownKid || nowSecs() - entry.fetchedAt < (options.cooldown ?? 30)) throw e;
-    await refetch(entry, url, policy, fetchImpl);
-    return JSON.parse(call(() => entry.verifier!.verify(token, now))) as JwtClaims;
+    return verify();
+  } catch (err) {
+    const unknownKid = err instanceof TokenwardenError && err.code === 'unknown_key';
+    if (!unknownKid || !e.keys.requestRefetch(Date.now(), options.cooldown ?? 30)) throw err;
+    await fetchKeys(e, url, fetchImpl);
+    return verify();
   }
 }
 
-/** One fetch at a time per key set; a failed fetch keeps the previous keys (stale beats none). */
-function refetch(entry: RemoteKeys, url: string, policy: string, fetchImpl: Fetch): Promise<void> {
+/** How long a JWKS fetch may stay out before the schedule lets another one start, ms. */
+const FETCH_TIMEOUT_MS = 5000;
+
+/** Fetches the key set the schedule asked for and hands the answer back; concurrent callers share it. */
+function fetchKeys(entry: RemoteEntry, url: string, fetchImpl: Fetch): Promise<void> {
   entry.pending ??= (async () => {
+    let status = 0;
+    let body: Uint8Array = new Uint8Array();
     try {
-      const res = await getDocument(fetchImpl, url);
-      if (res.status !== 200) throw new TokenwardenError('keys_unavailable', `the JWKS answered HTTP ${res.status}`, 503);
-      const text = new TextDecoder().decode(res.body);
-      entry.verifier = call(() => new (fullCore().Verifier)(text, policy));
-      entry.fetchedAt = nowSecs();
-    } catch (e) {
-      if (!entry.verifier) throw e;
-    } finally {
-      entry.pending = undefined;
+      ({ status, body } = await getDocument(fetchImpl, url));
+    } catch {
+      // No answer: status 0.
     }
-  })();
+    entry.keys.fetched(status, body, Date.now());
+  })().finally(() => {
+    entry.pending = undefined;
+  });
   return entry.pending;
 }
 

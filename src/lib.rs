@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod policy;
 pub mod random;
 pub mod ratelimit;
+pub mod remote_jwks;
 mod roca;
 pub mod schedule;
 pub mod session;

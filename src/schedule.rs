@@ -64,8 +64,9 @@ pub struct SourceState {
     pub next_ms: u64,
     /// A fetch is out until then (0: none).
     pub lease_until_ms: u64,
-    /// No unknown-`kid` refetch before then.
-    pub refetch_after_ms: u64,
+    /// When an unknown `kid` last moved a fetch forward (0: never); the cooldown is counted
+    /// from it with the timing in force when the next one is asked for.
+    pub last_refetch_ms: u64,
     /// Consecutive failed fetches (0: the last one succeeded, or none yet).
     pub failures: u32,
 }
@@ -108,7 +109,7 @@ impl SourceState {
         let mut out = [0u8; Self::LEN];
         out[0..8].copy_from_slice(&self.next_ms.to_le_bytes());
         out[8..16].copy_from_slice(&self.lease_until_ms.to_le_bytes());
-        out[16..24].copy_from_slice(&self.refetch_after_ms.to_le_bytes());
+        out[16..24].copy_from_slice(&self.last_refetch_ms.to_le_bytes());
         out[24..28].copy_from_slice(&self.failures.to_le_bytes());
         out
     }
@@ -127,7 +128,7 @@ impl SourceState {
         Some(SourceState {
             next_ms: u64_at(0),
             lease_until_ms: u64_at(8),
-            refetch_after_ms: u64_at(16),
+            last_refetch_ms: u64_at(16),
             failures: u32::from_le_bytes(f),
         })
     }
@@ -167,11 +168,15 @@ impl SourceState {
     /// Nothing to do when a fetch is due or out already (at start, during an outage's retries),
     /// and the cooldown is then kept for a real rotation. `true` if the fetch was moved.
     pub fn request_refetch(&mut self, now_ms: u64, timing: &Timing) -> bool {
-        if now_ms < self.refetch_after_ms || self.next_ms <= now_ms || self.lease_until_ms > now_ms
-        {
+        let cooling = self.last_refetch_ms != 0
+            && now_ms
+                < self
+                    .last_refetch_ms
+                    .saturating_add(timing.refetch_cooldown_ms);
+        if cooling || self.next_ms <= now_ms || self.lease_until_ms > now_ms {
             return false;
         }
-        self.refetch_after_ms = now_ms.saturating_add(timing.refetch_cooldown_ms);
+        self.last_refetch_ms = now_ms;
         self.next_ms = now_ms;
         true
     }
@@ -248,7 +253,7 @@ mod tests {
         let s = SourceState {
             next_ms: 1,
             lease_until_ms: u64::MAX,
-            refetch_after_ms: 3,
+            last_refetch_ms: 3,
             failures: 7,
         };
         assert_eq!(SourceState::from_bytes(&s.to_bytes()), Some(s));
@@ -362,7 +367,13 @@ mod tests {
         let mut out = SourceState::default();
         assert!(out.begin(0, &T));
         assert!(!out.request_refetch(1, &T));
-        assert_eq!(out.refetch_after_ms, 0);
+        assert_eq!(out.last_refetch_ms, 0);
+        // The cooldown in force when a refetch is asked for is the one that counts.
+        let long = Timing {
+            refetch_cooldown_ms: 3_600_000,
+            ..T
+        };
+        assert!(!s.request_refetch(2_000_000, &long));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use super::{from_json, secs, throw, to_json, JsResult};
 use crate::alg::Algorithm;
 use crate::apikey::{self, Environment, KeyPrefix, KeyType};
 use crate::jwks::JwkSet;
+use crate::remote_jwks::RemoteJwks;
+use crate::schedule::Timing;
 use crate::sign::SigningKey;
 use crate::verify;
 use crate::webhook::{self, WebhookVerifier};
@@ -34,6 +36,67 @@ impl Verifier {
     pub fn verify(&self, token: &str, now: f64) -> JsResult<String> {
         self.inner
             .verify(token, secs(now))
+            .map(|v| to_json(v.claims()))
+            .map_err(throw)
+    }
+}
+
+/// A key set fetched by URL on the core's schedule; see [`RemoteJwks`]. The host fetches when
+/// `begin` says so and hands the answer to `fetched`.
+#[wasm_bindgen]
+pub struct RemoteKeys {
+    inner: RemoteJwks,
+    timing: Timing,
+}
+
+#[wasm_bindgen]
+impl RemoteKeys {
+    /// `policy_json` as for [`Verifier`]; the keys are fetched again every `refresh_secs` and
+    /// used at most `max_stale_secs` longer while fetches fail.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        policy_json: &str,
+        refresh_secs: f64,
+        max_stale_secs: f64,
+        timeout_ms: f64,
+    ) -> JsResult<RemoteKeys> {
+        let policy: verify::Policy = from_json(policy_json)?;
+        Ok(RemoteKeys {
+            inner: RemoteJwks::new(policy),
+            timing: Timing::from_secs(secs(refresh_secs), secs(timeout_ms), secs(max_stale_secs)),
+        })
+    }
+
+    /// `true`: fetch now (and wait for it when `isEmpty()`).
+    pub fn begin(&mut self, now_ms: f64) -> bool {
+        self.inner.begin(secs(now_ms), &self.timing)
+    }
+
+    #[wasm_bindgen(js_name = isEmpty)]
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// The fetch's answer (status 0: none); a refused document keeps the previous keys.
+    pub fn fetched(&mut self, status: u16, body: &[u8], now_ms: f64) {
+        self.inner.fetched(status, body, secs(now_ms), &self.timing);
+    }
+
+    /// An unknown `kid`: `true` if the keys should be fetched now, at most once per
+    /// `cooldown_secs`.
+    #[wasm_bindgen(js_name = requestRefetch)]
+    pub fn request_refetch(&mut self, now_ms: f64, cooldown_secs: f64) -> bool {
+        let timing = Timing {
+            refetch_cooldown_ms: secs(cooldown_secs).saturating_mul(1000),
+            ..self.timing
+        };
+        self.inner.request_refetch(secs(now_ms), &timing)
+    }
+
+    /// The verified claims as JSON; `now` (unix seconds) for the claims, `now_ms` the clock.
+    pub fn verify(&self, token: &str, now: f64, now_ms: f64) -> JsResult<String> {
+        self.inner
+            .verify(token, secs(now), secs(now_ms), &self.timing)
             .map(|v| to_json(v.claims()))
             .map_err(throw)
     }

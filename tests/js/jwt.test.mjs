@@ -110,3 +110,22 @@ test('an unreachable JWKS is keys_unavailable, never an accept', async () => {
     await server.close();
   }
 });
+
+test('a JWKS down at first is retried on the core schedule (after 1 s, not at cacheMaxAge, not on every call)', async () => {
+  const { privateKey, jwks } = await joseKey('ES256');
+  let up = false;
+  const server = await serve({ 'GET /jwks': () => (up ? { body: jwks } : { status: 503 }) });
+  try {
+    const opts = { jwksUrl: `${server.origin}/jwks`, audience: AUD };
+    const token = await mint('ES256', privateKey);
+    await assert.rejects(verifyJwt(token, opts), { code: 'keys_unavailable' });
+    await assert.rejects(verifyJwt(token, opts), { code: 'keys_unavailable' });
+    assert.equal(server.count('GET', '/jwks'), 1, 'the retry waits for the backoff, not the next call');
+    up = true;
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await verifyJwt(token, opts)).sub, 'user_123');
+    assert.equal(server.count('GET', '/jwks'), 2);
+  } finally {
+    await server.close();
+  }
+});
