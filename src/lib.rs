@@ -27,4 +27,4 @@ pub mod webhook;
 pub use alg::Algorithm;
 pub use error::{AuthError, ErrorCode, ErrorStyle};
 pub use jwks::{Jwk, JwkSet};
-pub use verify::{Policy, Verified, Verifier};
+pub use verify::{Validation, Verified, Verifier};

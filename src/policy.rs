@@ -466,9 +466,9 @@ pub struct Grant {
     pub datasets: Vec<String>,
 }
 
-/// An allowed request.
+/// An allowed request: the rule it matched and what its path captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct RouteMatch {
     /// The matched rule, or `None` when an unmatched route was allowed by configuration.
     pub rule: Option<String>,
     /// Percent-decoded captures; a `{rest*}` capture joins its segments with `/`.
@@ -562,14 +562,19 @@ impl Policy {
     /// unmatched route (unless configured otherwise), an explicit deny or a dataset outside the
     /// credential's restriction, and `insufficient_scope` naming the rule and, as the scope, the
     /// missing permissions.
-    pub fn evaluate(&self, method: &str, path: &str, grant: &Grant) -> Result<Decision, AuthError> {
+    pub fn evaluate(
+        &self,
+        method: &str,
+        path: &str,
+        grant: &Grant,
+    ) -> Result<RouteMatch, AuthError> {
         let Some((rule, captures)) = self.route(method, path)? else {
             return match self.unmatched {
                 Unmatched::Deny => Err(AuthError::with_message(
                     ErrorCode::AccessDenied,
                     "no rule matches this route",
                 )),
-                Unmatched::Authenticated | Unmatched::Allow => Ok(Decision {
+                Unmatched::Authenticated | Unmatched::Allow => Ok(RouteMatch {
                     rule: None,
                     captures: BTreeMap::new(),
                     dataset: None,
@@ -578,7 +583,7 @@ impl Policy {
             };
         };
         if rule.anonymous {
-            return Ok(decision(rule, captures));
+            return Ok(route_match(rule, captures));
         }
         let mut required = Vec::with_capacity(rule.require.len());
         for template in &rule.require {
@@ -638,15 +643,15 @@ impl Policy {
             )
             .with_scope(missing));
         }
-        Ok(decision(rule, captures))
+        Ok(route_match(rule, captures))
     }
 
     /// Decides a request that carries no credential: allowed only by an anonymous rule (or an
     /// unmatched route under `"unmatched": "allow"`), otherwise `missing_credentials`.
-    pub fn evaluate_anonymous(&self, method: &str, path: &str) -> Result<Decision, AuthError> {
+    pub fn evaluate_anonymous(&self, method: &str, path: &str) -> Result<RouteMatch, AuthError> {
         match self.route(method, path)? {
-            Some((rule, captures)) if rule.anonymous => Ok(decision(rule, captures)),
-            None if self.unmatched == Unmatched::Allow => Ok(Decision {
+            Some((rule, captures)) if rule.anonymous => Ok(route_match(rule, captures)),
+            None if self.unmatched == Unmatched::Allow => Ok(RouteMatch {
                 rule: None,
                 captures: BTreeMap::new(),
                 dataset: None,
@@ -676,8 +681,8 @@ impl Policy {
     }
 }
 
-fn decision(rule: &Rule, captures: Captures) -> Decision {
-    Decision {
+fn route_match(rule: &Rule, captures: Captures) -> RouteMatch {
+    RouteMatch {
         rule: Some(rule.name.clone()),
         dataset: captures.get(DATASET_CAPTURE).cloned(),
         captures,
@@ -1009,7 +1014,7 @@ mod tests {
         Policy::from_json(POLICY).unwrap()
     }
 
-    fn code(r: Result<Decision, AuthError>) -> ErrorCode {
+    fn code(r: Result<RouteMatch, AuthError>) -> ErrorCode {
         r.unwrap_err().code()
     }
 
@@ -1337,7 +1342,7 @@ mod tests {
             let d = p.evaluate("GET", path, &grant(permissions)).unwrap();
             assert_eq!(
                 d,
-                Decision {
+                RouteMatch {
                     rule: Some("datasets-read".into()),
                     captures: Captures::from([
                         ("dataset".into(), "sales".into()),

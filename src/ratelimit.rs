@@ -172,7 +172,7 @@ impl GcraState {
 
 /// The outcome of one [`check`]: what to answer and what to store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
+pub struct Admission {
     pub allowed: bool,
     /// The configured count (`X-RateLimit-Limit`).
     pub limit: u64,
@@ -186,8 +186,8 @@ pub struct Decision {
     pub state: GcraState,
 }
 
-impl Decision {
-    /// Response headers for this decision: the `X-RateLimit-*` trio always, plus `Retry-After`
+impl Admission {
+    /// Response headers for this admission: the `X-RateLimit-*` trio always, plus `Retry-After`
     /// on refusal.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
@@ -210,7 +210,7 @@ impl Decision {
 
 /// Decides one request at `now_ms` (unix milliseconds). Pure: the caller stores `state` from
 /// the result. A clock that moves backwards can only cause refusals, never extra requests.
-pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
+pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Admission {
     // Time is measured in ticks of 1/count ms, so the emission interval period/count is the
     // integer `period_ms` and nothing is rounded. Every value fits in u128; saturate regardless.
     let count = u128::from(limit.count);
@@ -231,7 +231,7 @@ pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
     let new_tat_ms = u64::try_from(new_tat / count).ok();
 
     let Some(tat_ms) = new_tat_ms.filter(|_| now >= conforms_at) else {
-        return Decision {
+        return Admission {
             allowed: false,
             limit: limit.count,
             remaining: 0,
@@ -245,7 +245,7 @@ pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
     };
     let headroom = now.saturating_add(period).saturating_sub(new_tat);
     let remaining = (headroom / interval).min(count.saturating_sub(1));
-    Decision {
+    Admission {
         allowed: true,
         limit: limit.count,
         remaining: saturate_u64(remaining),
@@ -398,7 +398,7 @@ mod tests {
         let refused = check(state, &l, T0);
         assert_eq!(
             refused,
-            Decision {
+            Admission {
                 allowed: false,
                 limit: 10,
                 remaining: 0,

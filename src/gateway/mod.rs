@@ -161,7 +161,7 @@ impl Gateway {
                 ),
                 _ => (JwkSet::default(), None),
             };
-            let vpolicy = verify::Policy {
+            let vpolicy = verify::Validation {
                 algorithms: p.algorithms.clone(),
                 issuers: vec![p.issuer.clone()],
                 audiences: p.audiences.clone(),
@@ -169,7 +169,7 @@ impl Gateway {
                 typ: p.typ.clone(),
                 required_claims: p.required_claims.clone(),
                 max_lifetime: p.max_lifetime,
-                ..verify::Policy::default()
+                ..verify::Validation::default()
             };
             providers.push(Provider {
                 cfg: p.clone(),
@@ -314,7 +314,7 @@ impl Gateway {
             if set.is_empty() {
                 return Err(bad("the key set has no usable key"));
             }
-            p.verifier = Verifier::new(set, p.verifier.policy().clone());
+            p.verifier = Verifier::new(set, p.verifier.validation().clone());
             p.loaded_at = Some(now);
             p.document = Some(digest);
             // Tokens verified with the previous keys must be verified again.
@@ -413,7 +413,7 @@ impl Gateway {
             (Some(p), None) => p.evaluate_anonymous(req.method, req.path),
             (Some(p), Some(a)) => p.evaluate(req.method, req.path, &a.grant),
             (None, None) => Err(AuthError::new(ErrorCode::MissingCredentials)),
-            (None, Some(_)) => Ok(policy::Decision {
+            (None, Some(_)) => Ok(policy::RouteMatch {
                 rule: None,
                 captures: Default::default(),
                 dataset: None,
@@ -1018,7 +1018,7 @@ impl<'g, 'r> Outcome<'g, 'r> {
     fn allow(
         &mut self,
         auth: Option<&Authenticated>,
-        decision: Option<&policy::Decision>,
+        decision: Option<&policy::RouteMatch>,
     ) -> Decision {
         let h = &self.gw.config.identity_headers;
         let mut set: Vec<(String, String)> = Vec::new();

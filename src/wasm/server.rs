@@ -20,11 +20,11 @@ pub struct Verifier {
 #[wasm_bindgen]
 impl Verifier {
     /// `jwks_json` is a JWKS document (keys the core cannot use are skipped, as from a remote
-    /// JWKS); `policy_json` is a [`verify::Policy`] in its serde form.
+    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form.
     #[wasm_bindgen(constructor)]
     pub fn new(jwks_json: &str, policy_json: &str) -> JsResult<Verifier> {
         let keys = JwkSet::from_json_lenient(jwks_json).map_err(throw)?;
-        let policy: verify::Policy = from_json(policy_json)?;
+        let policy: verify::Validation = from_json(policy_json)?;
         Ok(Verifier {
             inner: verify::Verifier::new(keys, policy),
         })
