@@ -11,6 +11,7 @@ pub mod error;
 pub mod gateway;
 pub mod json;
 pub mod jwks;
+pub mod key;
 pub mod oauth;
 pub mod policy;
 pub mod random;

@@ -9,7 +9,7 @@
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, Uint, U2048, U3072, U4096, U64};
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
@@ -87,7 +87,7 @@ impl RsaKey {
         }
         let e_bytes = public.e().to_bytes_be();
         let e_ok = e_bytes.len() <= 4
-            && *public.e() >= rsa::BigUint::from(3u32)
+            && *public.e() >= BigUint::from(3u32)
             && e_bytes.last().is_some_and(|b| b & 1 == 1);
         if !e_ok {
             return None;
@@ -108,6 +108,31 @@ impl RsaKey {
             e_bits,
             ctx,
         })
+    }
+
+    /// Builds a key from its big-endian modulus and exponent, saying which check failed (the
+    /// loaders name it to the operator; [`RsaKey::new`] only answers yes or no).
+    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<RsaKey, &'static str> {
+        let n_int = BigUint::from_bytes_be(n);
+        let e_int = BigUint::from_bytes_be(e);
+        let bits = n_int.bits();
+        if bits < MIN_BITS {
+            return Err("RSA modulus is shorter than 2048 bits");
+        }
+        if bits > MAX_BITS {
+            return Err("RSA modulus is longer than 4096 bits");
+        }
+        if e.len() > 4 || e_int < BigUint::from(3u32) || e.last().is_none_or(|b| b & 1 == 0) {
+            return Err("RSA public exponent must be odd, at least 3 and at most 32 bits");
+        }
+        if n.last().is_none_or(|b| b & 1 == 0) {
+            return Err("RSA modulus must be odd");
+        }
+        crate::roca::check_modulus(n)?;
+        RsaPublicKey::new(n_int, e_int)
+            .ok()
+            .and_then(RsaKey::new)
+            .ok_or("invalid RSA public key")
     }
 
     pub fn public(&self) -> &RsaPublicKey {
@@ -202,7 +227,7 @@ impl std::fmt::Debug for RsaKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::{BigUint, RsaPrivateKey};
+    use rsa::RsaPrivateKey;
 
     /// Keys built by hand get the loaders' checks: with `e = 1` the expected encoding itself
     /// would verify as a signature on any message.
