@@ -52,7 +52,7 @@ impl SigningKey {
     /// Generates a fresh key for `alg` from the system CSPRNG (RSA: 2048 bits; HMAC: a secret
     /// as long as the hash output).
     pub fn generate(alg: Algorithm, kid: Option<String>) -> Result<SigningKey, AuthError> {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         let secret = match alg {
             Algorithm::HS256 => Secret::Oct(crate::random::bytes::<32>()?.to_vec()),
             Algorithm::HS384 => Secret::Oct(crate::random::bytes::<48>()?.to_vec()),

@@ -233,7 +233,7 @@ mod tests {
     /// would verify as a signature on any message.
     #[test]
     fn weak_keys_are_refused_when_built_by_hand() {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         let private = RsaPrivateKey::new(&mut rng, 2048).unwrap();
         let n = private.to_public_key().n().clone();
         for e in [0u32, 1, 2, 4, 65536] {
@@ -252,7 +252,7 @@ mod tests {
     /// The fast path must agree with the `rsa` crate on valid, mangled and boundary signatures.
     #[test]
     fn agrees_with_the_rsa_crate() {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         for bits in [2048, 3072] {
             let private = RsaPrivateKey::new(&mut rng, bits).unwrap();
             let public = private.to_public_key();
