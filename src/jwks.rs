@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::error::{AuthError, ErrorCode};
-use crate::json::{self, JsonLimits};
+use crate::json::{self, JsonError, JsonLimits};
 use crate::key::KeyFamily;
 // The key types live in `crate::key`; a JWK wraps one, so callers reach them from here too.
 pub use crate::key::{OctKey, VerifyingKey};
@@ -340,12 +340,10 @@ impl JwkSet {
         let doc = json::parse_object(json.as_bytes(), JWKS_JSON_LIMITS).map_err(|reason| {
             AuthError::with_message(
                 ErrorCode::InvalidKey,
-                if reason == json::TOO_MANY {
-                    "too many keys or members in the key set"
-                } else if reason == json::DUPLICATE {
-                    "the key set repeats a member name"
-                } else {
-                    "the key set is not valid JSON"
+                match reason {
+                    JsonError::TooManyMembers => "too many keys or members in the key set",
+                    JsonError::DuplicateMember => "the key set repeats a member name",
+                    _ => "the key set is not valid JSON",
                 },
             )
         })?;

@@ -12,6 +12,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::error::{AuthError, ErrorCode};
 
 /// Longer than any sensible limit (`18446744073709551615/18446744073709551s` is 41).
@@ -107,6 +109,22 @@ impl fmt::Display for RateLimit {
             86_400 => write!(f, "{}/day", self.count),
             secs => write!(f, "{}/{}s", self.count, secs),
         }
+    }
+}
+
+/// The string form (`1000/hour`), so a document holding a limit is checked when it is read.
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RateLimit, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse()
+            .map_err(|e: AuthError| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// The canonical string form, which deserializes back to the same limit.
+impl Serialize for RateLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -270,6 +288,18 @@ fn saturate_u64(v: u128) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn serde_uses_the_string_form() {
+        let limit: RateLimit = serde_json::from_str(r#""100/min""#).unwrap();
+        assert_eq!(limit, RateLimit::new(100, 60).unwrap());
+        assert_eq!(serde_json::to_string(&limit).unwrap(), r#""100/minute""#);
+        let e = serde_json::from_str::<RateLimit>(r#""0/hour""#).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("rate limit count must be at least 1"));
+        assert!(serde_json::from_str::<RateLimit>("100").is_err());
+    }
 
     #[test]
     fn an_idle_state_decides_like_a_fresh_bucket() {

@@ -99,7 +99,7 @@ impl Verifier {
         self.check_signature(&untrusted)?;
         let claims = json::parse_object(untrusted.payload(), self.validation.limits.json).map_err(
             |reason| {
-                if reason.starts_with("too many") || reason.ends_with("too deeply") {
+                if reason.is_limit() {
                     AuthError::with_message(
                         ErrorCode::TokenTooLarge,
                         "the claims exceed the JSON limits",

@@ -47,9 +47,9 @@ pub struct KeyRecord {
     /// CIDR blocks; empty means any address.
     #[serde(default)]
     pub allowed_ips: Vec<String>,
-    /// For example `1000/hour`; see [`RateLimit`].
+    /// Stored as text such as `1000/hour`, parsed when the store loads; see [`RateLimit`].
     #[serde(default)]
-    pub rate_limit: Option<String>,
+    pub rate_limit: Option<RateLimit>,
     pub created_at: u64,
     /// The key this one replaced, while both are valid during a rotation.
     #[serde(default)]
@@ -91,13 +91,12 @@ impl KeyRecord {
     /// What the policy engine needs to decide a request made with this key.
     pub fn grant(&self) -> Grant {
         Grant {
-            permissions: self.effective_permissions(),
-            denied: Vec::new(),
             roles: match self.key_type {
                 KeyType::Public => Vec::new(),
                 KeyType::Secret | KeyType::Restricted => self.roles.clone(),
             },
             datasets: self.datasets.clone(),
+            ..Grant::from_scopes(self.effective_permissions().iter().map(String::as_str))
         }
     }
 
@@ -106,13 +105,47 @@ impl KeyRecord {
     }
 }
 
+/// A record as a store document spells it, before [`validate`]. The rate limit is still text
+/// so that a bad one is refused by `validate`, naming the key and the field in the same order
+/// as every other field, rather than by serde with only a line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StoredRecord {
+    pub(super) id: String,
+    pub(super) name: String,
+    #[serde(rename = "type")]
+    pub(super) key_type: KeyType,
+    #[serde(rename = "env")]
+    pub(super) environment: Environment,
+    pub(super) display_prefix: String,
+    pub(super) hash: String,
+    #[serde(default)]
+    pub(super) permissions: Vec<String>,
+    #[serde(default)]
+    pub(super) datasets: Vec<String>,
+    #[serde(default)]
+    pub(super) expires_at: Option<u64>,
+    #[serde(default)]
+    pub(super) revoked: bool,
+    #[serde(default)]
+    pub(super) revoked_at: Option<u64>,
+    #[serde(default)]
+    pub(super) allowed_ips: Vec<String>,
+    #[serde(default)]
+    pub(super) rate_limit: Option<String>,
+    pub(super) created_at: u64,
+    #[serde(default)]
+    pub(super) rotated_from: Option<String>,
+    #[serde(default)]
+    pub(super) roles: Vec<String>,
+}
+
 /// A record that passed [`validate`], with what the store's checks need parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Entry {
     pub(super) record: KeyRecord,
     pub(super) digest: [u8; 32],
     pub(super) allowed_ips: Vec<Cidr>,
-    pub(super) rate_limit: Option<RateLimit>,
 }
 
 fn is_id(s: &str) -> bool {
@@ -128,7 +161,7 @@ fn is_label(s: &str) -> bool {
 }
 
 /// Checks every field of a loaded or new record; errors name the key (or its index) and field.
-pub(super) fn validate(record: KeyRecord, index: usize) -> Result<Entry, AuthError> {
+pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, AuthError> {
     if !is_id(&record.id) {
         return Err(invalid_config(format!(
             "keys[{index}]: id must be 1-64 characters of letters, digits, _ and -"
@@ -192,11 +225,45 @@ pub(super) fn validate(record: KeyRecord, index: usize) -> Result<Entry, AuthErr
     if record.rotated_from.as_deref().is_some_and(|r| !is_id(r)) {
         return Err(fail("rotated_from", "must be a key id"));
     }
+    let StoredRecord {
+        id,
+        name,
+        key_type,
+        environment,
+        display_prefix,
+        hash,
+        permissions,
+        datasets,
+        expires_at,
+        revoked,
+        revoked_at,
+        allowed_ips: allowed_ip_text,
+        rate_limit: _,
+        created_at,
+        rotated_from,
+        roles,
+    } = record;
     Ok(Entry {
-        record,
+        record: KeyRecord {
+            id,
+            name,
+            key_type,
+            environment,
+            display_prefix,
+            hash,
+            permissions,
+            datasets,
+            expires_at,
+            revoked,
+            revoked_at,
+            allowed_ips: allowed_ip_text,
+            rate_limit,
+            created_at,
+            rotated_from,
+            roles,
+        },
         digest,
         allowed_ips,
-        rate_limit,
     })
 }
 
@@ -295,6 +362,29 @@ mod tests {
         assert!(load_err(r#"{"version": 1, "keys": [], "extra": 1}"#).contains("field"));
         assert!(load_err("").contains("unexpected end"));
         assert!(load_err("{\"version\": 1, \"keys\": [}").contains("syntax"));
+    }
+
+    #[test]
+    fn rate_limits_are_parsed_when_the_store_loads() {
+        use serde_json::json;
+        let store = KeyStore::from_json(&record_json(json!({"rate_limit": "100/min"}))).unwrap();
+        assert_eq!(
+            store.get("key_abc").unwrap().rate_limit,
+            Some(RateLimit::new(100, 60).unwrap())
+        );
+        assert!(
+            store
+                .to_json()
+                .unwrap()
+                .contains(r#""rate_limit": "100/minute""#),
+            "stored as text, in the canonical form"
+        );
+        assert_eq!(
+            load_err(&record_json(json!({"rate_limit": "100/fortnight"}))),
+            "key 'key_abc': rate_limit: rate limit period has an unknown unit"
+        );
+        assert!(load_err(&record_json(json!({"rate_limit": 100})))
+            .starts_with("key store: unknown, missing, duplicate or mistyped field at line 1"));
     }
 
     #[test]

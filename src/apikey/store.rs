@@ -13,7 +13,7 @@ use super::format::{
     generate, hash_key, parse, random_base62, Environment, KeyPrefix, KeyPrefixes,
 };
 use super::invalid_config;
-use super::record::{validate, Entry, KeyRecord};
+use super::record::{validate, Entry, KeyRecord, StoredRecord};
 use crate::error::{AuthError, ErrorCode};
 use crate::policy::json_config_error;
 use crate::ratelimit::RateLimit;
@@ -85,7 +85,7 @@ impl KeyStore {
     /// Loads and validates a store. Every problem is `invalid_config` naming the key id (or
     /// index) and field: duplicate ids or hashes, bad hash format, CIDR, rate limit, ...
     pub fn from_json(json: &str) -> Result<KeyStore, AuthError> {
-        let document: StoreDocument<KeyRecord> =
+        let document: StoreDocument<StoredRecord> =
             serde_json::from_str(json).map_err(|e| json_config_error("key store", &e))?;
         if document.version != STORE_VERSION {
             return Err(invalid_config(
@@ -133,7 +133,7 @@ impl KeyStore {
 
     /// The key's parsed rate limit (validated at load).
     pub fn rate_limit(&self, id: &str) -> Option<RateLimit> {
-        self.entry(id).and_then(|e| e.rate_limit)
+        self.get(id).and_then(|r| r.rate_limit)
     }
 
     /// Authenticates a presented key. Refusals, in this order: `invalid_api_key` (malformed,
@@ -189,7 +189,7 @@ impl KeyStore {
         rotated_from: Option<String>,
     ) -> Result<CreatedKey, AuthError> {
         let (secret, parsed) = generate(prefix)?;
-        let record = KeyRecord {
+        let stored = StoredRecord {
             id: self.fresh_id()?,
             name: spec.name,
             key_type: parsed.key_type(),
@@ -207,7 +207,7 @@ impl KeyStore {
             rotated_from,
             roles: spec.roles,
         };
-        self.insert(record.clone())?;
+        let record = self.insert(stored)?.clone();
         Ok(CreatedKey { secret, record })
     }
 
@@ -245,7 +245,7 @@ impl KeyStore {
             datasets: old.datasets,
             expires_at: old.expires_at,
             allowed_ips: old.allowed_ips,
-            rate_limit: old.rate_limit,
+            rate_limit: old.rate_limit.map(|l| l.to_string()),
             roles: old.roles,
         };
         let created = self.mint(&prefix, spec, now, Some(old.id))?;
@@ -292,7 +292,7 @@ impl KeyStore {
         ))
     }
 
-    fn insert(&mut self, record: KeyRecord) -> Result<(), AuthError> {
+    fn insert(&mut self, record: StoredRecord) -> Result<&KeyRecord, AuthError> {
         let index = self.entries.len();
         let entry = validate(record, index)?;
         let id = &entry.record.id;
@@ -310,7 +310,7 @@ impl KeyStore {
             .or_default()
             .push(index);
         self.entries.push(entry);
-        Ok(())
+        Ok(&self.entries[index].record)
     }
 }
 

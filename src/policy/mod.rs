@@ -41,7 +41,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use self::permissions::parse_permission;
 pub use self::permissions::{Grant, Permission};
 pub use self::roles::{default_roles, RoleConfig, RoleSet};
 pub use self::routes::{Captures, RouteMatch, RuleConfig};
@@ -200,13 +199,13 @@ impl Policy {
         }
         let required = rule.required(&captures)?;
         if !required.is_empty() {
-            for entry in &grant.denied {
-                let Ok(deny) = parse_permission(entry) else {
-                    return Err(AuthError::with_message(
-                        ErrorCode::AccessDenied,
-                        "the credential has a deny entry that is not a valid permission",
-                    ));
-                };
+            if grant.denied_unparsable {
+                return Err(AuthError::with_message(
+                    ErrorCode::AccessDenied,
+                    "the credential has a deny entry that is not a valid permission",
+                ));
+            }
+            for deny in &grant.denied {
                 if let Some((text, _)) = required.iter().find(|(_, p)| deny.overlaps(p)) {
                     return Err(AuthError::with_message(
                         ErrorCode::AccessDenied,
@@ -223,11 +222,6 @@ impl Policy {
                 ));
             }
         }
-        let granted: Vec<Permission> = grant
-            .permissions
-            .iter()
-            .filter_map(|p| parse_permission(p).ok())
-            .collect();
         let from_roles = || {
             grant
                 .roles
@@ -238,7 +232,8 @@ impl Policy {
         let missing: Vec<&str> = required
             .iter()
             .filter(|(_, wanted)| {
-                !granted.iter().any(|g| g.covers(wanted)) && !from_roles().any(|g| g.covers(wanted))
+                !grant.permissions.iter().any(|g| g.covers(wanted))
+                    && !from_roles().any(|g| g.covers(wanted))
             })
             .map(|(text, _)| text.as_str())
             .collect();
@@ -282,10 +277,7 @@ mod tests {
     use super::*;
 
     pub(super) fn grant(permissions: &[&str]) -> Grant {
-        Grant {
-            permissions: permissions.iter().map(|s| s.to_string()).collect(),
-            ..Grant::default()
-        }
+        Grant::from_scopes(permissions.iter().copied())
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -460,9 +452,8 @@ mod tests {
             "manage does not imply delete"
         );
         let mixed = Grant {
-            permissions: strings(&["delete:datasets.sales"]),
             roles: strings(&["owner"]),
-            ..Grant::default()
+            ..Grant::from_scopes(["delete:datasets.sales"])
         };
         assert!(p.evaluate("DELETE", path, &mixed).is_ok());
     }
@@ -472,10 +463,8 @@ mod tests {
         let p = policy();
         let path = "/v1/acme/web/datasets/sales";
         let denied = |deny: &[&str]| Grant {
-            permissions: strings(&["*"]),
-            denied: strings(deny),
             roles: strings(&["admin"]),
-            ..Grant::default()
+            ..Grant::from_scopes(["*"]).with_denied(deny.iter().copied())
         };
         let e = p
             .evaluate("DELETE", path, &denied(&["delete:*"]))
@@ -522,9 +511,8 @@ mod tests {
     fn dataset_restrictions_apply_to_the_dataset_capture() {
         let p = policy();
         let restricted = |datasets: &[&str]| Grant {
-            permissions: strings(&["*"]),
             datasets: strings(datasets),
-            ..Grant::default()
+            ..Grant::from_scopes(["*"])
         };
         let path = "/v1/acme/web/datasets/sales";
         assert!(p.evaluate("GET", path, &restricted(&["sales"])).is_ok());
@@ -643,8 +631,7 @@ mod tests {
                 "/v1/acme/files/a/b.txt",
                 &Grant {
                     roles: strings(&["analyst"]),
-                    permissions: strings(&["read:files"]),
-                    ..Grant::default()
+                    ..Grant::from_scopes(["read:files"])
                 },
             )
             .unwrap();

@@ -149,19 +149,47 @@ pub(super) fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// What a credential brings to a decision. For JWTs `permissions` are the scopes (split on
-/// spaces) and `roles` a roles claim; for API keys see `apikey::KeyRecord::grant`.
+/// What a credential brings to a decision, parsed once when the credential is read rather than
+/// on every request. For JWTs `permissions` are the scopes and `roles` a roles claim; for API
+/// keys see `apikey::KeyRecord::grant`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grant {
-    /// Granted permissions. Entries that do not parse grant nothing.
-    pub permissions: Vec<String>,
-    /// Deny entries; they beat every allow. An entry that does not parse refuses every rule
-    /// that requires a permission (fail closed).
-    pub denied: Vec<String>,
+    /// Granted permissions.
+    pub permissions: Vec<Permission>,
+    /// Deny entries; they beat every allow.
+    pub denied: Vec<Permission>,
+    /// A deny entry did not parse. What it meant to deny is unknown, so the grant refuses every
+    /// rule that requires a permission (fail closed).
+    pub denied_unparsable: bool,
     /// Role names; roles the policy does not define grant nothing.
     pub roles: Vec<String>,
     /// Datasets the credential may touch; empty means all.
     pub datasets: Vec<String>,
+}
+
+impl Grant {
+    /// A grant of `scopes` (JWT or introspection scopes, API-key permissions). Entries that are
+    /// not permissions grant nothing.
+    pub fn from_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Grant {
+        Grant {
+            permissions: scopes
+                .into_iter()
+                .filter_map(|s| parse_permission(s).ok())
+                .collect(),
+            ..Grant::default()
+        }
+    }
+
+    /// Adds deny entries; one that does not parse sets [`Grant::denied_unparsable`].
+    pub fn with_denied<'a>(mut self, entries: impl IntoIterator<Item = &'a str>) -> Grant {
+        for entry in entries {
+            match parse_permission(entry) {
+                Ok(permission) => self.denied.push(permission),
+                Err(_) => self.denied_unparsable = true,
+            }
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +258,20 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("too long"));
+    }
+
+    #[test]
+    fn grants_parse_their_entries_once() {
+        let grant = Grant::from_scopes(["read", "junk::", "write:datasets.*"]);
+        assert_eq!(
+            grant.permissions,
+            [perm("read:*"), perm("write:datasets.*")],
+            "an entry that is not a permission grants nothing"
+        );
+        assert!(!grant.denied_unparsable);
+        let denied = grant.with_denied(["delete:*", "read:"]);
+        assert_eq!(denied.denied, [perm("delete:*")]);
+        assert!(denied.denied_unparsable, "an unreadable deny is remembered");
     }
 
     #[test]
