@@ -7,7 +7,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use jsonwebtoken as jwt;
 use serde_json::{json, Map, Value};
 use tokenwarden::sign::SigningKey;
-use tokenwarden::{Algorithm, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, JwkSet, Validation, Verifier};
 
 const ALGS: [Algorithm; 7] = [
     Algorithm::HS256,
@@ -78,15 +78,15 @@ fn bench(c: &mut Criterion) {
         let token = key
             .mint(&claims(now), Some("JWT"), &Map::new())
             .expect("token");
-        let policy = Policy {
+        let validation = Validation {
             algorithms: vec![alg],
             issuers: vec!["https://issuer.example".into()],
             audiences: vec!["https://api.example".into()],
-            ..Policy::default()
+            ..Validation::default()
         };
         let ours = Verifier::new(
             JwkSet::from_keys(vec![key.verifying_jwk().expect("jwk")]).expect("set"),
-            policy,
+            validation,
         );
         assert!(ours.verify(&token, now).is_ok(), "{alg}");
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map};
 use tokenwarden::sign::SigningKey;
-use tokenwarden::{Algorithm, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, JwkSet, Validation, Verifier};
 
 fn main() {
     let budget_ms: u128 = std::env::args()
@@ -31,14 +31,14 @@ fn main() {
     ] {
         let key = SigningKey::generate(alg, Some("k".into())).expect("key");
         let token = key.mint(&claims, Some("JWT"), &Map::new()).expect("mint");
-        let policy = Policy {
+        let validation = Validation {
             issuers: vec!["https://issuer.example".into()],
             audiences: vec!["https://api.example".into()],
-            ..Policy::default()
+            ..Validation::default()
         };
         let v = Verifier::new(
             JwkSet::from_keys(vec![key.verifying_jwk().expect("jwk")]).expect("set"),
-            policy,
+            validation,
         );
         assert!(v.verify(&token, now).is_ok());
         // Warm up, then run batches until the time budget is spent.

@@ -1,10 +1,10 @@
 //! JWS algorithms (RFC 7518 §3, RFC 8037) and the key family each one is bound to.
 //!
-//! The token's `alg` header only ever *selects among* algorithms that the key and the policy
-//! already allow; it can never widen them. `none` is not an algorithm here at all.
+//! The token's `alg` header only ever *selects among* algorithms that the key and the
+//! validation settings already allow; it can never widen them. `none` is not an algorithm here
+//! at all.
 
 mod ecdsa;
-mod rsa;
 
 use std::fmt;
 
@@ -13,9 +13,10 @@ use jwt_compact::{alg as jc, Algorithm as _, AlgorithmSignature as _};
 use serde::{Deserialize, Serialize};
 
 pub use self::ecdsa::{EcSignature, Es384, Es512};
-pub use self::rsa::{Pkcs1Hash, RsaKey};
 use crate::error::{AuthError, ErrorCode};
-use crate::jwks::VerifyingKey;
+use crate::key::{HmacHash, VerifyingKey};
+// Their home is `crate::key`; these paths predate it.
+pub use crate::key::{KeyFamily, Pkcs1Hash, RsaKey};
 
 /// A supported JWS signature algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,23 +34,6 @@ pub enum Algorithm {
     ES384,
     ES512,
     EdDSA,
-}
-
-/// The kind of key an algorithm needs. A key of one family never verifies another's algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyFamily {
-    /// Shared secret (`kty: oct`).
-    Oct,
-    /// RSA public key.
-    Rsa,
-    /// EC key on P-256.
-    P256,
-    /// EC key on P-384.
-    P384,
-    /// EC key on P-521.
-    P521,
-    /// Ed25519 public key (`kty: OKP`).
-    Ed25519,
 }
 
 impl Algorithm {
@@ -124,6 +108,25 @@ impl Algorithm {
             Algorithm::ES384 => KeyFamily::P384,
             Algorithm::ES512 => KeyFamily::P521,
             Algorithm::EdDSA => KeyFamily::Ed25519,
+        }
+    }
+
+    /// The hash of an HMAC algorithm; `None` for the public-key ones.
+    pub(crate) fn hmac_hash(self) -> Option<HmacHash> {
+        match self {
+            Algorithm::HS256 => Some(HmacHash::Sha256),
+            Algorithm::HS384 => Some(HmacHash::Sha384),
+            Algorithm::HS512 => Some(HmacHash::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Whether `key` can verify this algorithm: the right family and, for a shared secret, long
+    /// enough for the hash (and not excluded when the secret was prepared).
+    pub(crate) fn fits(self, key: &VerifyingKey) -> bool {
+        match (self.hmac_hash(), key) {
+            (Some(hash), VerifyingKey::Oct(k)) => k.supports(hash),
+            _ => self.family() == key.family(),
         }
     }
 

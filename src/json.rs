@@ -4,9 +4,10 @@
 //! limit, a member-count limit, and refusal of duplicate member names (RFC 7515 §4 allows
 //! last-wins, but two parsers disagreeing on a duplicate `alg` or `sub` is a classic bypass).
 
+use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Shape limits applied while parsing.
@@ -27,46 +28,79 @@ impl Default for JsonLimits {
     }
 }
 
-/// Parses `bytes` as a JSON object within `limits`. The error is a short fixed description.
-pub fn parse_object(bytes: &[u8], limits: JsonLimits) -> Result<Map<String, Value>, &'static str> {
+/// Why a document was refused. The texts are fixed, short and never quote the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonError {
+    TooDeep,
+    TooManyMembers,
+    DuplicateMember,
+    Invalid,
+    TrailingData,
+    NotAnObject,
+}
+
+impl JsonError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JsonError::TooDeep => "JSON nested too deeply",
+            JsonError::TooManyMembers => "too many JSON members",
+            JsonError::DuplicateMember => "duplicate JSON member name",
+            JsonError::Invalid => "invalid JSON",
+            JsonError::TrailingData => "trailing data after JSON",
+            JsonError::NotAnObject => "not a JSON object",
+        }
+    }
+
+    /// Whether the document broke a size or shape limit rather than being malformed.
+    pub fn is_limit(self) -> bool {
+        matches!(self, JsonError::TooDeep | JsonError::TooManyMembers)
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Parses `bytes` as a JSON object within `limits`.
+pub fn parse_object(bytes: &[u8], limits: JsonLimits) -> Result<Map<String, Value>, JsonError> {
+    let refused = Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Strict { limits, depth: 1 }
-        .deserialize(&mut de)
-        .map_err(|e| classify(&e))?;
-    de.end().map_err(|_| "trailing data after JSON")?;
+    let value = Strict {
+        limits,
+        depth: 1,
+        refused: &refused,
+    }
+    .deserialize(&mut de)
+    .map_err(|_| refused.get().unwrap_or(JsonError::Invalid))?;
+    de.end().map_err(|_| JsonError::TrailingData)?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err("not a JSON object"),
+        _ => Err(JsonError::NotAnObject),
     }
 }
 
-fn classify(e: &serde_json::Error) -> &'static str {
-    let msg = e.to_string();
-    if msg.starts_with(TOO_DEEP) {
-        TOO_DEEP
-    } else if msg.starts_with(TOO_MANY) {
-        TOO_MANY
-    } else if msg.starts_with(DUPLICATE) {
-        DUPLICATE
-    } else {
-        "invalid JSON"
-    }
-}
-
-pub(crate) const TOO_DEEP: &str = "JSON nested too deeply";
-pub(crate) const TOO_MANY: &str = "too many JSON members";
-pub(crate) const DUPLICATE: &str = "duplicate JSON member name";
-
+/// The seed that enforces the limits. serde_json only carries a message out of a visitor, so the
+/// kind of refusal is recorded in `refused` for [`parse_object`] to return.
 #[derive(Clone, Copy)]
-struct Strict {
+struct Strict<'a> {
     limits: JsonLimits,
     depth: usize,
+    refused: &'a Cell<Option<JsonError>>,
 }
 
-impl Strict {
-    fn nested<E: serde::de::Error>(self) -> Result<Strict, E> {
+impl Strict<'_> {
+    fn refuse<E: serde::de::Error>(self, kind: JsonError) -> E {
+        self.refused.set(Some(kind));
+        E::custom(kind)
+    }
+
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
         if self.depth >= self.limits.max_depth {
-            return Err(E::custom(TOO_DEEP));
+            return Err(self.refuse(JsonError::TooDeep));
         }
         Ok(Strict {
             depth: self.depth + 1,
@@ -75,14 +109,14 @@ impl Strict {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Strict {
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Strict {
+impl<'de> Visitor<'de> for Strict<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,7 +153,7 @@ impl<'de> Visitor<'de> for Strict {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(inner)? {
             if out.len() >= self.limits.max_members {
-                return Err(A::Error::custom(TOO_MANY));
+                return Err(self.refuse(JsonError::TooManyMembers));
             }
             out.push(v);
         }
@@ -130,10 +164,10 @@ impl<'de> Visitor<'de> for Strict {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.len() >= self.limits.max_members {
-                return Err(A::Error::custom(TOO_MANY));
+                return Err(self.refuse(JsonError::TooManyMembers));
             }
             if out.contains_key(&key) {
-                return Err(A::Error::custom(DUPLICATE));
+                return Err(self.refuse(JsonError::DuplicateMember));
             }
             let v = map.next_value_seed(inner)?;
             out.insert(key, v);
@@ -162,14 +196,49 @@ mod tests {
             max_depth: 3,
             max_members: 3,
         };
-        assert_eq!(parse_object(br#"{"a":1,"a":2}"#, lim), Err(DUPLICATE));
-        assert_eq!(parse_object(br#"{"a":[[1]]}"#, lim), Err(TOO_DEEP));
+        assert_eq!(
+            parse_object(br#"{"a":1,"a":2}"#, lim),
+            Err(JsonError::DuplicateMember)
+        );
+        assert_eq!(
+            parse_object(br#"{"a":[[1]]}"#, lim),
+            Err(JsonError::TooDeep)
+        );
         assert!(parse_object(br#"{"a":[1]}"#, lim).is_ok());
         assert_eq!(
             parse_object(br#"{"a":1,"b":2,"c":3,"d":4}"#, lim),
-            Err(TOO_MANY)
+            Err(JsonError::TooManyMembers)
         );
-        assert_eq!(parse_object(br#"{"a":[1,2,3,4]}"#, lim), Err(TOO_MANY));
+        assert_eq!(
+            parse_object(br#"{"a":[1,2,3,4]}"#, lim),
+            Err(JsonError::TooManyMembers)
+        );
+    }
+
+    #[test]
+    fn each_refusal_has_its_kind_and_fixed_text() {
+        let lim = JsonLimits::default();
+        assert_eq!(parse_object(b"[1]", lim), Err(JsonError::NotAnObject));
+        assert_eq!(parse_object(b"{} {}", lim), Err(JsonError::TrailingData));
+        assert_eq!(parse_object(b"{", lim), Err(JsonError::Invalid));
+        assert_eq!(
+            parse_object(br#"{"a":1e999}"#, lim),
+            Err(JsonError::Invalid)
+        );
+        assert_eq!(parse_object(&[b'['; 100_000], lim), Err(JsonError::TooDeep));
+        assert!(JsonError::TooDeep.is_limit() && JsonError::TooManyMembers.is_limit());
+        assert!(!JsonError::DuplicateMember.is_limit());
+        for (kind, text) in [
+            (JsonError::TooDeep, "JSON nested too deeply"),
+            (JsonError::TooManyMembers, "too many JSON members"),
+            (JsonError::DuplicateMember, "duplicate JSON member name"),
+            (JsonError::Invalid, "invalid JSON"),
+            (JsonError::TrailingData, "trailing data after JSON"),
+            (JsonError::NotAnObject, "not a JSON object"),
+        ] {
+            assert_eq!(kind.as_str(), text);
+            assert_eq!(kind.to_string(), text);
+        }
     }
 
     #[test]

@@ -1,23 +1,24 @@
 //! JSON Web Keys (RFC 7517) and PEM public keys → typed verifying keys, indexed by `kid`.
 //!
-//! Everything that makes a key unsafe is decided here, once, at load: RSA below 2048 bits or with
-//! the ROCA weakness, HMAC secrets shorter than the hash output, points off the curve, keys whose
-//! `use`, `key_ops` or `alg` exclude JWS verification, and key sets that mix shared secrets with
-//! public keys. Verification never sees such a key.
+//! Everything that makes a key unsafe is decided once, at load: the key material itself by
+//! [`crate::key`] (RSA below 2048 bits or with the ROCA weakness, HMAC secrets shorter than the
+//! hash output, points off the curve), and here what the JWK says about it: keys whose `use`,
+//! `key_ops` or `alg` exclude JWS verification, and key sets that mix shared secrets with public
+//! keys. Verification never sees such a key.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use hmac::{Hmac, Mac};
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPublicKey};
+use rsa::RsaPublicKey;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::alg::{Algorithm, KeyFamily, RsaKey};
+use crate::alg::Algorithm;
 use crate::error::{AuthError, ErrorCode};
-use crate::json::{self, JsonLimits};
+use crate::json::{self, JsonError, JsonLimits};
+use crate::key::KeyFamily;
+// The key types live in `crate::key`; a JWK wraps one, so callers reach them from here too.
+pub use crate::key::{OctKey, VerifyingKey};
 
 /// Most keys one set may hold; a larger remote document is refused rather than indexed.
 pub const MAX_KEYS: usize = 100;
@@ -31,121 +32,6 @@ const JWKS_JSON_LIMITS: JsonLimits = JsonLimits {
     max_depth: 16,
     max_members: MAX_KEYS,
 };
-
-const RSA_MIN_BITS: usize = 2048;
-const RSA_MAX_BITS: usize = 4096;
-
-/// A shared secret, prepared once per HMAC algorithm its length allows.
-#[derive(Clone)]
-pub struct OctKey {
-    pub(crate) hs256: Option<Hmac<Sha256>>,
-    pub(crate) hs384: Option<Hmac<Sha384>>,
-    pub(crate) hs512: Option<Hmac<Sha512>>,
-    thumbprint_input: String,
-}
-
-impl fmt::Debug for OctKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OctKey(<redacted>)")
-    }
-}
-
-/// A key that can verify signatures of exactly one [`KeyFamily`].
-#[derive(Clone)]
-pub enum VerifyingKey {
-    Oct(Box<OctKey>),
-    Rsa(Box<RsaKey>),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    P521(p521::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
-}
-
-impl fmt::Debug for VerifyingKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            VerifyingKey::Oct(_) => f.write_str("VerifyingKey::Oct(<redacted>)"),
-            other => write!(
-                f,
-                "VerifyingKey::{:?}({})",
-                other.family(),
-                other.thumbprint()
-            ),
-        }
-    }
-}
-
-impl VerifyingKey {
-    /// The family of algorithms this key serves.
-    pub fn family(&self) -> KeyFamily {
-        match self {
-            VerifyingKey::Oct(_) => KeyFamily::Oct,
-            VerifyingKey::Rsa(_) => KeyFamily::Rsa,
-            VerifyingKey::P256(_) => KeyFamily::P256,
-            VerifyingKey::P384(_) => KeyFamily::P384,
-            VerifyingKey::P521(_) => KeyFamily::P521,
-            VerifyingKey::Ed25519(_) => KeyFamily::Ed25519,
-        }
-    }
-
-    fn supports(&self, alg: Algorithm) -> bool {
-        match (self, alg) {
-            (VerifyingKey::Oct(k), Algorithm::HS256) => k.hs256.is_some(),
-            (VerifyingKey::Oct(k), Algorithm::HS384) => k.hs384.is_some(),
-            (VerifyingKey::Oct(k), Algorithm::HS512) => k.hs512.is_some(),
-            _ => alg.family() == self.family(),
-        }
-    }
-
-    /// The RFC 7638 required members of the JWK, in canonical (sorted) order. For an `oct` key
-    /// the required member `k` is the shared secret itself: never publish this map (or a JWKS
-    /// built from it) for HMAC keys.
-    pub fn public_members(&self) -> Map<String, Value> {
-        let b64 = |b: &[u8]| Value::String(Base64UrlUnpadded::encode_string(b));
-        let mut m = Map::new();
-        match self {
-            VerifyingKey::Oct(k) => {
-                m.insert("k".into(), Value::String(k.thumbprint_input.clone()));
-                m.insert("kty".into(), "oct".into());
-            }
-            VerifyingKey::Rsa(k) => {
-                m.insert("e".into(), b64(&k.public().e().to_bytes_be()));
-                m.insert("kty".into(), "RSA".into());
-                m.insert("n".into(), b64(&k.public().n().to_bytes_be()));
-            }
-            VerifyingKey::P256(k) => {
-                ec_members(&mut m, "P-256", k.to_encoded_point(false).as_bytes())
-            }
-            VerifyingKey::P384(k) => {
-                ec_members(&mut m, "P-384", k.to_encoded_point(false).as_bytes())
-            }
-            VerifyingKey::P521(k) => {
-                ec_members(&mut m, "P-521", k.to_encoded_point(false).as_bytes())
-            }
-            VerifyingKey::Ed25519(k) => {
-                m.insert("crv".into(), "Ed25519".into());
-                m.insert("kty".into(), "OKP".into());
-                m.insert("x".into(), b64(k.as_bytes()));
-            }
-        }
-        m
-    }
-
-    /// RFC 7638 JWK thumbprint (SHA-256, base64url).
-    pub fn thumbprint(&self) -> String {
-        let canonical = Value::Object(self.public_members()).to_string();
-        Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
-    }
-}
-
-fn ec_members(m: &mut Map<String, Value>, crv: &str, sec1: &[u8]) {
-    let coord = (sec1.len().saturating_sub(1)) / 2;
-    let (x, y) = sec1.get(1..).unwrap_or_default().split_at(coord);
-    m.insert("crv".into(), crv.into());
-    m.insert("kty".into(), "EC".into());
-    m.insert("x".into(), Base64UrlUnpadded::encode_string(x).into());
-    m.insert("y".into(), Base64UrlUnpadded::encode_string(y).into());
-}
 
 /// One usable verification key with its identity and restrictions.
 #[derive(Debug, Clone)]
@@ -163,7 +49,7 @@ impl Jwk {
         alg: Option<Algorithm>,
     ) -> Result<Jwk, AuthError> {
         if let Some(a) = alg {
-            if !key.supports(a) {
+            if !a.fits(&key) {
                 return Err(key_error(None, "alg does not match the key"));
             }
         }
@@ -185,7 +71,7 @@ impl Jwk {
 
     /// Whether this key may verify a token signed with `alg`.
     pub fn allows(&self, alg: Algorithm) -> bool {
-        self.alg.is_none_or(|a| a == alg) && self.key.supports(alg)
+        self.alg.is_none_or(|a| a == alg) && alg.fits(&self.key)
     }
 
     /// Parses one JWK object. Refuses private keys, keys not meant for signature verification,
@@ -223,7 +109,7 @@ impl Jwk {
                 refuse_private(obj, &["d", "p", "q", "dp", "dq", "qi", "oth"]).map_err(err)?;
                 let n = b64_member(obj, "n").map_err(err)?;
                 let e = b64_member(obj, "e").map_err(err)?;
-                VerifyingKey::Rsa(rsa_key(&n, &e).map_err(err)?)
+                VerifyingKey::rsa(&n, &e).map_err(err)?
             }
             "EC" => {
                 refuse_private(obj, &["d"]).map_err(err)?;
@@ -235,13 +121,7 @@ impl Jwk {
                     return Err(err("unsupported OKP curve"));
                 }
                 let x = b64_member(obj, "x").map_err(err)?;
-                let x: [u8; 32] = x
-                    .try_into()
-                    .map_err(|_| err("Ed25519 x must be 32 bytes"))?;
-                VerifyingKey::Ed25519(
-                    ed25519_dalek::VerifyingKey::from_bytes(&x)
-                        .map_err(|_| err("invalid Ed25519 public key"))?,
-                )
+                VerifyingKey::ed25519(&x).map_err(err)?
             }
             _ => return Err(err("unsupported key type")),
         };
@@ -273,15 +153,11 @@ impl Jwk {
         let key = if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") {
             let k = RsaPublicKey::from_pkcs1_pem(pem)
                 .map_err(|_| key_error(None, "malformed PKCS#1 RSA key"))?;
-            VerifyingKey::Rsa(
-                rsa_key(&k.n().to_bytes_be(), &k.e().to_bytes_be())
-                    .map_err(|r| key_error(None, r))?,
-            )
+            VerifyingKey::rsa(&k.n().to_bytes_be(), &k.e().to_bytes_be())
+                .map_err(|r| key_error(None, r))?
         } else if let Ok(k) = RsaPublicKey::from_public_key_pem(pem) {
-            VerifyingKey::Rsa(
-                rsa_key(&k.n().to_bytes_be(), &k.e().to_bytes_be())
-                    .map_err(|r| key_error(None, r))?,
-            )
+            VerifyingKey::rsa(&k.n().to_bytes_be(), &k.e().to_bytes_be())
+                .map_err(|r| key_error(None, r))?
         } else if let Ok(k) = p256::PublicKey::from_public_key_pem(pem) {
             VerifyingKey::P256(k.into())
         } else if let Ok(k) = p384::PublicKey::from_public_key_pem(pem) {
@@ -379,78 +255,14 @@ fn oct_key(obj: &Map<String, Value>, alg: Option<Algorithm>) -> Result<Verifying
 }
 
 fn oct_from_bytes(k: &[u8], alg: Option<Algorithm>) -> Result<VerifyingKey, &'static str> {
-    let allowed = |a: Algorithm, min: usize| alg.is_none_or(|x| x == a) && k.len() >= min;
-    let key = OctKey {
-        hs256: allowed(Algorithm::HS256, 32)
-            .then(|| Hmac::<Sha256>::new_from_slice(k).ok())
-            .flatten(),
-        hs384: allowed(Algorithm::HS384, 48)
-            .then(|| Hmac::<Sha384>::new_from_slice(k).ok())
-            .flatten(),
-        hs512: allowed(Algorithm::HS512, 64)
-            .then(|| Hmac::<Sha512>::new_from_slice(k).ok())
-            .flatten(),
-        thumbprint_input: Base64UrlUnpadded::encode_string(k),
-    };
-    if key.hs256.is_none() && key.hs384.is_none() && key.hs512.is_none() {
-        return Err("HMAC secret is shorter than the hash output");
-    }
-    Ok(VerifyingKey::Oct(Box::new(key)))
-}
-
-fn rsa_key(n: &[u8], e: &[u8]) -> Result<Box<RsaKey>, &'static str> {
-    let n_int = BigUint::from_bytes_be(n);
-    let e_int = BigUint::from_bytes_be(e);
-    let bits = n_int.bits();
-    if bits < RSA_MIN_BITS {
-        return Err("RSA modulus is shorter than 2048 bits");
-    }
-    if bits > RSA_MAX_BITS {
-        return Err("RSA modulus is longer than 4096 bits");
-    }
-    if e.len() > 4 || e_int < BigUint::from(3u32) || e.last().is_none_or(|b| b & 1 == 0) {
-        return Err("RSA public exponent must be odd, at least 3 and at most 32 bits");
-    }
-    if n.last().is_none_or(|b| b & 1 == 0) {
-        return Err("RSA modulus must be odd");
-    }
-    crate::roca::check_modulus(n)?;
-    RsaPublicKey::new(n_int, e_int)
-        .ok()
-        .and_then(RsaKey::new)
-        .map(Box::new)
-        .ok_or("invalid RSA public key")
+    VerifyingKey::oct(k, |hash| alg.is_none_or(|a| a.hmac_hash() == Some(hash)))
 }
 
 fn ec_key(obj: &Map<String, Value>) -> Result<VerifyingKey, &'static str> {
     let crv = str_member(obj, "crv").ok_or("crv is missing")?;
     let x = b64_member(obj, "x")?;
     let y = b64_member(obj, "y")?;
-    let size = match crv {
-        "P-256" => 32,
-        "P-384" => 48,
-        "P-521" => 66,
-        _ => return Err("unsupported EC curve"),
-    };
-    if x.len() != size || y.len() != size {
-        return Err("EC coordinates must be the full size of the curve");
-    }
-    let mut sec1 = Vec::with_capacity(1 + 2 * size);
-    sec1.push(0x04);
-    sec1.extend_from_slice(&x);
-    sec1.extend_from_slice(&y);
-    let bad = "EC point is not on the curve";
-    Ok(match crv {
-        "P-256" => {
-            VerifyingKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
-        }
-        "P-384" => {
-            VerifyingKey::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
-        }
-        _ => {
-            VerifyingKey::P521(p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| bad)?)
-        }
-    })
+    VerifyingKey::ec(crv, &x, &y)
 }
 
 /// Why a key of a set was left out (lenient loading of remote sets).
@@ -528,12 +340,10 @@ impl JwkSet {
         let doc = json::parse_object(json.as_bytes(), JWKS_JSON_LIMITS).map_err(|reason| {
             AuthError::with_message(
                 ErrorCode::InvalidKey,
-                if reason == json::TOO_MANY {
-                    "too many keys or members in the key set"
-                } else if reason == json::DUPLICATE {
-                    "the key set repeats a member name"
-                } else {
-                    "the key set is not valid JSON"
+                match reason {
+                    JsonError::TooManyMembers => "too many keys or members in the key set",
+                    JsonError::DuplicateMember => "the key set repeats a member name",
+                    _ => "the key set is not valid JSON",
                 },
             )
         })?;

@@ -14,6 +14,13 @@ pub fn fill(buf: &mut [u8]) -> Result<(), AuthError> {
     })
 }
 
+/// The same CSPRNG for code that takes a rand_core 0.6 generator (key generation, P-521 ECDSA
+/// nonces), so no other module reaches for the operating system itself. It panics if the system
+/// generator fails, as those crates' signatures leave no error to return.
+pub fn rng() -> impl rand_core::CryptoRngCore {
+    rand_core::OsRng
+}
+
 /// `N` random bytes.
 pub fn bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     let mut out = [0u8; N];
@@ -28,5 +35,12 @@ mod tests {
         let a = super::bytes::<32>().unwrap();
         let b = super::bytes::<32>().unwrap();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rng_draws_differ() {
+        use rand_core::RngCore as _;
+        let mut rng = super::rng();
+        assert_ne!(rng.next_u64(), rng.next_u64());
     }
 }

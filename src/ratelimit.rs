@@ -12,6 +12,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::error::{AuthError, ErrorCode};
 
 /// Longer than any sensible limit (`18446744073709551615/18446744073709551s` is 41).
@@ -110,6 +112,26 @@ impl fmt::Display for RateLimit {
     }
 }
 
+/// The string form (`1000/hour`), so a document holding a limit is checked when it is read.
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RateLimit, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|e: AuthError| {
+            serde::de::Error::custom(format_args!(
+                "{}, expected a count per period such as `100/minute`",
+                e.message()
+            ))
+        })
+    }
+}
+
+/// The canonical string form, which deserializes back to the same limit.
+impl Serialize for RateLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 fn invalid(message: &'static str) -> AuthError {
     AuthError::with_message(ErrorCode::InvalidConfig, message)
 }
@@ -172,7 +194,7 @@ impl GcraState {
 
 /// The outcome of one [`check`]: what to answer and what to store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
+pub struct Admission {
     pub allowed: bool,
     /// The configured count (`X-RateLimit-Limit`).
     pub limit: u64,
@@ -186,8 +208,8 @@ pub struct Decision {
     pub state: GcraState,
 }
 
-impl Decision {
-    /// Response headers for this decision: the `X-RateLimit-*` trio always, plus `Retry-After`
+impl Admission {
+    /// Response headers for this admission: the `X-RateLimit-*` trio always, plus `Retry-After`
     /// on refusal.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
@@ -210,7 +232,7 @@ impl Decision {
 
 /// Decides one request at `now_ms` (unix milliseconds). Pure: the caller stores `state` from
 /// the result. A clock that moves backwards can only cause refusals, never extra requests.
-pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
+pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Admission {
     // Time is measured in ticks of 1/count ms, so the emission interval period/count is the
     // integer `period_ms` and nothing is rounded. Every value fits in u128; saturate regardless.
     let count = u128::from(limit.count);
@@ -231,7 +253,7 @@ pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
     let new_tat_ms = u64::try_from(new_tat / count).ok();
 
     let Some(tat_ms) = new_tat_ms.filter(|_| now >= conforms_at) else {
-        return Decision {
+        return Admission {
             allowed: false,
             limit: limit.count,
             remaining: 0,
@@ -245,7 +267,7 @@ pub fn check(state: GcraState, limit: &RateLimit, now_ms: u64) -> Decision {
     };
     let headroom = now.saturating_add(period).saturating_sub(new_tat);
     let remaining = (headroom / interval).min(count.saturating_sub(1));
-    Decision {
+    Admission {
         allowed: true,
         limit: limit.count,
         remaining: saturate_u64(remaining),
@@ -270,6 +292,18 @@ fn saturate_u64(v: u128) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn serde_uses_the_string_form() {
+        let limit: RateLimit = serde_json::from_str(r#""100/min""#).unwrap();
+        assert_eq!(limit, RateLimit::new(100, 60).unwrap());
+        assert_eq!(serde_json::to_string(&limit).unwrap(), r#""100/minute""#);
+        let e = serde_json::from_str::<RateLimit>(r#""0/hour""#).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("rate limit count must be at least 1"));
+        assert!(serde_json::from_str::<RateLimit>("100").is_err());
+    }
 
     #[test]
     fn an_idle_state_decides_like_a_fresh_bucket() {
@@ -398,7 +432,7 @@ mod tests {
         let refused = check(state, &l, T0);
         assert_eq!(
             refused,
-            Decision {
+            Admission {
                 allowed: false,
                 limit: 10,
                 remaining: 0,

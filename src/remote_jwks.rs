@@ -19,7 +19,7 @@ pub struct RemoteJwks {
 }
 
 impl RemoteJwks {
-    pub fn new(policy: verify::Policy) -> RemoteJwks {
+    pub fn new(policy: verify::Validation) -> RemoteJwks {
         RemoteJwks {
             verifier: Verifier::new(JwkSet::default(), policy),
             state: SourceState::default(),
@@ -69,7 +69,7 @@ impl RemoteJwks {
         let ok = result.is_ok();
         match result {
             Ok(set) => {
-                self.verifier = Verifier::new(set, self.verifier.policy().clone());
+                self.verifier = Verifier::new(set, self.verifier.validation().clone());
                 self.loaded_at_ms = Some(now_ms);
                 self.last_error = None;
             }
@@ -137,7 +137,7 @@ mod tests {
         let verify = |r: &RemoteJwks, key: &SigningKey, now_ms: u64| {
             r.verify(&token(key), now_ms / 1000, now_ms, &T)
         };
-        let mut r = RemoteJwks::new(verify::Policy::default());
+        let mut r = RemoteJwks::new(verify::Validation::default());
         let e = verify(&r, &one, NOW).unwrap_err();
         assert_eq!(e.code(), ErrorCode::KeysUnavailable);
         assert!(r.begin(NOW, &T) && r.is_empty());

@@ -125,7 +125,7 @@ impl fmt::Debug for StoredTokens {
 
 /// What to do before the next authenticated call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub enum NextStep {
     /// Send the call with the current access token.
     Use,
     /// Refresh first, then send the call with the new access token.
@@ -249,24 +249,24 @@ impl Session {
     }
 
     /// What to do at `now` (host clock) before an authenticated call.
-    pub fn decide(&self, now: u64) -> Decision {
+    pub fn decide(&self, now: u64) -> NextStep {
         if self.ended {
-            return Decision::Expired;
+            return NextStep::Expired;
         }
         let t = self.server_now(now);
         let Some(expires_at) = self.tokens.access_expires_at else {
-            return Decision::Use;
+            return NextStep::Use;
         };
         let expired = t >= expires_at;
         let due = expired || expires_at.saturating_sub(t) < self.tokens.refresh_margin(expires_at);
         match (due, self.refresh_usable(t), expired) {
-            (false, _, _) => Decision::Use,
-            (true, false, true) => Decision::Expired,
-            (true, false, false) => Decision::Use,
+            (false, _, _) => NextStep::Use,
+            (true, false, true) => NextStep::Expired,
+            (true, false, false) => NextStep::Use,
             (true, true, _) => match self.retry_at {
-                Some(retry_at) if now < retry_at && expired => Decision::Wait { retry_at },
-                Some(retry_at) if now < retry_at => Decision::Use,
-                _ => Decision::RefreshFirst,
+                Some(retry_at) if now < retry_at && expired => NextStep::Wait { retry_at },
+                Some(retry_at) if now < retry_at => NextStep::Use,
+                _ => NextStep::RefreshFirst,
             },
         }
     }
@@ -549,31 +549,31 @@ mod tests {
     fn refresh_margin_is_ten_percent_or_a_minute() {
         // 3600 s lifetime: margin 360 s.
         let s = session(3600);
-        assert_eq!(s.decide(T0), Decision::Use);
-        assert_eq!(s.decide(T0 + 3240), Decision::Use);
-        assert_eq!(s.decide(T0 + 3241), Decision::RefreshFirst);
-        assert_eq!(s.decide(T0 + 3600), Decision::RefreshFirst);
-        assert_eq!(s.decide(T0 + 100_000), Decision::Expired);
+        assert_eq!(s.decide(T0), NextStep::Use);
+        assert_eq!(s.decide(T0 + 3240), NextStep::Use);
+        assert_eq!(s.decide(T0 + 3241), NextStep::RefreshFirst);
+        assert_eq!(s.decide(T0 + 3600), NextStep::RefreshFirst);
+        assert_eq!(s.decide(T0 + 100_000), NextStep::Expired);
         // 300 s lifetime: 10 % is 30 s, so the 60 s floor applies.
         let s = session(300);
-        assert_eq!(s.decide(T0 + 240), Decision::Use);
-        assert_eq!(s.decide(T0 + 241), Decision::RefreshFirst);
+        assert_eq!(s.decide(T0 + 240), NextStep::Use);
+        assert_eq!(s.decide(T0 + 241), NextStep::RefreshFirst);
         // 60 s lifetime: capped at half the lifetime so the token is used at all.
         let s = session(60);
-        assert_eq!(s.decide(T0), Decision::Use);
-        assert_eq!(s.decide(T0 + 30), Decision::Use);
-        assert_eq!(s.decide(T0 + 31), Decision::RefreshFirst);
+        assert_eq!(s.decide(T0), NextStep::Use);
+        assert_eq!(s.decide(T0 + 30), NextStep::Use);
+        assert_eq!(s.decide(T0 + 31), NextStep::RefreshFirst);
         // 0 s lifetime: expired at once.
-        assert_eq!(session(0).decide(T0), Decision::RefreshFirst);
+        assert_eq!(session(0).decide(T0), NextStep::RefreshFirst);
     }
 
     #[test]
     fn without_refresh_token_use_until_expiry() {
         let r = response(r#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#);
         let s = Session::from_response(&r, T0, ClockOffset::default());
-        assert_eq!(s.decide(T0 + 3500), Decision::Use);
-        assert_eq!(s.decide(T0 + 3599), Decision::Use);
-        assert_eq!(s.decide(T0 + 3600), Decision::Expired);
+        assert_eq!(s.decide(T0 + 3500), NextStep::Use);
+        assert_eq!(s.decide(T0 + 3599), NextStep::Use);
+        assert_eq!(s.decide(T0 + 3600), NextStep::Expired);
         assert!(!s.can_refresh(T0));
         let err = s
             .refresh_request(&endpoint(), TokenParams::default(), T0)
@@ -585,8 +585,8 @@ mod tests {
     fn expired_refresh_token_is_unusable() {
         let s = session(3600);
         // Refresh token expires at T0 + 86400.
-        assert_eq!(s.decide(T0 + 86_399), Decision::RefreshFirst);
-        assert_eq!(s.decide(T0 + 86_400), Decision::Expired);
+        assert_eq!(s.decide(T0 + 86_399), NextStep::RefreshFirst);
+        assert_eq!(s.decide(T0 + 86_400), NextStep::Expired);
         assert!(s
             .refresh_request(&endpoint(), TokenParams::default(), T0 + 86_400)
             .is_err());
@@ -596,7 +596,7 @@ mod tests {
     fn unknown_expiry_is_used_until_a_401() {
         let r = response(r#"{"access_token":"at","token_type":"Bearer"}"#);
         let s = Session::from_response(&r, T0, ClockOffset::default());
-        assert_eq!(s.decide(u64::MAX), Decision::Use);
+        assert_eq!(s.decide(u64::MAX), NextStep::Use);
     }
 
     #[test]
@@ -673,14 +673,14 @@ mod tests {
         assert_eq!(s.tokens().issued_at, T0 + 1000);
         assert_eq!(s.tokens().access_expires_at, Some(T0 + 4600));
         assert_eq!(s.server_now(T0), T0 + 1000);
-        assert_eq!(s.decide(T0 + 3240), Decision::Use);
-        assert_eq!(s.decide(T0 + 3241), Decision::RefreshFirst);
+        assert_eq!(s.decide(T0 + 3240), NextStep::Use);
+        assert_eq!(s.decide(T0 + 3241), NextStep::RefreshFirst);
         // The host clock is then set 500 s forward: re-learning the offset keeps the same
         // server view, so the decisions do not move.
         s.observe_date_header(server_date, T0 + 500).unwrap();
         assert_eq!(s.clock_offset().seconds(), 500);
-        assert_eq!(s.decide(T0 + 500 + 3240), Decision::Use);
-        assert_eq!(s.decide(T0 + 500 + 3241), Decision::RefreshFirst);
+        assert_eq!(s.decide(T0 + 500 + 3240), NextStep::Use);
+        assert_eq!(s.decide(T0 + 500 + 3241), NextStep::RefreshFirst);
         // An unparsable header leaves the offset alone.
         let before = s.clone();
         assert!(s.observe_date_header("garbage", T0).is_err());
@@ -745,8 +745,8 @@ mod tests {
             assert_eq!(err.oauth_error().unwrap().error(), "invalid_grant");
             assert_eq!(err.retry_after(), None);
             assert!(s.is_ended());
-            assert_eq!(s.decide(T0 + 3500), Decision::Expired);
-            assert_eq!(s.decide(T0), Decision::Expired);
+            assert_eq!(s.decide(T0 + 3500), NextStep::Expired);
+            assert_eq!(s.decide(T0), NextStep::Expired);
             assert!(!s.can_refresh(T0));
             let again = s.on_refresh_response(200, b"{}", T0, 0).unwrap_err();
             assert_eq!(again.code(), ErrorCode::SessionExpired);
@@ -791,17 +791,17 @@ mod tests {
         assert!(!s.is_ended());
         assert_eq!(s.failures(), 1);
         // Still valid: keep using the access token while backing off.
-        assert_eq!(s.decide(now), Decision::Use);
+        assert_eq!(s.decide(now), NextStep::Use);
         assert!(!s.can_refresh(now));
-        assert_eq!(s.decide(now + 1), Decision::RefreshFirst);
+        assert_eq!(s.decide(now + 1), NextStep::RefreshFirst);
         // 429 and a network failure: 2..=4 s, then 4..=8 s.
         let err = s.on_refresh_response(429, b"", now + 1, 1).unwrap_err();
         assert_eq!(err.retry_after(), Some(3));
         assert_eq!(s.on_refresh_network_failure(now + 4, 4), 8);
         assert_eq!(s.failures(), 3);
         // Past expiry while backing off: wait.
-        assert_eq!(s.decide(T0 + 3600), Decision::Wait { retry_at: now + 12 });
-        assert_eq!(s.decide(now + 12), Decision::RefreshFirst);
+        assert_eq!(s.decide(T0 + 3600), NextStep::Wait { retry_at: now + 12 });
+        assert_eq!(s.decide(now + 12), NextStep::RefreshFirst);
         // server_error in a 400, a garbled 200 and a 408 are transient too.
         for (status, body) in [
             (400, &br#"{"error":"temporarily_unavailable"}"#[..]),
@@ -825,7 +825,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.failures(), 0);
         assert!(s.can_refresh(now + 20));
-        assert_eq!(s.decide(now + 20), Decision::Use);
+        assert_eq!(s.decide(now + 20), NextStep::Use);
     }
 
     #[test]
@@ -867,20 +867,20 @@ mod tests {
         let mut s = Session::from_response(&r, u64::MAX, ClockOffset::from_seconds(i64::MAX));
         assert_eq!(s.tokens().access_expires_at, Some(u64::MAX));
         // Both tokens "expire" at u64::MAX, which the clock reaches.
-        assert_eq!(s.decide(u64::MAX), Decision::Expired);
-        assert_eq!(s.decide(0), Decision::Use);
+        assert_eq!(s.decide(u64::MAX), NextStep::Expired);
+        assert_eq!(s.decide(0), NextStep::Use);
         let delay = s.on_refresh_network_failure(u64::MAX, u32::MAX);
         assert!(delay <= 300);
         let neg = Session::from_response(&r, 0, ClockOffset::from_seconds(i64::MIN));
         assert_eq!(neg.tokens().issued_at, 0);
-        assert_eq!(neg.decide(0), Decision::Use);
+        assert_eq!(neg.decide(0), NextStep::Use);
     }
 
     #[test]
     fn sign_out_ends_the_session() {
         let mut s = session(3600);
         s.end();
-        assert_eq!(s.decide(T0), Decision::Expired);
+        assert_eq!(s.decide(T0), NextStep::Expired);
         assert!(s
             .refresh_request(&endpoint(), TokenParams::default(), T0)
             .is_err());
@@ -957,11 +957,11 @@ mod tests {
         assert_eq!(&back, s.tokens());
         let restored = Session::new(s.tokens().without_access_token(), ClockOffset::default());
         assert_eq!(restored.access_token(), "");
-        assert_eq!(restored.decide(T0), Decision::RefreshFirst);
+        assert_eq!(restored.decide(T0), NextStep::RefreshFirst);
         let mut no_refresh = s.tokens().without_access_token();
         no_refresh.refresh_token = None;
         let restored = Session::new(no_refresh, ClockOffset::default());
-        assert_eq!(restored.decide(T0), Decision::Expired);
+        assert_eq!(restored.decide(T0), NextStep::Expired);
     }
 
     #[test]
@@ -970,7 +970,7 @@ mod tests {
         let s = Session::from_response(&response(body), T0, ClockOffset::default());
         assert!(!s.renewal_due(T0 + 3240));
         assert!(s.renewal_due(T0 + 3241));
-        assert_eq!(s.decide(T0 + 3241), Decision::Use);
+        assert_eq!(s.decide(T0 + 3241), NextStep::Use);
         let body = r#"{"access_token":"cc","token_type":"Bearer"}"#;
         let mut s = Session::from_response(&response(body), T0, ClockOffset::default());
         assert!(!s.renewal_due(u64::MAX));

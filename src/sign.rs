@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::alg::{Algorithm, Es384, Es512};
 use crate::error::{AuthError, ErrorCode};
-use crate::jwks::{Jwk, VerifyingKey};
+use crate::jwks::Jwk;
+use crate::key::{KeyFamily, VerifyingKey};
 
 enum Secret {
     Oct(Vec<u8>),
@@ -51,7 +52,7 @@ impl SigningKey {
     /// Generates a fresh key for `alg` from the system CSPRNG (RSA: 2048 bits; HMAC: a secret
     /// as long as the hash output).
     pub fn generate(alg: Algorithm, kid: Option<String>) -> Result<SigningKey, AuthError> {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         let secret = match alg {
             Algorithm::HS256 => Secret::Oct(crate::random::bytes::<32>()?.to_vec()),
             Algorithm::HS384 => Secret::Oct(crate::random::bytes::<48>()?.to_vec()),
@@ -86,8 +87,8 @@ impl SigningKey {
                 .ok_or_else(|| invalid("a private key member is missing or not base64url"))
         };
         let secret = match alg.family() {
-            crate::alg::KeyFamily::Oct => Secret::Oct(bytes("k")?),
-            crate::alg::KeyFamily::Rsa => {
+            KeyFamily::Oct => Secret::Oct(bytes("k")?),
+            KeyFamily::Rsa => {
                 let int = |name: &str| bytes(name).map(|b| BigUint::from_bytes_be(&b));
                 let primes = match (int("p"), int("q")) {
                     (Ok(p), Ok(q)) => vec![p, q],
@@ -99,19 +100,19 @@ impl SigningKey {
                     .map_err(|_| invalid("inconsistent RSA private key"))?;
                 Secret::Rsa(Box::new(key))
             }
-            crate::alg::KeyFamily::P256 => Secret::P256(
+            KeyFamily::P256 => Secret::P256(
                 p256::ecdsa::SigningKey::from_slice(&bytes("d")?)
                     .map_err(|_| invalid("invalid P-256 private key"))?,
             ),
-            crate::alg::KeyFamily::P384 => Secret::P384(
+            KeyFamily::P384 => Secret::P384(
                 p384::ecdsa::SigningKey::from_slice(&bytes("d")?)
                     .map_err(|_| invalid("invalid P-384 private key"))?,
             ),
-            crate::alg::KeyFamily::P521 => Secret::P521(
+            KeyFamily::P521 => Secret::P521(
                 p521::ecdsa::SigningKey::from_slice(&bytes("d")?)
                     .map_err(|_| invalid("invalid P-521 private key"))?,
             ),
-            crate::alg::KeyFamily::Ed25519 => {
+            KeyFamily::Ed25519 => {
                 let d: [u8; 32] = bytes("d")?
                     .try_into()
                     .map_err(|_| invalid("Ed25519 d must be 32 bytes"))?;

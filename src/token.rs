@@ -83,7 +83,7 @@ impl<'a> UntrustedToken<'a> {
         let signature =
             decode(s).map_err(|_| malformed("the signature is not canonical base64url"))?;
         let header_json = json::parse_object(&header_bytes, limits.json).map_err(|reason| {
-            if reason.starts_with("too many") || reason.ends_with("too deeply") {
+            if reason.is_limit() {
                 AuthError::with_message(
                     ErrorCode::TokenTooLarge,
                     "the header exceeds the JSON limits",

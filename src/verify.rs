@@ -1,8 +1,8 @@
-//! JWT verification: keys + [`Policy`] → [`Verified`] claims or an [`AuthError`].
+//! JWT verification: keys + [`Validation`] → [`Verified`] claims or an [`AuthError`].
 //!
-//! Order of checks: parse (cheap, bounded) → algorithm allowed by policy → key chosen by `kid`
-//! and bound to its algorithm family → signature → claims. Nothing in the claims is read before
-//! the signature holds.
+//! Order of checks: parse (cheap, bounded) → algorithm allowed by the [`Validation`] → key
+//! chosen by `kid` and bound to its algorithm family → signature → claims. Nothing in the claims
+//! is read before the signature holds.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,10 +13,10 @@ use crate::json;
 use crate::jwks::JwkSet;
 use crate::token::{Header, Limits, UntrustedToken};
 
-/// What a token must satisfy besides a valid signature.
+/// What a token must satisfy besides a valid signature (jsonwebtoken's `Validation`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Policy {
+pub struct Validation {
     /// Algorithms accepted. Empty means "whatever the key allows": the key's family (and its JWK
     /// `alg`, when set) still binds the algorithm, so the token never chooses it.
     pub algorithms: Vec<Algorithm>,
@@ -42,9 +42,9 @@ pub struct Policy {
     pub limits: Limits,
 }
 
-impl Default for Policy {
+impl Default for Validation {
     fn default() -> Self {
-        Policy {
+        Validation {
             algorithms: Vec::new(),
             issuers: Vec::new(),
             audiences: Vec::new(),
@@ -59,11 +59,11 @@ impl Default for Policy {
     }
 }
 
-/// Verifies tokens against a key set under a policy.
+/// Verifies tokens against a key set under [`Validation`] settings.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     keys: JwkSet,
-    policy: Policy,
+    validation: Validation,
 }
 
 /// A token whose signature and claims passed.
@@ -74,32 +74,32 @@ pub struct Verified {
 }
 
 impl Verifier {
-    pub fn new(keys: JwkSet, policy: Policy) -> Verifier {
-        Verifier { keys, policy }
+    pub fn new(keys: JwkSet, validation: Validation) -> Verifier {
+        Verifier { keys, validation }
     }
 
     pub fn keys(&self) -> &JwkSet {
         &self.keys
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    pub fn validation(&self) -> &Validation {
+        &self.validation
     }
 
     /// Checks only the JWS signature and returns the payload (for non-JWT JWS uses and vectors).
     pub fn verify_signature(&self, token: &str) -> Result<(Header, Vec<u8>), AuthError> {
-        let untrusted = UntrustedToken::parse(token, &self.policy.limits)?;
+        let untrusted = UntrustedToken::parse(token, &self.validation.limits)?;
         self.check_signature(&untrusted)?;
         Ok((untrusted.header().clone(), untrusted.payload().to_vec()))
     }
 
     /// Verifies a JWT at time `now` (unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<Verified, AuthError> {
-        let untrusted = UntrustedToken::parse(token, &self.policy.limits)?;
+        let untrusted = UntrustedToken::parse(token, &self.validation.limits)?;
         self.check_signature(&untrusted)?;
-        let claims =
-            json::parse_object(untrusted.payload(), self.policy.limits.json).map_err(|reason| {
-                if reason.starts_with("too many") || reason.ends_with("too deeply") {
+        let claims = json::parse_object(untrusted.payload(), self.validation.limits.json).map_err(
+            |reason| {
+                if reason.is_limit() {
                     AuthError::with_message(
                         ErrorCode::TokenTooLarge,
                         "the claims exceed the JSON limits",
@@ -110,7 +110,8 @@ impl Verifier {
                         "the claims are not a valid JSON object",
                     )
                 }
-            })?;
+            },
+        )?;
         let verified = Verified {
             header: untrusted.header().clone(),
             claims,
@@ -121,7 +122,7 @@ impl Verifier {
 
     fn check_signature(&self, t: &UntrustedToken<'_>) -> Result<(), AuthError> {
         let alg = t.header().alg;
-        if !self.policy.algorithms.is_empty() && !self.policy.algorithms.contains(&alg) {
+        if !self.validation.algorithms.is_empty() && !self.validation.algorithms.contains(&alg) {
             return Err(AuthError::with_message(
                 ErrorCode::UnsupportedAlgorithm,
                 "the token algorithm is not allowed by the policy",
@@ -140,7 +141,7 @@ impl Verifier {
     }
 
     fn check_claims(&self, v: &Verified, now: u64) -> Result<(), AuthError> {
-        let p = &self.policy;
+        let p = &self.validation;
         let exp = v.numeric_date("exp")?;
         let nbf = v.numeric_date("nbf")?;
         let iat = v.numeric_date("iat")?;
@@ -345,10 +346,10 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn setup(alg: Algorithm, policy: Policy) -> (SigningKey, Verifier) {
+    fn setup(alg: Algorithm, validation: Validation) -> (SigningKey, Verifier) {
         let key = SigningKey::generate(alg, Some("k1".into())).unwrap();
         let set = JwkSet::from_keys(vec![key.verifying_jwk().unwrap()]).unwrap();
-        (key, Verifier::new(set, policy))
+        (key, Verifier::new(set, validation))
     }
 
     fn base() -> Value {
@@ -362,7 +363,7 @@ mod tests {
     #[test]
     fn every_algorithm_round_trips_and_detects_tampering() {
         for alg in Algorithm::ALL {
-            let (key, v) = setup(alg, Policy::default());
+            let (key, v) = setup(alg, Validation::default());
             let t = key.mint(&claims(base()), Some("JWT"), &Map::new()).unwrap();
             let ok = v.verify(&t, NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
             assert_eq!(ok.sub(), Some("user_123"));
@@ -384,14 +385,14 @@ mod tests {
     #[test]
     fn the_token_cannot_choose_the_algorithm() {
         // An RS256 key set; a token claiming HS256 with the public key bytes as the secret.
-        let (rsa, v) = setup(Algorithm::RS256, Policy::default());
+        let (rsa, v) = setup(Algorithm::RS256, Validation::default());
         let n = rsa.public_jwk()["n"].as_str().unwrap().to_owned();
         let confused =
             SigningKey::from_jwk(&json!({"kty":"oct","alg":"HS256","kid":"k1","k":n})).unwrap();
         let t = confused.mint(&claims(base()), None, &Map::new()).unwrap();
         assert_eq!(code(&v, &t, NOW), ErrorCode::UnsupportedAlgorithm);
-        // Same key family, algorithm outside the policy.
-        let (key, _) = setup(Algorithm::RS256, Policy::default());
+        // Same key family, algorithm outside the allowed list.
+        let (key, _) = setup(Algorithm::RS256, Validation::default());
         let set = JwkSet::from_keys(vec![Jwk::from_value(&{
             let mut j = key.public_jwk();
             j.as_object_mut().unwrap().remove("alg");
@@ -401,9 +402,9 @@ mod tests {
         .unwrap();
         let strict = Verifier::new(
             set,
-            Policy {
+            Validation {
                 algorithms: vec![Algorithm::PS256],
-                ..Policy::default()
+                ..Validation::default()
             },
         );
         let t = key.mint(&claims(base()), None, &Map::new()).unwrap();
@@ -412,7 +413,7 @@ mod tests {
 
     #[test]
     fn time_claims_with_leeway() {
-        let (key, v) = setup(Algorithm::ES256, Policy::default());
+        let (key, v) = setup(Algorithm::ES256, Validation::default());
         let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
         let t = mint(json!({"exp": NOW}));
         assert!(v.verify(&t, NOW + 59).is_ok());
@@ -440,10 +441,10 @@ mod tests {
             .is_ok());
         let lax = Verifier::new(
             v.keys().clone(),
-            Policy {
+            Validation {
                 require_exp: false,
                 leeway: 0,
-                ..Policy::default()
+                ..Validation::default()
             },
         );
         assert!(lax.verify(&mint(json!({"sub":"x"})), NOW).is_ok());
@@ -455,14 +456,14 @@ mod tests {
 
     #[test]
     fn issuer_audience_type_and_required_claims() {
-        let policy = Policy {
+        let validation = Validation {
             issuers: vec!["https://a.test".into(), "https://issuer.test".into()],
             audiences: vec!["other".into(), "api".into()],
             typ: Some("at+jwt".into()),
             required_claims: vec!["sub".into(), "scope".into()],
-            ..Policy::default()
+            ..Validation::default()
         };
-        let (key, v) = setup(Algorithm::EdDSA, policy);
+        let (key, v) = setup(Algorithm::EdDSA, validation);
         let mint = |c: Value, typ: &str| key.mint(&claims(c), Some(typ), &Map::new()).unwrap();
         let good = mint(base(), "at+jwt");
         let ok = v.verify(&good, NOW).unwrap();
@@ -500,12 +501,12 @@ mod tests {
 
     #[test]
     fn lifetime_and_age_limits() {
-        let policy = Policy {
+        let validation = Validation {
             max_lifetime: Some(3600),
             max_age: Some(7200),
-            ..Policy::default()
+            ..Validation::default()
         };
-        let (key, v) = setup(Algorithm::HS256, policy);
+        let (key, v) = setup(Algorithm::HS256, validation);
         let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
         assert!(v
             .verify(&mint(json!({"iat": NOW, "exp": NOW + 3600})), NOW)
@@ -526,9 +527,9 @@ mod tests {
     fn scopes_from_every_claim_shape() {
         let (key, v) = setup(
             Algorithm::HS256,
-            Policy {
+            Validation {
                 require_exp: false,
-                ..Policy::default()
+                ..Validation::default()
             },
         );
         let mint = |c: Value| key.mint(&claims(c), None, &Map::new()).unwrap();
@@ -545,9 +546,9 @@ mod tests {
     fn claim_json_limits() {
         let (key, v) = setup(
             Algorithm::HS256,
-            Policy {
+            Validation {
                 require_exp: false,
-                ..Policy::default()
+                ..Validation::default()
             },
         );
         let wide: Map<String, Value> = (0..100).map(|i| (format!("c{i}"), json!(i))).collect();
@@ -578,7 +579,7 @@ mod tests {
             r.verifying_jwk().unwrap(),
         ])
         .unwrap();
-        let v = Verifier::new(set, Policy::default());
+        let v = Verifier::new(set, Validation::default());
         let t = b.mint(&claims(base()), None, &Map::new()).unwrap();
         assert!(v.verify(&t, NOW).is_ok());
         let stranger = SigningKey::generate(Algorithm::ES256, None).unwrap();
@@ -597,7 +598,7 @@ mod tests {
             let t = again.mint(&claims(base()), None, &Map::new()).unwrap();
             let v = Verifier::new(
                 JwkSet::from_keys(vec![key.verifying_jwk().unwrap()]).unwrap(),
-                Policy::default(),
+                Validation::default(),
             );
             assert!(v.verify(&t, NOW).is_ok(), "{alg}");
         }

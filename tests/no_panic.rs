@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 use spki::EncodePublicKey as _;
 use tokenwarden::token::{Limits, UntrustedToken};
-use tokenwarden::{Algorithm, AuthError, ErrorCode, Jwk, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, AuthError, ErrorCode, Jwk, JwkSet, Validation, Verifier};
 
 // ---------------------------------------------------------------------------------------------
 // Fixed test keys
@@ -180,10 +180,10 @@ fn check_parse(token: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Verifies with both fixed verifiers under `policy` at `now`; checks every outcome.
-fn check_verify(token: &str, policy: &Policy, now: u64) -> Result<(), TestCaseError> {
+/// Verifies with both fixed verifiers under `validation` at `now`; checks every outcome.
+fn check_verify(token: &str, validation: &Validation, now: u64) -> Result<(), TestCaseError> {
     for keys in [&*HS_KEYS, &*ASYM_KEYS] {
-        let v = Verifier::new(keys.clone(), policy.clone());
+        let v = Verifier::new(keys.clone(), validation.clone());
         match v.verify(token, now) {
             Ok(verified) => {
                 // Only a token whose signature holds gets here, so it must parse the same way.
@@ -553,7 +553,7 @@ fn plausible_token() -> impl Strategy<Value = String> {
     })
 }
 
-fn policy() -> impl Strategy<Value = Policy> {
+fn validation() -> impl Strategy<Value = Validation> {
     // Each restriction is off most of the time, so many correctly signed tokens pass.
     let some =
         |p: f64, n: usize| proptest::bool::weighted(p).prop_map(move |on| if on { n } else { 0 });
@@ -587,7 +587,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 audiences,
                 typ,
                 required_claims,
-            )| Policy {
+            )| Validation {
                 algorithms,
                 issuers,
                 audiences,
@@ -597,7 +597,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                 max_age,
                 typ,
                 required_claims,
-                ..Policy::default()
+                ..Validation::default()
             },
         )
 }
@@ -891,32 +891,32 @@ proptest! {
     #[test]
     fn arbitrary_strings_never_panic_the_token_path(
         s in prop_oneof!["\\PC{0,200}", "[A-Za-z0-9_.=+/-]{0,200}"],
-        policy in policy(),
+        validation in validation(),
         now in now(),
     ) {
         check_parse(&s)?;
-        check_verify(&s, &policy, now)?;
+        check_verify(&s, &validation, now)?;
     }
 
     #[test]
     fn arbitrary_bytes_never_panic_anything(bytes in vec(any::<u8>(), 0..300), now in now()) {
         let s = String::from_utf8_lossy(&bytes);
         check_parse(&s)?;
-        check_verify(&s, &Policy::default(), now)?;
+        check_verify(&s, &Validation::default(), now)?;
         check_jwks(&s)?;
         check_pem(&s)?;
     }
 
     #[test]
-    fn plausible_tokens_never_panic(token in plausible_token(), policy in policy(), now in now()) {
+    fn plausible_tokens_never_panic(token in plausible_token(), validation in validation(), now in now()) {
         check_parse(&token)?;
-        check_verify(&token, &policy, now)?;
+        check_verify(&token, &validation, now)?;
     }
 
     #[test]
     fn correctly_signed_tokens_fail_only_on_claims_or_header(
         case in signed_case(),
-        policy in policy(),
+        validation in validation(),
         now in now(),
     ) {
         let token = case.token();
@@ -924,7 +924,7 @@ proptest! {
             Signer::Hs256 => &*HS_KEYS,
             Signer::Es256 => &*ASYM_KEYS,
         };
-        let v = Verifier::new(keys.clone(), policy.clone());
+        let v = Verifier::new(keys.clone(), validation.clone());
         match v.verify(&token, now) {
             Ok(verified) => {
                 prop_assert_eq!(verified.header().alg, case.algorithm());
@@ -935,14 +935,14 @@ proptest! {
             Err(e) => {
                 check_token_error(&e, &token)?;
                 // The signature holds and the kid is right (or absent): the refusal is never
-                // about the signature or the key, and about the algorithm only when the policy
+                // about the signature or the key, and about the algorithm only when the validation
                 // leaves it out.
                 prop_assert_ne!(e.code(), ErrorCode::InvalidSignature, "{}", e);
                 prop_assert_ne!(e.code(), ErrorCode::UnknownKey, "{}", e);
                 if e.code() == ErrorCode::UnsupportedAlgorithm {
                     prop_assert!(
-                        !policy.algorithms.is_empty()
-                            && !policy.algorithms.contains(&case.algorithm())
+                        !validation.algorithms.is_empty()
+                            && !validation.algorithms.contains(&case.algorithm())
                     );
                 }
             }
@@ -1000,7 +1000,7 @@ fn signed_cases_verify_when_the_claims_allow() {
             Signer::Hs256 => &*HS_KEYS,
             Signer::Es256 => &*ASYM_KEYS,
         };
-        let v = Verifier::new(keys.clone(), Policy::default());
+        let v = Verifier::new(keys.clone(), Validation::default());
         let verified = v.verify(&case.token(), NOW).unwrap();
         assert_eq!(verified.sub(), Some("a"));
         // The other verifier has no key for it.
@@ -1008,7 +1008,7 @@ fn signed_cases_verify_when_the_claims_allow() {
             Signer::Hs256 => &*ASYM_KEYS,
             Signer::Es256 => &*HS_KEYS,
         };
-        let err = Verifier::new(other.clone(), Policy::default())
+        let err = Verifier::new(other.clone(), Validation::default())
             .verify(&case.token(), NOW)
             .unwrap_err();
         assert!(

@@ -11,7 +11,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokenwarden::{Algorithm, ErrorCode, Jwk, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, ErrorCode, Jwk, JwkSet, Validation, Verifier};
 
 // ---------------------------------------------------------------------------------------------
 // RFC 7515 Appendix A
@@ -261,7 +261,7 @@ fn verifier_for(jwk: &Value) -> Verifier {
     let key = Jwk::from_value(jwk).expect("the RFC key loads");
     Verifier::new(
         JwkSet::from_keys(vec![key]).expect("a one-key set"),
-        Policy::default(),
+        Validation::default(),
     )
 }
 
@@ -377,7 +377,7 @@ const RFC7519_EXP: u64 = 1_300_819_380;
 #[test]
 fn rfc7519_example_jwt_is_accepted_before_exp() {
     let v = verifier_for(&json!({"kty":"oct","k":RFC7515_A1_K}));
-    assert_eq!(v.policy().leeway, 60, "the default leeway");
+    assert_eq!(v.validation().leeway, 60, "the default leeway");
     let ok = v.verify(RFC7515_A1_JWS, RFC7519_EXP - 100).unwrap();
     assert_eq!(ok.iss(), Some("joe"));
     assert_eq!(ok.exp(), Some(RFC7519_EXP));
@@ -505,7 +505,7 @@ fn rfc7520_public_keys_as_one_set() {
         Jwk::from_value(&rfc7520_ec_public()).unwrap(),
     ])
     .unwrap();
-    let v = Verifier::new(set, Policy::default());
+    let v = Verifier::new(set, Validation::default());
     for (token, alg) in [
         (RFC7520_4_1_JWS, Algorithm::RS256),
         (RFC7520_4_2_JWS, Algorithm::PS384),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
-use tokenwarden::{Algorithm, ErrorCode, Jwk, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, ErrorCode, Jwk, JwkSet, Validation, Verifier};
 
 /// (file, tcId, why we refuse a case the vector calls valid)
 const DELIBERATE_REFUSALS: &[(&str, u64, &str)] = &[
@@ -299,7 +299,7 @@ fn hmac_sha512() {
 }
 
 /// JWS cases: one key per group (the public part when given), the compact token verified with
-/// the default policy. A key we refuse to load makes the case invalid.
+/// the default validation. A key we refuse to load makes the case invalid.
 #[test]
 fn json_web_signature() {
     let file = "json_web_signature_test.json";
@@ -312,7 +312,7 @@ fn json_web_signature() {
             .expect("group key");
         let verifier = Jwk::from_value(key)
             .and_then(|k| JwkSet::from_keys(vec![k]))
-            .map(|set| Verifier::new(set, Policy::default()));
+            .map(|set| Verifier::new(set, Validation::default()));
         for t in tests(g) {
             let jws = match &t["jws"] {
                 Value::String(s) => s.clone(),
@@ -355,7 +355,7 @@ fn json_web_key() {
             .or_else(|| g.get("private"))
             .expect("group key set");
         let verifier = JwkSet::from_json_lenient(&set.to_string())
-            .map(|s| Verifier::new(s, Policy::default()));
+            .map(|s| Verifier::new(s, Validation::default()));
         for t in tests(g) {
             let jws = t["jws"].as_str().unwrap();
             let ours = verifier
@@ -374,7 +374,7 @@ fn refusals_carry_stable_codes() {
     let hs = &groups(&doc)[0];
     let v = Verifier::new(
         JwkSet::from_keys(vec![Jwk::from_value(&hs["private"]).unwrap()]).unwrap(),
-        Policy::default(),
+        Validation::default(),
     );
     let code = |i: usize| {
         v.verify_signature(tests(hs)[i]["jws"].as_str().unwrap())

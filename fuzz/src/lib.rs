@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 use tokenwarden::token::{Limits, UntrustedToken};
-use tokenwarden::{ErrorCode, Jwk, JwkSet, Policy, Verifier};
+use tokenwarden::{ErrorCode, Jwk, JwkSet, Validation, Verifier};
 
 /// RFC 7515 A.1's HMAC key.
 const HS256_JWK: &str = r#"{"kty":"oct","alg":"HS256",
@@ -24,12 +24,12 @@ const RS256_JWK: &str = r#"{"kty":"RSA","alg":"RS256","e":"AQAB",
 /// the default leeway), and at the end of time.
 const TIMES: [u64; 3] = [1_300_819_280, 1_300_819_420, u64::MAX];
 
-/// One verifier per fixed key, with the default policy. The RFC's example tokens (the seeds)
+/// One verifier per fixed key, with the default validation. The RFC's example tokens (the seeds)
 /// verify with them, so the fuzzer starts from inputs that reach the claim checks.
 static VERIFIERS: LazyLock<[Verifier; 2]> = LazyLock::new(|| {
     [HS256_JWK, RS256_JWK].map(|jwk| {
         let jwk = Jwk::from_value(&serde_json::from_str(jwk).unwrap()).unwrap();
-        Verifier::new(JwkSet::from_keys(vec![jwk]).unwrap(), Policy::default())
+        Verifier::new(JwkSet::from_keys(vec![jwk]).unwrap(), Validation::default())
     })
 });
 
@@ -52,7 +52,10 @@ pub fn verify_token(data: &[u8]) -> bool {
                         signature_ok,
                         "a token verified without its signature holding"
                     );
-                    assert!(verified.exp().is_some(), "the default policy requires exp");
+                    assert!(
+                        verified.exp().is_some(),
+                        "the default validation requires exp"
+                    );
                     accepted = true;
                 }
                 Err(e) => {

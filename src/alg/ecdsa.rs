@@ -83,7 +83,7 @@ impl Algorithm for Es512 {
 
     fn sign(&self, key: &Self::SigningKey, message: &[u8]) -> Self::Signature {
         // P-521 signs with a random nonce here (p521 offers no deterministic signer).
-        EcSignature(key.sign_with_rng(&mut rand_core::OsRng, message))
+        EcSignature(key.sign_with_rng(&mut crate::random::rng(), message))
     }
 
     fn verify_signature(

@@ -201,10 +201,9 @@ impl Gateway {
             issuer: Some(provider.cfg.issuer.clone()),
             provider: provider.cfg.name.clone(),
             grant: Grant {
-                permissions: scopes.clone(),
-                denied: Vec::new(),
                 roles: strings("roles"),
                 datasets: strings("datasets"),
+                ..Grant::from_scopes(scopes.iter().map(String::as_str))
             },
             scopes,
             own_limit: None,
@@ -245,9 +244,9 @@ impl Gateway {
             sub: None,
             jti: None,
             issuer: None,
-            scopes: grant.permissions.clone(),
+            scopes: record.effective_permissions(),
             grant,
-            own_limit: record.rate_limit.as_deref().and_then(|l| l.parse().ok()),
+            own_limit: record.rate_limit,
             claim_headers: Vec::new(),
             source: found.source.clone(),
             strip: self.config.strip_credential,
@@ -311,10 +310,7 @@ impl Gateway {
                     jti: i.jti.clone(),
                     issuer: i.iss.clone(),
                     scopes: i.scopes().map(str::to_owned).collect(),
-                    grant: Grant {
-                        permissions: i.scopes().map(str::to_owned).collect(),
-                        ..Grant::default()
-                    },
+                    grant: Grant::from_scopes(i.scopes()),
                     own_limit: None,
                     claim_headers: Vec::new(),
                     source: found.source.clone(),

@@ -6,8 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::alg::Algorithm;
@@ -42,7 +41,7 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub rate_limits: Vec<RateLimitConfig>,
     /// Failed authentications tolerated per client address (e.g. `20/minute`), brute-force guard.
-    #[serde(default, deserialize_with = "some_rate_limit")]
+    #[serde(default)]
     pub failed_attempts: Option<RateLimit>,
     /// How the client address is determined.
     #[serde(default)]
@@ -97,20 +96,6 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
-/// A rate limit in its text form (`100/minute`); the problem is said without the value.
-fn rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<RateLimit, D::Error> {
-    let text = String::deserialize(d)?;
-    text.parse().map_err(|e: AuthError| {
-        D::Error::custom(format!(
-            "{}, expected a count per period such as `100/minute`",
-            e.message()
-        ))
-    })
-}
-
-fn some_rate_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RateLimit>, D::Error> {
-    rate_limit(d).map(Some)
-}
 fn default_introspection_cache() -> u64 {
     60
 }
@@ -296,7 +281,6 @@ pub struct RateLimitConfig {
     #[serde(default)]
     pub rule: Option<String>,
     /// `1000/hour`, `100/minute`, ...
-    #[serde(deserialize_with = "rate_limit")]
     pub limit: RateLimit,
 }
 

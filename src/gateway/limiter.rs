@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::ratelimit::{self, Decision, GcraState, RateLimit};
+use crate::ratelimit::{self, Admission, GcraState, RateLimit};
 
 /// Storage for GCRA states with compare-and-swap.
 pub trait RateStore {
@@ -22,7 +22,7 @@ pub(super) fn consume(
     key: &str,
     limit: &RateLimit,
     now_ms: u64,
-) -> Decision {
+) -> Admission {
     let mut last = None;
     for _ in 0..CAS_ATTEMPTS {
         let (state, version) = store.load(key);
@@ -44,7 +44,7 @@ pub(super) fn peek(
     key: &str,
     limit: &RateLimit,
     now_ms: u64,
-) -> Decision {
+) -> Admission {
     let (state, _) = store.load(key);
     ratelimit::check(state.unwrap_or_default(), limit, now_ms)
 }

@@ -329,7 +329,7 @@ impl Gateway {
             (Some(p), None) => p.evaluate_anonymous(req.method, req.path),
             (Some(p), Some(a)) => p.evaluate(req.method, req.path, &a.grant),
             (None, None) => Err(AuthError::new(ErrorCode::MissingCredentials)),
-            (None, Some(_)) => Ok(policy::Decision {
+            (None, Some(_)) => Ok(policy::RouteMatch {
                 rule: None,
                 captures: Default::default(),
                 dataset: None,

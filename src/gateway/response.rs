@@ -227,7 +227,7 @@ impl Answer<'_, '_> {
     pub fn allow(
         &self,
         auth: Option<&Authenticated>,
-        route: Option<&policy::Decision>,
+        route: Option<&policy::RouteMatch>,
         response_headers: Vec<(String, String)>,
     ) -> Decision {
         let h = &self.config().identity_headers;

@@ -173,7 +173,7 @@ impl Sources {
                 ),
                 _ => (JwkSet::default(), None),
             };
-            let validation = verify::Policy {
+            let validation = verify::Validation {
                 algorithms: p.algorithms.clone(),
                 issuers: vec![p.issuer.clone()],
                 audiences: p.audiences.clone(),
@@ -181,7 +181,7 @@ impl Sources {
                 typ: p.typ.clone(),
                 required_claims: p.required_claims.clone(),
                 max_lifetime: p.max_lifetime,
-                ..verify::Policy::default()
+                ..verify::Validation::default()
             };
             providers.push(Provider {
                 cfg: p.clone(),
@@ -289,7 +289,7 @@ impl Sources {
                 if set.is_empty() {
                     return Err(bad("the key set has no usable key"));
                 }
-                p.verifier = Verifier::new(set, p.verifier.policy().clone());
+                p.verifier = Verifier::new(set, p.verifier.validation().clone());
                 p.loaded_at = Some(now);
                 p.document = Some(digest);
                 Ok(Fed::NewKeys {

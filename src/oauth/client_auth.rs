@@ -6,7 +6,7 @@ use std::fmt;
 use base64ct::{Base64, Encoding};
 
 use crate::error::{AuthError, ErrorCode};
-use crate::oauth::http::Params;
+use crate::oauth::http::{self, BodyFormat, HttpRequest, Params};
 
 /// The client authentication method (`token_endpoint_auth_method` names in parentheses).
 #[derive(Clone, PartialEq, Eq)]
@@ -88,6 +88,30 @@ impl OAuthClient {
                 ));
             }
         }
+    }
+
+    /// The form-encoded `POST` of one token to `url`, authenticated as this client, that RFC
+    /// 7009 §2.1 defines and RFC 7662 §2.1 reuses: `token`, an optional `token_type_hint`, and
+    /// the client's authentication (a public client sends `client_id`).
+    pub(crate) fn post_token(
+        &self,
+        url: &str,
+        token: &str,
+        hint: Option<&'static str>,
+    ) -> Result<HttpRequest, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidRequest,
+                "the token to send is empty",
+            ));
+        }
+        let mut params = vec![("token", token)];
+        if let Some(hint) = hint {
+            params.push(("token_type_hint", hint));
+        }
+        let mut headers = Vec::new();
+        self.apply(&mut params, &mut headers);
+        http::post(url, &params, BodyFormat::Form, headers)
     }
 }
 

@@ -6,66 +6,38 @@ use serde::Deserialize;
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::client_auth::OAuthClient;
 use crate::oauth::error_response;
-use crate::oauth::http::{self, check_body_size, require_secure_endpoint, BodyFormat, HttpRequest};
+use crate::oauth::http::{check_body_size, require_secure_endpoint, HttpRequest};
+// RFC 7662 §2.1 takes its token type hints from RFC 7009.
+pub use crate::oauth::revocation::TokenTypeHint;
 
-/// `token_type_hint` (RFC 7662 §2.1, RFC 7009 §4.1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenTypeHint {
-    AccessToken,
-    RefreshToken,
-}
-
-impl TokenTypeHint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenTypeHint::AccessToken => "access_token",
-            TokenTypeHint::RefreshToken => "refresh_token",
-        }
-    }
-}
-
-/// An endpoint a client sends one token to, authenticated as itself: RFC 7009 revocation
-/// ([`crate::oauth::RevocationEndpoint`]) and RFC 7662 introspection share its request.
+/// The introspection endpoint and the client (usually the resource server) that calls it.
+/// A type of its own, so it cannot be passed where a revocation endpoint is meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenPostEndpoint {
+pub struct IntrospectionEndpoint {
     url: String,
     client: OAuthClient,
 }
 
-/// The introspection endpoint and the client (usually the resource server) that calls it.
-pub type IntrospectionEndpoint = TokenPostEndpoint;
-
-impl TokenPostEndpoint {
+impl IntrospectionEndpoint {
     /// Refuses an endpoint that is not `https://` (or loopback `http://`).
     pub fn new(
         url: impl Into<String>,
         client: OAuthClient,
-    ) -> Result<TokenPostEndpoint, AuthError> {
+    ) -> Result<IntrospectionEndpoint, AuthError> {
         let url = url.into();
         require_secure_endpoint(&url)?;
-        Ok(TokenPostEndpoint { url, client })
+        Ok(IntrospectionEndpoint { url, client })
     }
 
-    /// The form-encoded `POST` of RFC 7009 §2.1 (reused by RFC 7662 §2.1): `token`, an optional
-    /// `token_type_hint`, and the client's authentication (a public client sends `client_id`).
+    /// The form-encoded `POST` of RFC 7662 §2.1: `token`, an optional `token_type_hint`, and
+    /// the client's authentication.
     pub fn request(
         &self,
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<HttpRequest, AuthError> {
-        if token.is_empty() {
-            return Err(AuthError::with_message(
-                ErrorCode::InvalidRequest,
-                "the token to send is empty",
-            ));
-        }
-        let mut params = vec![("token", token)];
-        if let Some(hint) = hint {
-            params.push(("token_type_hint", hint.as_str()));
-        }
-        let mut headers = Vec::new();
-        self.client.apply(&mut params, &mut headers);
-        http::post(&self.url, &params, BodyFormat::Form, headers)
+        self.client
+            .post_token(&self.url, token, hint.map(TokenTypeHint::as_str))
     }
 }
 

@@ -3,12 +3,63 @@
 //! say — stops working when the user signs out, not when it expires.
 
 use crate::error::{AuthError, ErrorCode};
+use crate::oauth::client_auth::OAuthClient;
 use crate::oauth::error_response;
-use crate::oauth::http::check_body_size;
-use crate::oauth::introspection::TokenPostEndpoint;
+use crate::oauth::http::{check_body_size, require_secure_endpoint, HttpRequest};
 
-/// A revocation endpoint and the client whose token it revokes.
-pub type RevocationEndpoint = TokenPostEndpoint;
+/// `token_type_hint` (RFC 7009 §2.1 and its registry, §4.1.2; RFC 7662 §2.1 reuses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenTypeHint {
+    AccessToken,
+    RefreshToken,
+}
+
+impl TokenTypeHint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenTypeHint::AccessToken => "access_token",
+            TokenTypeHint::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// A revocation endpoint and the client whose token it revokes. A type of its own, so an
+/// introspection endpoint cannot be passed where a revocation is meant:
+///
+/// ```compile_fail
+/// use tokenwarden::oauth::{ClientAuth, IntrospectionEndpoint, OAuthClient, RevocationEndpoint};
+/// let client = OAuthClient::new("spa", ClientAuth::None).unwrap();
+/// let revoke: RevocationEndpoint =
+///     IntrospectionEndpoint::new("https://as.example/introspect", client).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationEndpoint {
+    url: String,
+    client: OAuthClient,
+}
+
+impl RevocationEndpoint {
+    /// Refuses an endpoint that is not `https://` (or loopback `http://`).
+    pub fn new(
+        url: impl Into<String>,
+        client: OAuthClient,
+    ) -> Result<RevocationEndpoint, AuthError> {
+        let url = url.into();
+        require_secure_endpoint(&url)?;
+        Ok(RevocationEndpoint { url, client })
+    }
+
+    /// The form-encoded `POST` of RFC 7009 §2.1: `token`, an optional `token_type_hint`, and
+    /// the client's authentication (a public client sends `client_id`).
+    pub fn request(
+        &self,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<HttpRequest, AuthError> {
+        self.client
+            .post_token(&self.url, token, hint.map(TokenTypeHint::as_str))
+    }
+}
 
 /// RFC 7009 §2.2: 200 means revoked — also for a token the server no longer knew, which is the
 /// same outcome. Anything else is the server's OAuth error (`unsupported_token_type`, …) or, for
@@ -30,8 +81,7 @@ pub fn parse_revocation_response(status: u16, body: &[u8]) -> Result<(), AuthErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client_auth::{ClientAuth, OAuthClient};
-    use crate::oauth::introspection::TokenTypeHint;
+    use crate::oauth::client_auth::ClientAuth;
 
     fn endpoint(auth: ClientAuth) -> RevocationEndpoint {
         let client = OAuthClient::new("spa", auth).unwrap();

@@ -9,7 +9,7 @@ use super::{from_json, secs, throw, to_json, JsResult};
 use crate::apikey;
 use crate::audit;
 use crate::oauth::{self, login, BodyFormat, ClientAuth, OAuthClient, TokenEndpoint, TokenParams};
-use crate::session::{self, ClockOffset, Decision, RecoveryStep, StoredTokens};
+use crate::session::{self, ClockOffset, NextStep, RecoveryStep, StoredTokens};
 
 /// `{"url","transaction"}`; see [`login::begin`]. Positional arguments rather than a JSON
 /// object keep a reader for [`login::LoginParams`] out of the browser build; `extra` is a flat
@@ -189,10 +189,10 @@ impl Session {
     /// `{"action":"use"|"refresh"|"wait"|"expired","retry_at"?}`; see [`session::Session::decide`].
     pub fn decide(&self, now: f64) -> String {
         match self.inner.decide(secs(now)) {
-            Decision::Use => r#"{"action":"use"}"#.to_owned(),
-            Decision::RefreshFirst => r#"{"action":"refresh"}"#.to_owned(),
-            Decision::Expired => r#"{"action":"expired"}"#.to_owned(),
-            Decision::Wait { retry_at } => {
+            NextStep::Use => r#"{"action":"use"}"#.to_owned(),
+            NextStep::RefreshFirst => r#"{"action":"refresh"}"#.to_owned(),
+            NextStep::Expired => r#"{"action":"expired"}"#.to_owned(),
+            NextStep::Wait { retry_at } => {
                 #[derive(Serialize)]
                 struct Wait {
                     action: &'static str,

@@ -22,11 +22,11 @@ pub struct Verifier {
 #[wasm_bindgen]
 impl Verifier {
     /// `jwks_json` is a JWKS document (keys the core cannot use are skipped, as from a remote
-    /// JWKS); `policy_json` is a [`verify::Policy`] in its serde form.
+    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form.
     #[wasm_bindgen(constructor)]
     pub fn new(jwks_json: &str, policy_json: &str) -> JsResult<Verifier> {
         let keys = JwkSet::from_json_lenient(jwks_json).map_err(throw)?;
-        let policy: verify::Policy = from_json(policy_json)?;
+        let policy: verify::Validation = from_json(policy_json)?;
         Ok(Verifier {
             inner: verify::Verifier::new(keys, policy),
         })
@@ -60,7 +60,7 @@ impl RemoteKeys {
         max_stale_secs: f64,
         timeout_ms: f64,
     ) -> JsResult<RemoteKeys> {
-        let policy: verify::Policy = from_json(policy_json)?;
+        let policy: verify::Validation = from_json(policy_json)?;
         Ok(RemoteKeys {
             inner: RemoteJwks::new(policy),
             timing: Timing::from_secs(secs(refresh_secs), secs(timeout_ms), secs(max_stale_secs)),

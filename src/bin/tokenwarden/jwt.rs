@@ -4,7 +4,7 @@ use std::io::Read;
 
 use serde_json::{Map, Value};
 use tokenwarden::sign::SigningKey;
-use tokenwarden::{Algorithm, Jwk, JwkSet, Policy, Verifier};
+use tokenwarden::{Algorithm, Jwk, JwkSet, Validation, Verifier};
 
 use crate::args::{duration, Args, Usage};
 use crate::{now, read_file, Outcome};
@@ -44,7 +44,7 @@ pub fn verify(raw: &[String]) -> Result<Outcome, Usage> {
         );
     }
     let required = a.list("require");
-    let policy = Policy {
+    let validation = Validation {
         algorithms,
         issuers: a.list("iss"),
         audiences: a.list("aud"),
@@ -52,7 +52,7 @@ pub fn verify(raw: &[String]) -> Result<Outcome, Usage> {
         typ: a.get("typ").map(str::to_owned),
         max_lifetime: a.get("max-lifetime").map(duration).transpose()?,
         required_claims: required.into_iter().filter(|c| c != "exp").collect(),
-        ..Policy::default()
+        ..Validation::default()
     };
     let keys = match (a.get("jwks"), a.get("pem"), a.get("secret-file")) {
         (Some(f), None, None) => JwkSet::from_json(&read_file(f)?),
@@ -70,7 +70,7 @@ pub fn verify(raw: &[String]) -> Result<Outcome, Usage> {
         }
     };
     let now = a.u64("now")?.unwrap_or_else(now);
-    let result = keys.and_then(|k| Verifier::new(k, policy).verify(&token, now));
+    let result = keys.and_then(|k| Verifier::new(k, validation).verify(&token, now));
     Ok(match result {
         Ok(v) => Outcome::Ok(Value::Object(v.claims().clone())),
         Err(e) => Outcome::Refused(e),

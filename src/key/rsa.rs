@@ -9,7 +9,7 @@
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, Uint, U2048, U3072, U4096, U64};
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
@@ -87,7 +87,7 @@ impl RsaKey {
         }
         let e_bytes = public.e().to_bytes_be();
         let e_ok = e_bytes.len() <= 4
-            && *public.e() >= rsa::BigUint::from(3u32)
+            && *public.e() >= BigUint::from(3u32)
             && e_bytes.last().is_some_and(|b| b & 1 == 1);
         if !e_ok {
             return None;
@@ -108,6 +108,31 @@ impl RsaKey {
             e_bits,
             ctx,
         })
+    }
+
+    /// Builds a key from its big-endian modulus and exponent, saying which check failed (the
+    /// loaders name it to the operator; [`RsaKey::new`] only answers yes or no).
+    pub(crate) fn from_components(n: &[u8], e: &[u8]) -> Result<RsaKey, &'static str> {
+        let n_int = BigUint::from_bytes_be(n);
+        let e_int = BigUint::from_bytes_be(e);
+        let bits = n_int.bits();
+        if bits < MIN_BITS {
+            return Err("RSA modulus is shorter than 2048 bits");
+        }
+        if bits > MAX_BITS {
+            return Err("RSA modulus is longer than 4096 bits");
+        }
+        if e.len() > 4 || e_int < BigUint::from(3u32) || e.last().is_none_or(|b| b & 1 == 0) {
+            return Err("RSA public exponent must be odd, at least 3 and at most 32 bits");
+        }
+        if n.last().is_none_or(|b| b & 1 == 0) {
+            return Err("RSA modulus must be odd");
+        }
+        crate::roca::check_modulus(n)?;
+        RsaPublicKey::new(n_int, e_int)
+            .ok()
+            .and_then(RsaKey::new)
+            .ok_or("invalid RSA public key")
     }
 
     pub fn public(&self) -> &RsaPublicKey {
@@ -202,13 +227,13 @@ impl std::fmt::Debug for RsaKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::{BigUint, RsaPrivateKey};
+    use rsa::RsaPrivateKey;
 
     /// Keys built by hand get the loaders' checks: with `e = 1` the expected encoding itself
     /// would verify as a signature on any message.
     #[test]
     fn weak_keys_are_refused_when_built_by_hand() {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         let private = RsaPrivateKey::new(&mut rng, 2048).unwrap();
         let n = private.to_public_key().n().clone();
         for e in [0u32, 1, 2, 4, 65536] {
@@ -227,7 +252,7 @@ mod tests {
     /// The fast path must agree with the `rsa` crate on valid, mangled and boundary signatures.
     #[test]
     fn agrees_with_the_rsa_crate() {
-        let mut rng = rand_core::OsRng;
+        let mut rng = crate::random::rng();
         for bits in [2048, 3072] {
             let private = RsaPrivateKey::new(&mut rng, bits).unwrap();
             let public = private.to_public_key();
