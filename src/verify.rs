@@ -196,18 +196,23 @@ impl Verifier {
                 _ => return Err(AuthError::new(ErrorCode::InvalidIssuer)),
             }
         }
-        if !p.audiences.is_empty() {
-            let ok = match v.claims.get("aud") {
-                Some(Value::String(a)) => p.audiences.contains(a),
-                Some(Value::Array(list)) => list.iter().any(|a| {
-                    a.as_str()
-                        .is_some_and(|a| p.audiences.iter().any(|x| x == a))
-                }),
-                _ => false,
-            };
-            if !ok {
-                return Err(AuthError::new(ErrorCode::InvalidAudience));
-            }
+        // RFC 7519 §4.1.3: a StringOrURI or an array of them — every element, so that a
+        // non-string element beside an accepted audience does not pass either.
+        let audiences: Option<Vec<&str>> = match v.claims.get("aud") {
+            None => Some(Vec::new()),
+            Some(Value::String(a)) => Some(vec![a.as_str()]),
+            Some(Value::Array(list)) => list.iter().map(Value::as_str).collect(),
+            Some(_) => None,
+        };
+        let Some(audiences) = audiences else {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidAudience,
+                "aud is not a string or an array of strings",
+            ));
+        };
+        if !p.audiences.is_empty() && !audiences.iter().any(|a| p.audiences.iter().any(|x| x == a))
+        {
+            return Err(AuthError::new(ErrorCode::InvalidAudience));
         }
         if let Some(want) = &p.typ {
             if !v
@@ -483,7 +488,25 @@ mod tests {
         );
         c["aud"] = json!(7);
         assert_eq!(
-            code(&v, &mint(c, "at+jwt"), NOW),
+            code(&v, &mint(c.clone(), "at+jwt"), NOW),
+            ErrorCode::InvalidAudience
+        );
+        // Regression: a non-string element beside the accepted audience passed.
+        for bad in [
+            json!(["api", 7]),
+            json!(["api", null]),
+            json!(["api", ["x"]]),
+        ] {
+            c["aud"] = bad;
+            assert_eq!(
+                code(&v, &mint(c.clone(), "at+jwt"), NOW),
+                ErrorCode::InvalidAudience
+            );
+        }
+        // Malformed even where no audience is required.
+        let any = Verifier::new(v.keys().clone(), Validation::default());
+        assert_eq!(
+            code(&any, &mint(c, "at+jwt"), NOW),
             ErrorCode::InvalidAudience
         );
         let mut c = base();

@@ -1162,3 +1162,36 @@ fn the_core_schedules_remote_sources_for_url_hosts() {
     assert!(gw.request_refetch("jwks:idp", at + 10_010));
     assert!(!gw.request_refetch("nope", at + 10_010));
 }
+
+/// Regression: the gateway told a JWT by its `eyJ` prefix, so a valid JWS whose header JSON
+/// starts with white space (RFC 7515 allows it) was refused as malformed.
+#[test]
+fn a_jws_is_recognised_by_shape_not_by_its_first_bytes() {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use hmac::{Hmac, Mac};
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let k = Base64UrlUnpadded::encode_string(secret);
+    let gw = Gateway::from_json(
+        &json!({"providers": [{"name": "hs", "issuer": ISS,
+            "jwks": {"inline": {"keys": [{"kty": "oct", "k": k, "kid": "k", "alg": "HS256"}]}}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let header = Base64UrlUnpadded::encode_string(b"\n {\"alg\":\"HS256\",\"kid\":\"k\"}");
+    let claims = json!({"iss": ISS, "sub": "u", "exp": NOW + 600}).to_string();
+    let input = format!(
+        "{header}.{}",
+        Base64UrlUnpadded::encode_string(claims.as_bytes())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    let token = format!(
+        "{input}.{}",
+        Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes())
+    );
+    assert!(!token.starts_with("eyJ"));
+    let mut rs = MemoryRateStore::default();
+    let auth = format!("Bearer {token}");
+    let d = call(&gw, &mut rs, "GET", "/", &[("authorization", &auth)], NOW);
+    assert!(d.allowed, "{:?}", d.error);
+}

@@ -1,9 +1,12 @@
 //! Where credentials come from, and what kind each one is.
 //!
-//! A JWT and an API key are told apart by shape (three base64url parts starting with `eyJ`) and
-//! prefix; anything else is neither and is refused as malformed rather than guessed at.
+//! A JWT and an API key are told apart by shape (three dot-separated parts, the first a JSON
+//! object in base64url) and prefix; anything else is neither and is refused as malformed, or
+//! introspected when configured, rather than guessed at.
 
 use std::net::IpAddr;
+
+use base64ct::Encoding;
 
 use super::config::{ClientIpConfig, SourceConfig};
 use crate::error::{AuthError, ErrorCode};
@@ -144,13 +147,32 @@ pub enum Shape {
 
 /// Tells a JWT from an API key without trusting either.
 pub fn shape(value: &str, is_api_key_prefix: impl Fn(&str) -> bool) -> Shape {
-    if value.starts_with("eyJ") && value.bytes().filter(|b| *b == b'.').count() == 2 {
+    if is_compact_jws(value) {
         Shape::Jwt
     } else if is_api_key_prefix(value) {
         Shape::ApiKey
     } else {
         Shape::Unknown
     }
+}
+
+/// Three dot-separated parts whose first is a JSON object in base64url: `eyJ` (`{"`) in the
+/// common case, and also a header JSON that starts with white space, which RFC 7515 allows.
+fn is_compact_jws(value: &str) -> bool {
+    let mut parts = value.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if header.starts_with("eyJ") {
+        return true;
+    }
+    base64ct::Base64UrlUnpadded::decode_vec(header).is_ok_and(|json| {
+        json.iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .is_some_and(|b| *b == b'{')
+    })
 }
 
 /// The client address: the connection's peer, or a configured header. With `x-forwarded-for`
@@ -263,6 +285,16 @@ mod tests {
         assert_eq!(shape("sk_live_abc", prefix), Shape::ApiKey);
         assert_eq!(shape("opaque-token", prefix), Shape::Unknown);
         assert_eq!(shape("eyJ.only-two", prefix), Shape::Unknown);
+        // Regression: a JWS whose header JSON starts with white space (`\n{"alg"…`) was
+        // refused as malformed because it does not start with `eyJ`.
+        assert_eq!(shape("CnsiYWxnIjoiSFMyNTYifQ.e30.sig", prefix), Shape::Jwt);
+        assert_eq!(shape("IHsiYWxnIjoiSFMyNTYifQ.e30.sig", prefix), Shape::Jwt);
+        assert_eq!(
+            shape("b3BhcXVl.e30.sig", prefix),
+            Shape::Unknown,
+            "not a JSON object"
+        );
+        assert_eq!(shape("a.b.c.d", prefix), Shape::Unknown);
     }
 
     #[test]
