@@ -66,6 +66,7 @@ js-test: js
 	node --test --test-reporter=spec tests/js/
 	node tests/workerd/run.mjs
 	node --test --test-reporter=spec tests/browser/
+	TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm

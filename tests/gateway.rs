@@ -1195,3 +1195,150 @@ fn a_jws_is_recognised_by_shape_not_by_its_first_bytes() {
     let d = call(&gw, &mut rs, "GET", "/", &[("authorization", &auth)], NOW);
     assert!(d.allowed, "{:?}", d.error);
 }
+
+/// Real servers answer the minimal RFC 7662 shape (`active`, `scope`, `exp`, `client_id`,
+/// `username`, no `sub`): the caller is forwarded and audited as `username` (then `client_id`),
+/// configured members become headers, and `audiences` / `client_ids` refuse a token issued to
+/// another client of the server.
+#[test]
+fn introspected_tokens_forward_an_identity_and_can_require_an_audience_or_client() {
+    let gw_with = |extra: Value| {
+        let mut i = json!({"endpoint": {"cluster": "idp", "path": "/introspect"},
+            "client_id": "gw", "client_secret": "s"});
+        i.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Gateway::from_json(&json!({ "introspection": i }).to_string()).unwrap()
+    };
+    let ask = |gw: &Gateway, token: &str, answer: Value| {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("x-auth-tenant", "forged"),
+        ];
+        let req = Request {
+            method: "GET",
+            path: "/",
+            headers: &headers,
+            peer: None,
+            now_ms: NOW * 1000,
+            sample: 0,
+        };
+        let mut rs = MemoryRateStore::default();
+        assert!(matches!(gw.decide(&req, &mut rs), Decision::Introspect(_)));
+        seen(gw.on_introspection(&req, 200, answer.to_string().as_bytes(), &mut rs))
+    };
+    let minimal = json!({"active": true, "scope": "read", "exp": NOW + 60,
+        "client_id": "mobile-app", "username": "jdoe", "tenant": "acme"});
+    let gw = gw_with(
+        json!({"claim_headers": {"tenant": "x-auth-tenant", "client_id": "x-auth-client"}}),
+    );
+    let d = ask(&gw, "opaque-1", minimal.clone());
+    assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("jdoe"));
+    assert_eq!(header(&d.upstream_set, "x-auth-tenant"), Some("acme"));
+    assert_eq!(header(&d.upstream_set, "x-auth-client"), Some("mobile-app"));
+    assert!(
+        d.upstream_remove.iter().any(|h| h == "x-auth-tenant"),
+        "a forged copy is removed"
+    );
+    let audit: Value = serde_json::from_str(d.audit.as_deref().unwrap()).unwrap();
+    assert_eq!(audit["sub"], json!("jdoe"));
+    // Only client_id: that names the caller.
+    let d = ask(
+        &gw,
+        "opaque-2",
+        json!({"active": true, "client_id": "svc-7"}),
+    );
+    assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("svc-7"));
+    // An explicit order.
+    let gw = gw_with(json!({"identity": ["client_id"]}));
+    let d = ask(&gw, "opaque-3", minimal.clone());
+    assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("mobile-app"));
+    // Audience and client requirements.
+    let gw = gw_with(json!({"audiences": ["https://api.example"], "client_ids": ["mobile-app"]}));
+    let d = ask(&gw, "opaque-4", minimal.clone());
+    assert_eq!((d.status, code(&d)), (401, "invalid_audience"));
+    let mut with_aud = minimal.clone();
+    with_aud["aud"] = json!(["https://other.example", "https://api.example"]);
+    assert!(ask(&gw, "opaque-5", with_aud.clone()).allowed);
+    with_aud["client_id"] = json!("someone-else");
+    let d = ask(&gw, "opaque-6", with_aud);
+    assert_eq!((d.status, code(&d)), (401, "invalid_claim"));
+    assert!(Gateway::from_json(
+        &json!({"introspection": {"endpoint": {"cluster": "idp", "path": "/i"},
+            "client_id": "gw", "client_secret": "s", "identity": []}})
+        .to_string()
+    )
+    .is_err());
+}
+
+/// Regression: an issuer with a path (Keycloak realms, Okta authorization servers) had its
+/// discovery document fetched at the server root by Envoy, as-is when the Worker's `url` was the
+/// issuer, and a `url` with a path was fetched again as the JWKS. The document is
+/// `<issuer>/.well-known/openid-configuration` (OIDC Discovery §4) and the JWKS the path its
+/// `jwks_uri` names, on the same server.
+#[test]
+fn discovery_follows_an_issuer_with_a_path() {
+    let issuer = "https://sso.example.com/realms/acme";
+    let gw_with = |source: Value| {
+        Gateway::from_json(
+            &json!({"providers": [{"name": "kc", "issuer": issuer, "jwks": {"discovery": source}}]})
+                .to_string(),
+        )
+        .unwrap()
+    };
+    let first = |gw: &Gateway| {
+        let f = gw.fetches().remove(0);
+        (f.id.to_string(), f.path, f.url)
+    };
+    let doc = "/realms/acme/.well-known/openid-configuration";
+    assert_eq!(
+        first(&gw_with(json!({"cluster": "sso"}))),
+        ("discovery:kc".into(), doc.into(), None)
+    );
+    for (url, expect) in [
+        (
+            issuer.to_owned(),
+            format!("{issuer}/.well-known/openid-configuration"),
+        ),
+        (
+            format!("{issuer}/"),
+            format!("{issuer}/.well-known/openid-configuration"),
+        ),
+        (
+            "http://127.0.0.1:8080".to_owned(),
+            format!("http://127.0.0.1:8080{doc}"),
+        ),
+        (
+            format!("http://127.0.0.1:8080{doc}"),
+            format!("http://127.0.0.1:8080{doc}"),
+        ),
+    ] {
+        assert_eq!(
+            first(&gw_with(json!({ "url": url }))).2,
+            Some(expect),
+            "url {url}"
+        );
+    }
+    let mut gw = gw_with(json!({"cluster": "sso", "url": "http://127.0.0.1:8080/realms/acme"}));
+    let meta = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/protocol/openid-connect/certs"),
+        "authorization_endpoint": format!("{issuer}/auth"), "token_endpoint": format!("{issuer}/token")});
+    let next = gw
+        .on_fetched("discovery:kc", 200, meta.to_string().as_bytes(), NOW)
+        .unwrap()
+        .expect("the JWKS to fetch next");
+    let certs = "/realms/acme/protocol/openid-connect/certs";
+    assert_eq!(
+        (next.path.as_str(), next.url.as_deref()),
+        (certs, Some(&*format!("http://127.0.0.1:8080{certs}")))
+    );
+    assert_eq!(
+        first(&gw),
+        (
+            "jwks:kc".into(),
+            certs.into(),
+            Some(format!("http://127.0.0.1:8080{certs}"))
+        )
+    );
+}

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::config::SourceConfig;
+use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
 use super::introspection::Introspect;
 use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
@@ -171,25 +171,8 @@ impl Gateway {
             }
         };
         let scopes: Vec<String> = verified.scopes().into_iter().map(str::to_owned).collect();
-        let mut claim_headers = Vec::new();
-        for (claim, header) in &provider.cfg.claim_headers {
-            if let Some(v) = verified.claim(claim) {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Array(a) => a
-                        .iter()
-                        .map(|x| {
-                            x.as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| x.to_string())
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    other => other.to_string(),
-                };
-                claim_headers.push((header.to_ascii_lowercase(), text));
-            }
-        }
+        let claim_headers =
+            claim_headers(&provider.cfg.claim_headers, |c| verified.claim(c).cloned());
         let sub = verified.sub().map(str::to_owned);
         Ok(Authenticated {
             from_cache: false,
@@ -294,25 +277,36 @@ impl Gateway {
             .ok_or_else(|| AuthError::new(ErrorCode::MalformedToken))?
             .settings;
         let cache_key = cache::key(found.value);
-        match Introspection::parse(status, body, now) {
+        match Introspection::parse(status, body, now).and_then(|i| accepted(settings, i)) {
             Ok(i) => {
+                let identity = settings.identity.iter().find_map(|m| match m {
+                    IdentityMember::Sub => i.sub.clone(),
+                    IdentityMember::Username => i.username.clone(),
+                    IdentityMember::ClientId => i.client_id.clone(),
+                });
+                let member = |name: &str| match name {
+                    "sub" => i.sub.as_ref().map(|v| Value::String(v.clone())),
+                    "username" => i.username.as_ref().map(|v| Value::String(v.clone())),
+                    "client_id" => i.client_id.as_ref().map(|v| Value::String(v.clone())),
+                    "scope" => i.scope.as_ref().map(|v| Value::String(v.clone())),
+                    "iss" => i.iss.as_ref().map(|v| Value::String(v.clone())),
+                    "aud" => Some(Value::from(i.aud.clone())),
+                    other => i.extra.get(other).cloned(),
+                };
+                let headers = claim_headers(&settings.claim_headers, member);
                 let auth = Authenticated {
                     from_cache: false,
                     expires_at: i.exp.unwrap_or(u64::MAX),
                     kind: CredentialKind::OpaqueToken,
                     provider: INTROSPECTION.to_owned(),
-                    id: i
-                        .sub
-                        .clone()
-                        .or_else(|| i.client_id.clone())
-                        .unwrap_or_default(),
-                    sub: i.sub.clone(),
+                    id: identity.clone().unwrap_or_default(),
+                    sub: identity,
                     jti: i.jti.clone(),
                     issuer: i.iss.clone(),
                     scopes: i.scopes().map(str::to_owned).collect(),
                     grant: Grant::from_scopes(i.scopes()),
                     own_limit: None,
-                    claim_headers: Vec::new(),
+                    claim_headers: headers,
                     source: found.source.clone(),
                     strip: self.config.strip_credential,
                 };
@@ -323,7 +317,13 @@ impl Gateway {
                 );
                 Ok(auth)
             }
-            Err(e) if e.code() == ErrorCode::InactiveToken => {
+            // A verdict on the token: cached briefly, like an inactive one.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::InactiveToken | ErrorCode::InvalidAudience | ErrorCode::InvalidClaim
+                ) =>
+            {
                 self.introspection_cache.insert(
                     cache_key,
                     now.saturating_add(settings.negative_cache_secs),
@@ -337,4 +337,51 @@ impl Gateway {
             )),
         }
     }
+}
+
+/// The headers `configured` (claim → header) asks for, from the claims `get` finds: arrays are
+/// joined with spaces, other non-strings are JSON.
+fn claim_headers(
+    configured: &std::collections::BTreeMap<String, String>,
+    get: impl Fn(&str) -> Option<Value>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (claim, header) in configured {
+        let Some(v) = get(claim) else { continue };
+        let text = match v {
+            Value::String(s) => s,
+            Value::Array(a) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.to_string(),
+        };
+        out.push((header.to_ascii_lowercase(), text));
+    }
+    out
+}
+
+/// An active answer passes the configured audience and client checks (RFC 7662 §4: a token
+/// issued to another client of the server must not be accepted here).
+fn accepted(settings: &IntrospectionConfig, i: Introspection) -> Result<Introspection, AuthError> {
+    if !settings.audiences.is_empty() && !i.aud.iter().any(|a| settings.audiences.contains(a)) {
+        return Err(AuthError::new(ErrorCode::InvalidAudience));
+    }
+    if !settings.client_ids.is_empty()
+        && !i
+            .client_id
+            .as_ref()
+            .is_some_and(|c| settings.client_ids.contains(c))
+    {
+        return Err(AuthError::with_message(
+            ErrorCode::InvalidClaim,
+            "the token was issued to a client this API does not accept",
+        ));
+    }
+    Ok(i)
 }

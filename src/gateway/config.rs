@@ -85,6 +85,38 @@ pub struct IntrospectionConfig {
     /// How long an inactive answer is reused.
     #[serde(default = "default_negative_cache")]
     pub negative_cache_secs: u64,
+    /// Which member of the answer names the caller upstream and in audit lines, the first one
+    /// present (RFC 7662 makes `sub` optional; many servers answer `username` or only
+    /// `client_id`).
+    #[serde(default = "default_identity")]
+    pub identity: Vec<IdentityMember>,
+    /// Member → upstream header, as a provider's `claim_headers`.
+    #[serde(default)]
+    pub claim_headers: BTreeMap<String, String>,
+    /// When not empty, the answer's `aud` must hold one of these. Without it and `client_ids`,
+    /// any active token of the server passes, whichever client it was issued to.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// When not empty, the answer's `client_id` must be one of these.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+}
+
+/// A member of an introspection answer that can name the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMember {
+    Sub,
+    Username,
+    ClientId,
+}
+
+fn default_identity() -> Vec<IdentityMember> {
+    vec![
+        IdentityMember::Sub,
+        IdentityMember::Username,
+        IdentityMember::ClientId,
+    ]
 }
 
 /// How the gateway authenticates to the introspection endpoint (RFC 7591 names).
@@ -518,6 +550,18 @@ impl GatewayConfig {
             i.endpoint.validate("introspection.endpoint")?;
             if i.endpoint.path.is_none() && i.endpoint.url.is_none() {
                 return Err(invalid("introspection.endpoint.path: required".into()));
+            }
+            for h in i.claim_headers.values() {
+                if !header_name_ok(h) {
+                    return Err(invalid(
+                        "introspection.claim_headers: invalid header name".into(),
+                    ));
+                }
+            }
+            if i.identity.is_empty() {
+                return Err(invalid(
+                    "introspection.identity: name at least one member".into(),
+                ));
             }
             if i.client_id.is_empty() || i.client_secret.is_empty() {
                 return Err(invalid(

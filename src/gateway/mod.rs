@@ -112,6 +112,9 @@ impl Gateway {
         for p in &config.providers {
             removed_headers.extend(p.claim_headers.values().map(|h| h.to_ascii_lowercase()));
         }
+        if let Some(i) = &config.introspection {
+            removed_headers.extend(i.claim_headers.values().map(|h| h.to_ascii_lowercase()));
+        }
         removed_headers.sort();
         removed_headers.dedup();
         Ok(Gateway {

@@ -242,15 +242,8 @@ impl Sources {
                     first,
                 )),
                 JwksSource::Discovery(r) => match &p.discovered_path {
-                    Some(path) => out.push(fetch(SourceId::Jwks(name), r, path.clone(), first)),
-                    None => out.push(fetch(
-                        SourceId::Discovery(name),
-                        r,
-                        r.path
-                            .clone()
-                            .unwrap_or_else(|| "/.well-known/openid-configuration".into()),
-                        first,
-                    )),
+                    Some(path) => out.push(discovered_jwks(name, r, path.clone(), first)),
+                    None => out.push(discovery(name, r, &p.cfg.issuer, first)),
                 },
                 JwksSource::Inline(_) => {}
             }
@@ -311,12 +304,7 @@ impl Sources {
                     return Err(bad("not a discovery provider"));
                 };
                 let first = p.loaded_at.is_none();
-                Ok(Fed::Next(fetch(
-                    SourceId::Jwks(name.clone()),
-                    r,
-                    path,
-                    first,
-                )))
+                Ok(Fed::Next(discovered_jwks(name.clone(), r, path, first)))
             }
             SourceId::KeyStore => {
                 let k = self
@@ -341,6 +329,47 @@ fn fetch(id: SourceId, r: &RemoteSource, path: String, first: bool) -> Fetch {
         timeout_ms: r.timeout_ms,
         first,
         timing: timing(r),
+    }
+}
+
+/// The discovery document of `issuer` (OpenID Connect Discovery §4: the issuer's path, then
+/// `/.well-known/openid-configuration`), from the source's cluster (`path` overrides) or `url`:
+/// a `url` naming the document is used as written, any other `url` is taken for the issuer's
+/// location (with or without its path) and the document's place derived from it.
+fn discovery(name: String, r: &RemoteSource, issuer: &str, first: bool) -> Fetch {
+    let path = r.path.clone().unwrap_or_else(|| {
+        let issuer_path = url_path(issuer).unwrap_or_default();
+        format!("{}{WELL_KNOWN}", issuer_path.trim_end_matches('/'))
+    });
+    let url = r.url.as_ref().map(|u| match url_path(u) {
+        Some(p) if p.ends_with(WELL_KNOWN) => u.clone(),
+        Some(_) => format!("{}{WELL_KNOWN}", u.trim_end_matches('/')),
+        None => format!("{}{path}", u.trim_end_matches('/')),
+    });
+    Fetch {
+        url,
+        ..fetch(SourceId::Discovery(name), r, path, first)
+    }
+}
+
+/// The JWKS a discovery document named: its path on the same server as the document (the
+/// cluster, or the `url`'s origin), never another host.
+fn discovered_jwks(name: String, r: &RemoteSource, path: String, first: bool) -> Fetch {
+    let url = r.url.as_deref().map(|u| format!("{}{path}", origin(u)));
+    Fetch {
+        url,
+        ..fetch(SourceId::Jwks(name), r, path, first)
+    }
+}
+
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+
+/// `scheme://authority` of an absolute URL.
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].find('/') {
+        Some(i) => &url[..start + i],
+        None => url.trim_end_matches('/'),
     }
 }
 

@@ -2,6 +2,7 @@
 //! active, and for how long that answer may be reused.
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::client_auth::OAuthClient;
@@ -57,6 +58,8 @@ pub struct Introspection {
     pub aud: Vec<String>,
     pub iss: Option<String>,
     pub jti: Option<String>,
+    /// Every other member of the answer (extensions, custom claims).
+    pub extra: Map<String, Value>,
 }
 
 impl Introspection {
@@ -99,6 +102,7 @@ impl Introspection {
             },
             iss: raw.iss,
             jti: raw.jti,
+            extra: raw.extra,
         })
     }
 
@@ -133,6 +137,8 @@ struct RawIntrospection {
     aud: Option<Audience>,
     iss: Option<String>,
     jti: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]

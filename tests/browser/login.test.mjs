@@ -1,6 +1,8 @@
 // The PKCE sign-in in real Chromium (Debian's, driven by playwright-core) against a real OpenID
 // provider (oidc-provider): login form, callback, protected API, silent refresh after expiry,
-// one refresh for two tabs, and refused tampered and replayed redirects.
+// one refresh for two tabs, and refused tampered and replayed redirects. `make test` runs it twice:
+// with the provider at the server root, and mounted under a path (TOKENWARDEN_OIDC_MOUNT), so
+// that its issuer has a path as Keycloak realms and Okta authorization servers do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +28,8 @@ let provider, app, context, profile, callbackUrl;
 
 before(async () => {
   const [opPort, appPort] = [await freePort(), await freePort()];
-  provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl: ACCESS_TTL });
+  const mount = process.env.TOKENWARDEN_OIDC_MOUNT ?? '';
+  provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl: ACCESS_TTL, mount });
   app = await startApp({ port: appPort, issuer: provider.issuer, audience: API_AUDIENCE });
   profile = mkdtempSync(`${tmp}chromium-`);
   context = await chromium.launchPersistentContext(profile, {
@@ -147,7 +150,8 @@ test('PAR: with par: true the browser carries only client_id and request_uri', a
     assert.match(url.searchParams.get('request_uri'), /^urn:ietf:params:oauth:request_uri:/);
     const res = await fetch(url, { redirect: 'manual' });
     assert.equal(res.status, 303);
-    assert.match(res.headers.get('location'), /^\/interaction\//, 'the provider accepted the pushed request');
+    const mount = new URL(provider.issuer).pathname.replace(/\/$/, '');
+    assert.ok(res.headers.get('location').startsWith(`${mount}/interaction/`), 'the provider accepted the pushed request');
   } finally {
     client.close();
   }

@@ -1,14 +1,17 @@
 // A real OpenID provider (oidc-provider 9) on 127.0.0.1 for the browser test: a public client
 // that must use PKCE, rotating refresh tokens, RS256 JWT access tokens with a short lifetime.
+// With `mount` (e.g. `/realms/acme`) it is served under that path, so its issuer has a path as
+// Keycloak's and Okta's do.
+import http from 'node:http';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
 export const API_AUDIENCE = 'https://api.example';
 
-export async function startProvider({ port, redirectUri, accessTokenTtl }) {
+export async function startProvider({ port, redirectUri, accessTokenTtl, mount = '' }) {
   const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await jose.exportJWK(privateKey)), kid: 'op-1', alg: 'RS256', use: 'sig' };
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://127.0.0.1:${port}${mount}`;
   const counts = { refresh: 0, code: 0, refreshErrors: 0 };
   const provider = new Provider(issuer, {
     clients: [{
@@ -50,7 +53,16 @@ export async function startProvider({ port, redirectUri, accessTokenTtl }) {
   provider.on('grant.error', (ctx) => {
     if (ctx.oidc.params?.grant_type === 'refresh_token') counts.refreshErrors++;
   });
-  const server = provider.listen(port, '127.0.0.1');
+  const callback = provider.callback();
+  // Mounted as a reverse proxy or an express app mounts it: the provider sees the path below the
+  // mount point and learns the mount from `originalUrl`.
+  const server = http.createServer((req, res) => {
+    if (!req.url.startsWith(`${mount}/`)) return res.writeHead(404).end();
+    req.originalUrl = req.url;
+    req.url = req.url.slice(mount.length);
+    callback(req, res);
+  });
+  server.listen(port, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return { issuer, counts, close: () => new Promise((resolve) => server.close(resolve)) };
 }

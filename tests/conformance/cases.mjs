@@ -355,6 +355,8 @@ export const groups = [
         endpoint: remote('introspection', introspection, '/oauth/introspect'),
         client_id: 'gateway',
         client_secret: 'conformance-secret',
+        claim_headers: { client_id: 'x-auth-client' },
+        client_ids: ['reporting', 'mobile-app'],
       },
     }),
     // Envoy fetches on its first tick after start: wait until every source answers.
@@ -368,6 +370,8 @@ export const groups = [
       { name: 'an active opaque token again (cached)', request: { headers: { authorization: 'Bearer opaque-good' } }, expect: { status: 200, upstream: { 'x-auth-sub': 'svc-7' } } },
       { name: 'an inactive opaque token', request: { headers: { authorization: 'Bearer opaque-revoked' } }, expect: { status: 401, code: 'inactive_token' } },
       { name: 'the introspection endpoint failing', request: { headers: { authorization: 'Bearer opaque-outage' } }, expect: { status: 503, code: 'keys_unavailable' } },
+      { name: 'a minimal RFC 7662 answer (no sub) forwards the username', request: { headers: { authorization: 'Bearer opaque-minimal' } }, expect: { status: 200, upstream: { 'x-auth-sub': 'jdoe', 'x-auth-client': 'mobile-app', 'x-auth-credential': 'opaque_token' } } },
+      { name: 'an active token issued to a client this API does not accept', request: { headers: { authorization: 'Bearer opaque-other-client' } }, expect: { status: 401, code: 'invalid_claim' } },
     ],
   },
   {

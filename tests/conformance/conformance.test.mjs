@@ -102,10 +102,14 @@ before(async () => {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const token = new URLSearchParams(body).get('token');
-      const answer =
-        token === 'opaque-good'
-          ? { active: true, sub: 'svc-7', scope: 'read:reports', client_id: 'reporting', exp: Math.floor(Date.now() / 1000) + 600 }
-          : { active: false };
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const answers = {
+        'opaque-good': { active: true, sub: 'svc-7', scope: 'read:reports', client_id: 'reporting', exp },
+        // The minimal RFC 7662 shape many servers answer: no sub.
+        'opaque-minimal': { active: true, scope: 'read:reports', exp, client_id: 'mobile-app', username: 'jdoe' },
+        'opaque-other-client': { active: true, sub: 'svc-9', scope: 'read:reports', client_id: 'someone-else', exp },
+      };
+      const answer = answers[token] ?? { active: false };
       if (token === 'opaque-outage') res.writeHead(500).end();
       else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
