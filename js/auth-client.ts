@@ -131,19 +131,33 @@ export class AuthClient {
     return () => set.delete(listener);
   }
 
-  /** The authorization URL; the transaction (verifier, state, nonce) is stored for one use. */
+  /**
+   * The authorization URL; the transaction (verifier, state, nonce) is stored for one use. With
+   * PAR (RFC 9126) the core builds the push and reads its answer; the URL then carries only
+   * `client_id` and `request_uri`.
+   */
   async buildAuthorizeUrl(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<string> {
     const meta = await this.metadata();
     const c = this.config;
+    const authorize = meta.authorization_endpoint!;
     const extra = Object.entries(options.extraParams ?? {}).flat();
+    const scope = c.scopes?.join(' ');
+    const par = meta.pushed_authorization_request_endpoint;
+    if (par && (c.par === true || meta.require_pushed_authorization_requests === true)) {
+      const begun = JSON.parse(
+        call(() => core().beginPushedLogin(par, authorize, c.clientId, c.redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
+      ) as { request: unknown; transaction: unknown };
+      await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
+      this.log(`login: pushed authorization request to ${par}`);
+      const res = await this.send('pushed authorization request', JSON.stringify(begun.request));
+      return call(() => core().pushedAuthorizationUrl(res.status, res.body, authorize, c.clientId));
+    }
     const begun = JSON.parse(
-      call(() => core().beginLogin(meta.authorization_endpoint!, c.clientId, c.redirectUri, c.scopes?.join(' '), c.resource, c.audience, options.prompt, extra)),
+      call(() => core().beginLogin(authorize, c.clientId, c.redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
     ) as { url: string; transaction: unknown };
     await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
-    this.log(`login: authorization request to ${meta.authorization_endpoint}`);
-    const par = meta.pushed_authorization_request_endpoint;
-    const usePar = this.config.par === true || meta.require_pushed_authorization_requests === true;
-    return par && usePar ? this.pushAuthorizationRequest(par, meta, begun.url) : begun.url;
+    this.log(`login: authorization request to ${authorize}`);
+    return begun.url;
   }
 
   /** Sends the browser to the provider's sign-in page. */
@@ -474,24 +488,6 @@ export class AuthClient {
       return call(() => new (core().Client)(c.clientId, meta.token_endpoint!, c.refreshEndpoint, c.bodyStyle === 'json', undefined, c.scopes?.join(' '), c.resource, c.audience));
     });
     return this.clientPromise;
-  }
-
-  /** RFC 9126: the parameters go to the PAR endpoint; the browser carries only `request_uri`. */
-  private async pushAuthorizationRequest(par: string, meta: Metadata, url: string): Promise<string> {
-    const query = new URL(url).search.slice(1);
-    const res = await this.fetchImpl(par, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: query,
-    });
-    const body = (await res.json().catch(() => ({}))) as { request_uri?: unknown };
-    if (res.status !== 201 || typeof body.request_uri !== 'string') {
-      throw new TokenwardenError('invalid_response', 'the pushed authorization request was refused', 502);
-    }
-    const target = new URL(meta.authorization_endpoint!);
-    target.searchParams.set('client_id', this.config.clientId);
-    target.searchParams.set('request_uri', body.request_uri);
-    return target.toString();
   }
 
   private async send(what: string, request: string) {

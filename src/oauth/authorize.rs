@@ -107,45 +107,47 @@ impl AuthorizationRequest {
     /// `application/x-www-form-urlencoded` as RFC 6749 Appendix B requires.
     pub fn to_url(&self) -> Result<String, AuthError> {
         require_secure_endpoint(&self.endpoint)?;
-        self.check()?;
+        Ok(append_query(&self.endpoint, &self.params()?))
+    }
 
-        let mut url = self.endpoint.trim_end_matches('&').to_owned();
-        let start = match url.find('?') {
-            Some(i) => i + 1,
-            None => {
-                url.push('?');
-                url.len()
-            }
-        };
-        let mut query = form_urlencoded::Serializer::for_suffix(url, start);
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", &self.redirect_uri);
+    /// The request's parameters in the order they are sent, once the request is checked. The
+    /// authorization URL and a pushed authorization request (RFC 9126) carry exactly these.
+    pub(crate) fn params(&self) -> Result<Vec<(&str, &str)>, AuthError> {
+        self.check()?;
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", self.redirect_uri.as_str()),
+        ];
         if let Some(scope) = &self.scope {
-            query.append_pair("scope", scope);
+            params.push(("scope", scope));
         }
-        query
-            .append_pair("state", &self.state)
-            .append_pair("code_challenge", self.code_challenge.as_str())
-            .append_pair(
+        params.extend([
+            ("state", self.state.as_str()),
+            ("code_challenge", self.code_challenge.as_str()),
+            (
                 "code_challenge_method",
                 self.code_challenge.method().as_str(),
-            );
+            ),
+        ]);
         if let Some(nonce) = &self.nonce {
-            query.append_pair("nonce", nonce);
+            params.push(("nonce", nonce));
         }
         for resource in &self.resource {
-            query.append_pair("resource", resource);
+            params.push(("resource", resource));
         }
         if let Some(audience) = &self.audience {
-            query.append_pair("audience", audience);
+            params.push(("audience", audience));
         }
         if let Some(prompt) = &self.prompt {
-            query.append_pair("prompt", prompt);
+            params.push(("prompt", prompt));
         }
-        query.extend_pairs(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        Ok(query.finish())
+        params.extend(self.extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        Ok(params)
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     fn check(&self) -> Result<(), AuthError> {
@@ -177,6 +179,21 @@ impl AuthorizationRequest {
         }
         Ok(())
     }
+}
+
+/// `endpoint` with `params` appended to its query (the endpoint's own query is kept).
+pub(crate) fn append_query(endpoint: &str, params: &[(&str, &str)]) -> String {
+    let mut url = endpoint.trim_end_matches('&').to_owned();
+    let start = match url.find('?') {
+        Some(i) => i + 1,
+        None => {
+            url.push('?');
+            url.len()
+        }
+    };
+    form_urlencoded::Serializer::for_suffix(url, start)
+        .extend_pairs(params.iter().copied())
+        .finish()
 }
 
 /// RFC 6749 §3.1.2: absolute, no fragment. Custom schemes (native apps) are allowed.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::authorize::{parse_callback_url, AuthorizationRequest};
 use crate::oauth::http::{require_secure_endpoint, HttpRequest};
+use crate::oauth::par::ParEndpoint;
 use crate::oauth::pkce::{CodeChallenge, CodeVerifier};
 use crate::oauth::state::{generate_nonce, generate_state, verify_nonce};
 use crate::oauth::token_request::TokenEndpoint;
@@ -62,6 +63,26 @@ impl fmt::Debug for LoginTransaction {
 /// A fresh PKCE S256 verifier, `state` and (for OpenID) `nonce`; returns the URL to send the
 /// user agent to and the transaction to keep.
 pub fn begin(params: &LoginParams) -> Result<(String, LoginTransaction), AuthError> {
+    let (request, transaction) = authorization_request(params)?;
+    Ok((request.to_url()?, transaction))
+}
+
+/// [`begin`] for a pushed authorization request (RFC 9126): returns the request to send to the
+/// PAR endpoint and the transaction to keep. The URL to send the user agent to comes from the
+/// endpoint's answer ([`crate::oauth::par::parse_par_response`], then
+/// [`crate::oauth::par::PushedAuthorization::authorization_url`]).
+pub fn begin_pushed(
+    params: &LoginParams,
+    par: &ParEndpoint,
+) -> Result<(HttpRequest, LoginTransaction), AuthError> {
+    require_secure_endpoint(&params.authorization_endpoint)?;
+    let (request, transaction) = authorization_request(params)?;
+    Ok((par.request(&request)?, transaction))
+}
+
+fn authorization_request(
+    params: &LoginParams,
+) -> Result<(AuthorizationRequest, LoginTransaction), AuthError> {
     check_redirect_uri(&params.redirect_uri)?;
     let verifier = CodeVerifier::generate()?;
     let state = generate_state()?;
@@ -99,9 +120,8 @@ pub fn begin(params: &LoginParams) -> Result<(String, LoginTransaction), AuthErr
     for (name, value) in &params.extra {
         request = request.extra_param(name.as_str(), value.as_str());
     }
-    let url = request.to_url()?;
     Ok((
-        url,
+        request,
         LoginTransaction {
             state,
             code_verifier: verifier.as_str().to_owned(),
@@ -239,6 +259,37 @@ mod tests {
         assert_eq!(tx.nonce, None);
         let shown = format!("{tx:?}");
         assert!(!shown.contains(&tx.state) && !shown.contains(&tx.code_verifier));
+    }
+
+    #[test]
+    fn a_pushed_begin_sends_the_parameters_to_the_par_endpoint() {
+        let client = OAuthClient::new("app", ClientAuth::None).unwrap();
+        let par = ParEndpoint::new("https://as.example/par", client).unwrap();
+        let (request, tx) = begin_pushed(&params("openid"), &par).unwrap();
+        assert_eq!(request.url, "https://as.example/par");
+        let sent: Vec<(String, String)> = form_urlencoded::parse(request.body.as_bytes())
+            .into_owned()
+            .collect();
+        let value = |name: &str| sent.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        assert_eq!(value("state"), Some(tx.state.clone()));
+        assert_eq!(value("nonce"), tx.nonce.clone());
+        assert_eq!(
+            value("redirect_uri").as_deref(),
+            Some("https://app.example/cb")
+        );
+        let verifier = CodeVerifier::parse(&tx.code_verifier).unwrap();
+        assert_eq!(
+            value("code_challenge").as_deref(),
+            Some(CodeChallenge::s256(&verifier).as_str())
+        );
+        let insecure = LoginParams {
+            authorization_endpoint: "http://as.example/authorize".into(),
+            ..params("openid")
+        };
+        assert_eq!(
+            begin_pushed(&insecure, &par).unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
     }
 
     #[test]

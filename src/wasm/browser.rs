@@ -26,7 +26,92 @@ pub fn begin_login(
     prompt: Option<String>,
     extra: Vec<String>,
 ) -> JsResult<String> {
-    let params = login::LoginParams {
+    let params = login_params(
+        authorization_endpoint,
+        client_id,
+        redirect_uri,
+        scope,
+        resource,
+        audience,
+        prompt,
+        extra,
+    );
+    let (url, transaction) = login::begin(&params).map_err(throw)?;
+    #[derive(Serialize)]
+    struct Begun {
+        url: String,
+        transaction: login::LoginTransaction,
+    }
+    Ok(to_json(&Begun { url, transaction }))
+}
+
+/// `{"request","transaction"}`: [`begin_login`] for a pushed authorization request (RFC 9126)
+/// by a public client; `request` is the `HttpRequest` to `par_endpoint`. Its answer goes to
+/// [`pushed_authorization_url`]. See [`login::begin_pushed`].
+#[wasm_bindgen(js_name = beginPushedLogin)]
+#[allow(clippy::too_many_arguments)]
+pub fn begin_pushed_login(
+    par_endpoint: String,
+    authorization_endpoint: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+    prompt: Option<String>,
+    extra: Vec<String>,
+) -> JsResult<String> {
+    let par = OAuthClient::new(client_id.as_str(), ClientAuth::None)
+        .and_then(|client| oauth::ParEndpoint::new(par_endpoint, client))
+        .map_err(throw)?;
+    let params = login_params(
+        authorization_endpoint,
+        client_id,
+        redirect_uri,
+        scope,
+        resource,
+        audience,
+        prompt,
+        extra,
+    );
+    let (request, transaction) = login::begin_pushed(&params, &par).map_err(throw)?;
+    #[derive(Serialize)]
+    struct Begun {
+        request: oauth::HttpRequest,
+        transaction: login::LoginTransaction,
+    }
+    Ok(to_json(&Begun {
+        request,
+        transaction,
+    }))
+}
+
+/// The URL to send the user agent to (RFC 9126 §4) from the PAR endpoint's answer, or the
+/// provider's refusal; see [`oauth::parse_par_response`].
+#[wasm_bindgen(js_name = pushedAuthorizationUrl)]
+pub fn pushed_authorization_url(
+    status: u16,
+    body: &[u8],
+    authorization_endpoint: &str,
+    client_id: &str,
+) -> JsResult<String> {
+    oauth::parse_par_response(status, body)
+        .and_then(|pushed| pushed.authorization_url(authorization_endpoint, client_id))
+        .map_err(throw)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login_params(
+    authorization_endpoint: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+    prompt: Option<String>,
+    extra: Vec<String>,
+) -> login::LoginParams {
+    login::LoginParams {
         authorization_endpoint,
         client_id,
         redirect_uri,
@@ -38,14 +123,7 @@ pub fn begin_login(
             .chunks_exact(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect(),
-    };
-    let (url, transaction) = login::begin(&params).map_err(throw)?;
-    #[derive(Serialize)]
-    struct Begun {
-        url: String,
-        transaction: login::LoginTransaction,
     }
-    Ok(to_json(&Begun { url, transaction }))
 }
 
 /// A registered client and the token endpoint(s) it talks to.

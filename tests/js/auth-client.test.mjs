@@ -243,3 +243,35 @@ test('without BroadcastChannel (and Web Locks, as in Node) the client still work
     await server.close();
   }
 });
+
+test('PAR (RFC 9126): the core builds the push and reads its answer; the URL carries only client_id and request_uri', async () => {
+  let answer = { status: 201, body: { request_uri: 'urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c', expires_in: 60 } };
+  const server = await serve({ 'POST /par': () => answer });
+  const client = new AuthClient({
+    endpoints: { authorization: `${server.origin}/authorize`, token: `${server.origin}/token`, par: `${server.origin}/par` },
+    clientId: 'spa',
+    redirectUri: REDIRECT,
+    scopes: ['openid', 'read'],
+    par: true,
+  });
+  try {
+    const url = new URL(await client.buildAuthorizeUrl({ extraParams: { ui_locales: 'de' } }));
+    assert.deepEqual([...url.searchParams.keys()], ['client_id', 'request_uri']);
+    assert.equal(url.searchParams.get('request_uri'), answer.body.request_uri);
+    const push = server.requests.find((r) => r.path === '/par');
+    assert.equal(push.headers['content-type'], 'application/x-www-form-urlencoded');
+    const sent = new URLSearchParams(push.body);
+    assert.deepEqual(
+      [...sent.keys()],
+      ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'ui_locales'],
+    );
+    assert.equal(sent.get('client_id'), 'spa');
+    answer = { status: 400, body: { error: 'invalid_request', error_description: 'redirect_uri not registered' } };
+    await assert.rejects(client.buildAuthorizeUrl(), (e) => e instanceof OAuthError && e.error === 'invalid_request');
+    answer = { status: 500, body: '<html>' };
+    await assert.rejects(client.buildAuthorizeUrl(), (e) => e.code === 'invalid_response' && e.status === 502);
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
