@@ -10,9 +10,10 @@ import { ConfigError, NetworkError, SessionExpiredError, TokenwardenError } from
 import { getDocument, send, type Fetch } from './http.js';
 import { MemoryStorage, webStorage, type StorageAdapter, type StoragePolicy } from './storage.js';
 
+/** Explicit endpoints; beside an `issuer`, each one given overrides the discovered one. */
 export interface Endpoints {
-  authorization: string;
-  token: string;
+  authorization?: string;
+  token?: string;
   /** RFC 9126 pushed authorization requests. */
   par?: string;
   /** RFC 7009 token revocation, used by `logout()`. */
@@ -45,7 +46,11 @@ export interface AuthClientConfig {
   fetch?: Fetch;
 }
 
-export type AuthEvent = 'tokens_updated' | 'session_expired' | 'logout' | 'error';
+/**
+ * `revocation_skipped`: `logout()` found no revocation endpoint (neither in the OpenID discovery
+ * document nor in the RFC 8414 one, nor configured), so the refresh token was not revoked.
+ */
+export type AuthEvent = 'tokens_updated' | 'session_expired' | 'logout' | 'error' | 'revocation_skipped';
 type Listener = (detail?: unknown) => void;
 
 interface Metadata {
@@ -105,8 +110,11 @@ export class AuthClient {
   private readonly ready: Promise<void>;
 
   constructor(config: AuthClientConfig) {
-    if (!config.issuer && !config.endpoints) throw new ConfigError('invalid_config', 'AuthClient needs an issuer or endpoints', 503);
-    for (const url of [config.issuer, config.endpoints?.authorization, config.endpoints?.token, config.endpoints?.par, config.refreshEndpoint]) {
+    const given = config.endpoints;
+    if (!config.issuer && !(given?.authorization && given.token)) {
+      throw new ConfigError('invalid_config', 'AuthClient needs an issuer, or the authorization and token endpoints', 503);
+    }
+    for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, config.refreshEndpoint]) {
       if (url) call(() => core().requireSecureEndpoint(url));
     }
     this.config = config;
@@ -290,8 +298,13 @@ export class AuthClient {
   /** The revocation request, built before the session is dropped; undefined when there is nothing to revoke. */
   private async revocationRequest(session: Session): Promise<string | undefined> {
     const tokens = session.tokens();
-    const url = (await this.metadata()).revocation_endpoint;
-    if (!url) return undefined;
+    const url = (await this.metadata()).revocation_endpoint ?? (await this.rfc8414RevocationEndpoint());
+    if (!url) {
+      // Never pretend: the refresh token stays valid at the provider until it expires.
+      this.log('logout: the provider publishes no revocation_endpoint; the refresh token was not revoked');
+      this.emit('revocation_skipped', { reason: 'no_revocation_endpoint' });
+      return undefined;
+    }
     const copy = call(() => core().Session.restore(tokens, 0));
     try {
       return call(() => copy.revocationRequest(this.config.clientId, url)) ?? undefined;
@@ -462,20 +475,34 @@ export class AuthClient {
     return this.metadataPromise;
   }
 
+  /** Some providers list the revocation endpoint only in their RFC 8414 metadata. */
+  private async rfc8414RevocationEndpoint(): Promise<string | undefined> {
+    const issuer = this.config.issuer;
+    if (!issuer) return undefined;
+    try {
+      const res = await getDocument(this.fetchImpl, call(() => core().authorizationServerMetadataUrl(issuer)));
+      if (res.status !== 200) return undefined;
+      const meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
+      return meta.revocation_endpoint ?? undefined;
+    } catch (e) {
+      this.log(`logout: the RFC 8414 metadata could not be read (${(e as Error).message})`);
+      return undefined;
+    }
+  }
+
   private async discover(): Promise<Metadata> {
-    const given = this.config.endpoints;
+    const given = this.config.endpoints ?? {};
     let meta: Metadata = {};
     if (this.config.issuer) {
       const issuer = this.config.issuer;
       const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
       meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
     }
-    if (given) {
-      meta.authorization_endpoint = given.authorization;
-      meta.token_endpoint = given.token;
-      meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
-      meta.revocation_endpoint = given.revocation ?? meta.revocation_endpoint;
-    }
+    // Field by field: an endpoint given overrides the discovered one, the others stay.
+    meta.authorization_endpoint = given.authorization ?? meta.authorization_endpoint;
+    meta.token_endpoint = given.token ?? meta.token_endpoint;
+    meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
+    meta.revocation_endpoint = given.revocation ?? meta.revocation_endpoint;
     if (!meta.authorization_endpoint || !meta.token_endpoint) {
       throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 503);
     }

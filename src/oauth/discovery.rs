@@ -24,6 +24,20 @@ pub fn discovery_url(issuer: &str) -> Result<String, AuthError> {
     ))
 }
 
+/// RFC 8414 §3.1: `/.well-known/oauth-authorization-server` inserted between the issuer's host
+/// and its path (`https://as.example/.well-known/oauth-authorization-server/tenant`). Some
+/// providers publish endpoints there only (the revocation endpoint, say).
+pub fn authorization_server_metadata_url(issuer: &str) -> Result<String, AuthError> {
+    check_issuer(issuer)?;
+    let issuer = issuer.strip_suffix('/').unwrap_or(issuer);
+    let start = issuer.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match issuer[start..].find('/') {
+        Some(i) => issuer.split_at(start + i),
+        None => (issuer, ""),
+    };
+    Ok(format!("{origin}/.well-known/oauth-authorization-server{path}"))
+}
+
 /// The `GET` for the discovery document.
 pub fn discovery_request(issuer: &str) -> Result<HttpRequest, AuthError> {
     Ok(HttpRequest {
@@ -255,6 +269,26 @@ mod tests {
             ),
         ] {
             assert_eq!(discovery_url(issuer).unwrap(), url);
+        }
+        for (issuer, url) in [
+            (
+                "https://server.example.com",
+                "https://server.example.com/.well-known/oauth-authorization-server",
+            ),
+            (
+                "https://server.example.com/",
+                "https://server.example.com/.well-known/oauth-authorization-server",
+            ),
+            (
+                "https://server.example.com/issuer1",
+                "https://server.example.com/.well-known/oauth-authorization-server/issuer1",
+            ),
+            (
+                "http://localhost:8080/realms/dev/",
+                "http://localhost:8080/.well-known/oauth-authorization-server/realms/dev",
+            ),
+        ] {
+            assert_eq!(authorization_server_metadata_url(issuer).unwrap(), url);
         }
         let req = discovery_request(ISSUER).unwrap();
         assert_eq!(req.method, "GET");

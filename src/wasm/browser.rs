@@ -449,6 +449,12 @@ pub fn discovery_url(issuer: &str) -> JsResult<String> {
     oauth::discovery_url(issuer).map_err(throw)
 }
 
+/// The RFC 8414 metadata URL of `issuer`, where some providers alone publish an endpoint.
+#[wasm_bindgen(js_name = authorizationServerMetadataUrl)]
+pub fn authorization_server_metadata_url(issuer: &str) -> JsResult<String> {
+    oauth::discovery::authorization_server_metadata_url(issuer).map_err(throw)
+}
+
 /// The endpoints of a checked discovery document as JSON; see
 /// [`oauth::ProviderMetadata::parse`]. Only what the TypeScript layer uses crosses, which keeps
 /// a writer for every metadata field out of the browser build.

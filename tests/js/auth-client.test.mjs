@@ -10,7 +10,7 @@ const REDIRECT = 'http://localhost:3000/cb';
 const token = (p) => `${p}.${randomBytes(24).toString('base64url')}`;
 
 /** A token endpoint that checks PKCE and rotates refresh tokens. */
-async function provider({ accessTtl = 3600 } = {}) {
+async function provider({ accessTtl = 3600, routes = {} } = {}) {
   const state = { challenge: undefined, refresh: undefined, refreshes: 0, accessTtl, refreshReply: undefined, access: undefined };
   const issue = () => {
     state.refresh = token('rt');
@@ -33,6 +33,7 @@ async function provider({ accessTtl = 3600 } = {}) {
     },
     'GET /api': (req) => ({ status: req.headers.authorization === `Bearer ${state.access}` ? 200 : 401, body: {} }),
     'POST /api': (req) => ({ status: req.headers.authorization === `Bearer ${state.access}` ? 200 : 401, body: {} }),
+    ...routes,
   });
   return { server, state };
 }
@@ -274,4 +275,86 @@ test('PAR (RFC 9126): the core builds the push and reads its answer; the URL car
     client.close();
     await server.close();
   }
+});
+
+/** Discovery routes for an issuer at `origin`, with `extra` members in the OpenID document. */
+const discovery = (origin, extra = {}) => ({
+  'GET /.well-known/openid-configuration': () => ({
+    body: { issuer: origin(), authorization_endpoint: `${origin()}/authorize`, token_endpoint: `${origin()}/token`, ...extra },
+  }),
+});
+
+test('logout finds a revocation endpoint published only in the RFC 8414 metadata', async () => {
+  let origin;
+  const revoked = [];
+  const { server, state } = await provider({
+    routes: {
+      ...discovery(() => origin),
+      'GET /.well-known/oauth-authorization-server': () => ({ body: { issuer: origin, revocation_endpoint: `${origin}/revoke` } }),
+      'POST /revoke': (req) => {
+        revoked.push(new URLSearchParams(req.body));
+        return { body: {} };
+      },
+    },
+  });
+  origin = server.origin;
+  const client = new AuthClient({ issuer: origin, clientId: 'spa', redirectUri: REDIRECT, scopes: ['read'] });
+  try {
+    await signIn(client, state);
+    const refresh = state.refresh;
+    await client.logout();
+    assert.equal(revoked.length, 1, 'the refresh token was revoked');
+    assert.equal(revoked[0].get('token'), refresh);
+    assert.equal(revoked[0].get('token_type_hint'), 'refresh_token');
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('logout without any revocation endpoint says so (an event and a debug line) and never pretends', async () => {
+  let origin;
+  const { server, state } = await provider({ routes: discovery(() => origin) });
+  origin = server.origin;
+  const lines = [];
+  const client = new AuthClient({ issuer: origin, clientId: 'spa', redirectUri: REDIRECT, scopes: ['read'], debug: (l) => lines.push(l) });
+  const skipped = [];
+  client.on('revocation_skipped', (detail) => skipped.push(detail));
+  try {
+    await signIn(client, state);
+    await client.logout();
+    assert.deepEqual(skipped, [{ reason: 'no_revocation_endpoint' }]);
+    assert.ok(lines.some((l) => /no revocation_endpoint; the refresh token was not revoked/.test(l)), lines.join('\n'));
+    assert.ok(server.requests.some((r) => r.path === '/.well-known/oauth-authorization-server'), 'the RFC 8414 document was asked');
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
+
+test('endpoints beside an issuer override field by field; the others stay discovered', async () => {
+  let origin;
+  const revoked = [];
+  const { server, state } = await provider({
+    routes: {
+      ...discovery(() => origin),
+      'POST /custom/revoke': (req) => {
+        revoked.push(new URLSearchParams(req.body));
+        return { body: {} };
+      },
+    },
+  });
+  origin = server.origin;
+  const client = new AuthClient({ issuer: origin, endpoints: { revocation: `${origin}/custom/revoke` }, clientId: 'spa', redirectUri: REDIRECT, scopes: ['read'] });
+  try {
+    const { url } = await signIn(client, state);
+    assert.equal(url.origin + url.pathname, `${origin}/authorize`, 'the discovered authorization endpoint is kept');
+    assert.equal(await client.getAccessToken(), state.access, 'the discovered token endpoint is kept');
+    await client.logout();
+    assert.equal(revoked.length, 1);
+  } finally {
+    client.close();
+    await server.close();
+  }
+  assert.throws(() => new AuthClient({ endpoints: { revocation: 'https://as.example/revoke' }, clientId: 'a', redirectUri: REDIRECT }), ConfigError);
 });
