@@ -35,7 +35,9 @@ pub fn authorization_server_metadata_url(issuer: &str) -> Result<String, AuthErr
         Some(i) => issuer.split_at(start + i),
         None => (issuer, ""),
     };
-    Ok(format!("{origin}/.well-known/oauth-authorization-server{path}"))
+    Ok(format!(
+        "{origin}/.well-known/oauth-authorization-server{path}"
+    ))
 }
 
 /// The `GET` for the discovery document.
