@@ -357,22 +357,29 @@ impl AuthError {
 
     /// The JSON error body in the requested style.
     pub fn body(&self, style: ErrorStyle) -> String {
-        let code = self.code.as_str();
+        self.body_with(style, &BodyParts::default())
+    }
+
+    /// The body in `style` with a platform's own code, message or `type` where `parts` has one
+    /// (the gateway's error catalogue).
+    pub fn body_with(&self, style: ErrorStyle, parts: &BodyParts<'_>) -> String {
+        let code = parts.code.unwrap_or(self.code.as_str());
+        let message = parts.message.unwrap_or(&self.message);
         let value = match style {
             ErrorStyle::Simple => serde_json::json!({
-                "error": { "code": code, "message": self.message }
+                "error": { "code": code, "message": message }
             }),
             ErrorStyle::ErrorList => serde_json::json!({
                 "type": if self.status() >= 500 { "server_error" } else { "client_error" },
                 "errors": [{
                     "code": code,
-                    "detail": self.message,
+                    "detail": message,
                     "attr": null,
                     "extra": self.scope.as_ref().map(|s| serde_json::json!({ "scope": s })),
                 }]
             }),
             ErrorStyle::Typed => serde_json::json!({
-                "error": { "type": self.error_type(), "code": code, "message": self.message }
+                "error": { "type": parts.kind.unwrap_or(self.error_type()), "code": code, "message": message }
             }),
         };
         value.to_string()
@@ -387,6 +394,15 @@ impl AuthError {
             _ => "api_error",
         }
     }
+}
+
+/// What a platform says instead of the core's words (each `None` keeps the core's).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyParts<'a> {
+    pub code: Option<&'a str>,
+    pub message: Option<&'a str>,
+    /// `type` of the `typed` style.
+    pub kind: Option<&'a str>,
 }
 
 /// RFC 7230 quoted-string content: drop `"` and `\` and control characters.

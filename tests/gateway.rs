@@ -1342,3 +1342,38 @@ fn discovery_follows_an_issuer_with_a_path() {
         )
     );
 }
+
+/// The error catalogue changes what the client reads, never the stable code in the report,
+/// the audit line or the challenge.
+#[test]
+fn catalogue_words_reach_the_client_and_the_stable_code_stays_in_the_audit() {
+    let f = fixture();
+    let extra = json!({"errors": {"invalid_api_key": {"code": "INVALID_API_KEY", "message": "The provided API key is invalid or has been revoked"}}});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/x",
+        &[("x-api-key", "sk_live_nope"), XFF],
+        NOW,
+    );
+    assert_eq!(d.status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&d.body).unwrap(),
+        json!({"error": {"code": "INVALID_API_KEY", "message": "The provided API key is invalid or has been revoked"}})
+    );
+    assert_eq!(code(&d), "invalid_api_key");
+    let audit: Value = serde_json::from_str(d.audit.as_deref().unwrap()).unwrap();
+    assert_eq!(audit["error_code"], json!("invalid_api_key"));
+    assert!(header(&d.response_headers, "www-authenticate")
+        .is_some_and(|h| h.contains(r#"error="invalid_token""#)));
+    let bad = json!({"errors": {"not_a_code": {"code": "X"}}});
+    let e = Gateway::from_json(&config(&f, bad).to_string()).unwrap_err();
+    assert!(
+        e.message().starts_with("errors.not_a_code"),
+        "{}",
+        e.message()
+    );
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::catalogue::ErrorEntry;
 use crate::alg::Algorithm;
 use crate::apikey::{Environment, KeyType};
 use crate::error::{AuthError, ErrorCode, ErrorStyle};
@@ -25,6 +26,9 @@ pub struct GatewayConfig {
     /// JSON body style of refusals.
     #[serde(default)]
     pub error_style: ErrorStyle,
+    /// A platform's own words per refusal: by stable code, status (`"401"`) or `"*"`.
+    #[serde(default)]
+    pub errors: BTreeMap<String, ErrorEntry>,
     /// JWT issuers.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,

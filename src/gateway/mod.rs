@@ -15,6 +15,7 @@
 
 mod authenticator;
 mod cache;
+pub mod catalogue;
 pub mod config;
 pub mod extract;
 mod introspection;
@@ -25,6 +26,7 @@ mod sources;
 use std::net::IpAddr;
 
 use self::authenticator::{Authenticated, Refusal, Step};
+use self::catalogue::ErrorCatalogue;
 pub use self::config::GatewayConfig;
 pub use self::introspection::Introspect;
 use self::introspection::Introspector;
@@ -80,6 +82,7 @@ pub struct Gateway {
     limits: Vec<(Option<String>, RateLimit)>,
     failed_attempts: Option<RateLimit>,
     removed_headers: Vec<String>,
+    catalogue: ErrorCatalogue,
     jwt_cache: cache::CredentialCache<Authenticated>,
     introspection_cache: cache::CredentialCache<Result<Authenticated, AuthError>>,
 }
@@ -98,6 +101,7 @@ impl Gateway {
             .map(policy::Policy::new)
             .transpose()?;
         let sources = Sources::new(&config)?;
+        let catalogue = ErrorCatalogue::new(&config.errors)?;
         let introspector = config
             .introspection
             .as_ref()
@@ -127,6 +131,7 @@ impl Gateway {
             sources,
             policy,
             removed_headers,
+            catalogue,
             config,
         })
     }

@@ -339,7 +339,10 @@ impl Answer<'_, '_> {
         Decision::Respond(LocalReply {
             status: e.status(),
             headers,
-            body: e.body(config.error_style),
+            body: self
+                .gw
+                .catalogue
+                .body(&e, config.error_style, &config.realm),
             report: Report {
                 code: Some(e.code()),
                 provider: provider

@@ -407,6 +407,52 @@ export const groups = [
       { name: 'a claim that is absent sets no header', request: { headers: { ...bearer(idp), 'x-user-email': 'forged@example.test' } }, expect: { status: 200, upstream: { 'x-user-email': null } } },
     ],
   },
+  {
+    // GoPie's documented answers (shared/reference 000), with 401 and 403 otherwise in Olytix's
+    // words (003): the error catalogue. WWW-Authenticate stays RFC 6750 and the stable code
+    // stays in audit lines; the client sees the platform's code and message.
+    name: "a platform's own error words",
+    config: () => ({
+      realm: 'gopie',
+      providers: [provider('idp', idp)],
+      api_keys: { store: { inline: keyStore() } },
+      rate_limits: [{ rule: 'datasets-read', limit: '1/hour' }],
+      policy,
+      errors: {
+        invalid_api_key: { code: 'INVALID_API_KEY', message: 'The provided API key is invalid or has been revoked' },
+        revoked_api_key: { code: 'INVALID_API_KEY', message: 'The provided API key is invalid or has been revoked' },
+        insufficient_scope: { code: 'INSUFFICIENT_PERMISSIONS', message: "This API key doesn't have permission to access this dataset" },
+        rate_limited: { code: 'RATE_LIMITED', message: 'Rate limit exceeded. Retry after {retry_after} seconds' },
+        401: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication' },
+        403: { code: 'FORBIDDEN', message: 'Insufficient permissions for this resource' },
+      },
+    }),
+    cases: [
+      {
+        name: 'an unknown key, in the platform words, with an RFC 6750 challenge',
+        request: { headers: { authorization: `Bearer ${UNKNOWN_KEY}` } },
+        expect: { status: 401, body: '{"error":{"code":"INVALID_API_KEY","message":"The provided API key is invalid or has been revoked"}}', headers: { 'www-authenticate': /^Bearer realm="gopie", error="invalid_token"/ } },
+      },
+      { name: 'a revoked key answers the same words', request: { headers: { authorization: `Bearer ${KEYS.revoked}` } }, expect: { status: 401, code: 'INVALID_API_KEY' } },
+      {
+        name: 'an expired token falls back to the 401 entry',
+        request: { headers: bearer(idp, { iat: past(), exp: past() + 60 }) },
+        expect: { status: 401, body: '{"error":{"code":"UNAUTHORIZED","message":"Invalid or missing authentication"}}' },
+      },
+      {
+        name: 'a missing permission',
+        request: { path: '/v1/acme/billing', headers: { authorization: `Bearer ${KEYS.plain}` } },
+        expect: { status: 403, body: `{"error":{"code":"INSUFFICIENT_PERMISSIONS","message":"This API key doesn't have permission to access this dataset"}}` },
+      },
+      { name: 'a dataset outside the key falls back to the 403 entry', request: { path: '/v1/acme/datasets/finance', headers: { authorization: `Bearer ${KEYS.restricted}` } }, expect: { status: 403, code: 'FORBIDDEN' } },
+      { name: 'the first request within the limit', request: { path: '/v1/acme/datasets/sales', headers: { authorization: `Bearer ${KEYS.restricted}` } }, expect: { status: 200 } },
+      {
+        name: 'over the limit: the message carries the real Retry-After',
+        request: { path: '/v1/acme/datasets/sales', headers: { authorization: `Bearer ${KEYS.restricted}` } },
+        expect: { status: 429, code: 'RATE_LIMITED', retryAfterInBody: true },
+      },
+    ],
+  },
 ];
 
 
