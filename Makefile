@@ -87,6 +87,7 @@ e2e: setup filter worker
 ## conformance: one table of cases against Envoy + the filter and workerd + the Worker; any
 ## disagreement between the two fails
 conformance: setup filter worker
+	@$(CARGO) build --quiet --bin tokenwarden
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/
 
 clean:

@@ -511,3 +511,77 @@ fn webhook_sign_and_verify() {
         "webhook_timestamp_out_of_tolerance"
     );
 }
+
+/// `gateway check` validates offline, naming the JSON path of a problem; `decide` answers as
+/// the edges would (exit 0 forwarded, 1 answered), keeps rate-limit buckets in `--state`, and
+/// refuses usage errors with exit 2.
+#[test]
+fn gateway_check_and_decide() {
+    let dir = Dir::new("decide");
+    let key = "sk_live_lp30IhnkLkWYLLDKAEgoyleJO8SlBb1F1FtUWe";
+    let hash = format!("sha256:{}", hex::encode(sha2_digest(key)));
+    let config = serde_json::json!({
+        "api_keys": {"store": {"inline": {"version": 1, "keys": [{
+            "id": "key_a", "name": "a", "type": "sk", "env": "live", "display_prefix": "sk_live_lp30",
+            "hash": hash, "created_at": 1735689600, "rate_limit": "1/hour"}]}}},
+        "errors": {"rate_limited": {"code": "RATE_LIMITED", "message": "Retry after {retry_after} seconds"}}
+    });
+    let file = dir.path("gateway.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let ok = run(&["gateway", "check", &file]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(json(&ok)["valid"], Value::Bool(true));
+    let bad = dir.path("bad.json");
+    std::fs::write(&bad, r#"{"api_keys": {"store": {"inline": {"version": 1, "keys": []}}}, "cache": {"max_entries": "lots"}}"#).unwrap();
+    let out = run(&["gateway", "check", &bad]);
+    assert_eq!(refused(&out), "invalid_config");
+    assert!(json(&out)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("cache.max_entries: expected usize"));
+    let state = dir.path("buckets.json");
+    let header = format!("Authorization: Bearer {key}");
+    let decide = || {
+        run(&[
+            "decide", "--config", &file, "--path", "/v1/x", "-H", &header, "--state", &state,
+            "--now", NOW,
+        ])
+    };
+    let first = decide();
+    assert_eq!(first.status.code(), Some(0));
+    let d = json(&first);
+    assert_eq!(d["action"], "forward");
+    assert!(d["upstream_set"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h[0] == "x-auth-key-id" && h[1] == "key_a"));
+    let second = decide();
+    assert_eq!(
+        second.status.code(),
+        Some(1),
+        "the bucket persisted in --state"
+    );
+    let d = json(&second);
+    assert_eq!(
+        (d["action"].as_str(), d["status"].as_u64()),
+        (Some("respond"), Some(429))
+    );
+    assert_eq!(d["report"]["code"], "rate_limited");
+    assert_eq!(
+        d["body"],
+        r#"{"error":{"code":"RATE_LIMITED","message":"Retry after 3600 seconds"}}"#
+    );
+    assert_eq!(
+        run(&["decide", "--config", &file, "-H", "no-colon"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(run(&["decide", "--path", "/"]).status.code(), Some(2));
+}
+
+fn sha2_digest(s: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes()).into()
+}

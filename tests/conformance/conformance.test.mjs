@@ -1,6 +1,8 @@
 // Runs the conformance table (cases.mjs) against both edges: Envoy + the filter and workerd + the
 // Worker — the latter twice, with per-isolate rate limits and with the RateLimiter Durable
-// Object — each in front of the same echo origin. Every case must meet its expectation on each
+// Object — each in front of the same echo origin; and against `tokenwarden decide`, the CLI host
+// (its decision turned into the answer an edge would give: the reply, or what the origin would
+// receive). Every case must meet its expectation on each
 // edge, and the answers must be identical (status, body, compared response headers, and for
 // a forwarded request the URL and identity/credential headers the origin received): a
 // disagreement fails the case even when both happen to meet the expectation.
@@ -8,11 +10,14 @@
 // Needs `make filter` and `make worker` (make conformance does both).
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { bootstrap, cleanup, freePort, startEnvoy } from '../e2e/lib/envoy.mjs';
+import { bootstrap, cleanup, freePort, REPO, startEnvoy, tempDir } from '../e2e/lib/envoy.mjs';
 import { startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { startWorkerd } from '../e2e/lib/workerd.mjs';
 import { differences, discIdp, groups, keyStore, remoteIdp } from './cases.mjs';
@@ -38,6 +43,33 @@ function send(port, { method = 'GET', path = '/', headers = {} } = {}) {
     req.on('error', reject);
     req.end();
   });
+}
+
+const CLI = path.join(process.env.CARGO_TARGET_DIR ?? path.join(REPO, 'target'), 'debug/tokenwarden');
+
+/**
+ * One request through `tokenwarden decide` (rate-limit buckets kept in `state` between cases),
+ * as the answer an edge in front of the echo origin would give. Asynchronous: the documents and
+ * introspection servers it calls run in this process. A header sent twice is joined with ", ",
+ * as the HTTP runtimes hand a repeated Authorization header to the edges.
+ */
+async function decideCli(configFile, state, { method = 'GET', path: p = '/', headers = {} } = {}) {
+  const all = Object.fromEntries(Object.entries({ 'cf-connecting-ip': '127.0.0.1', ...headers }).map(([n, v]) => [n.toLowerCase(), [v].flat().join(', ')]));
+  const args = ['decide', '--config', configFile, '--state', state, '--method', method, '--path', p, '--ip', '127.0.0.1'];
+  for (const [name, value] of Object.entries(all)) args.push('-H', `${name}: ${value}`);
+  const run = await new Promise((resolve) => {
+    execFile(CLI, args, { encoding: 'utf8', timeout: 20000 }, (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
+  });
+  assert.ok(run.status === 0 || run.status === 1, `tokenwarden decide exited ${run.status}: ${run.stderr}`);
+  const d = JSON.parse(run.stdout);
+  const lower = (pairs) => Object.fromEntries(pairs.map(([n, v]) => [n.toLowerCase(), v]));
+  if (d.action === 'respond') return { status: d.status, headers: lower(d.headers), body: d.body };
+  assert.equal(d.action, 'forward', run.stdout);
+  const upstream = { ...all };
+  for (const name of d.upstream_remove) delete upstream[name];
+  for (const [name, value] of d.upstream_set) upstream[name] = value;
+  const responseHeaders = { 'content-type': 'application/json', 'x-echo': '1', ...lower(d.response_headers) };
+  return { status: 200, headers: responseHeaders, body: JSON.stringify({ url: d.upstream_path ?? p, headers: upstream }) };
 }
 
 /** The comparable view of one answer. */
@@ -184,7 +216,14 @@ function edgesFor(group) {
       ])),
     );
     Object.assign(ports, { envoy: listenerPort, worker: workerPort, 'worker+do': durablePort });
-    for (const request of group.warmup ?? []) await Promise.all(Object.values(ports).map((port) => warm(port, request)));
+    const dir = await tempDir('cli-');
+    running.push({ dir, stop: async () => {} });
+    const configFile = path.join(dir, 'gateway.json');
+    writeFileSync(configFile, JSON.stringify(gatewayConfig));
+    ports.cli = { configFile, state: path.join(dir, 'buckets.json') };
+    // The edges fetch in the background; the CLI fetches before it decides.
+    const edges = [listenerPort, workerPort, durablePort];
+    for (const request of group.warmup ?? []) await Promise.all(edges.map((port) => warm(port, request)));
   });
   after(async () => {
     await Promise.all(running.map((edge) => edge.stop()));
@@ -193,11 +232,15 @@ function edgesFor(group) {
   return ports;
 }
 
+/** One request to an edge (a port) or to the CLI host. */
+const ask = (target, request) => (typeof target === 'number' ? send(target, request) : decideCli(target.configFile, target.state, request));
+
 describe(differences.name, () => {
   const ports = edgesFor(differences);
   for (const c of differences.cases) {
     test(c.name, async () => {
-      for (const [edge, port] of Object.entries(ports)) check(edge, view(await send(port, c.request)), c[edge.startsWith('worker') ? 'worker' : 'envoy']);
+      // Differences of the runtimes in front of the decision: the CLI has none to show.
+      for (const [edge, port] of Object.entries(ports)) if (edge !== 'cli') check(edge, view(await send(port, c.request)), c[edge.startsWith('worker') ? 'worker' : 'envoy']);
     });
   }
 });
@@ -210,7 +253,7 @@ for (const group of groups) {
       test(c.name, async () => {
         totals.cases += 1;
         const edges = Object.keys(ports);
-        const views = (await Promise.all(edges.map((edge) => send(ports[edge], c.request)))).map(view);
+        const views = (await Promise.all(edges.map((edge) => ask(ports[edge], c.request)))).map(view);
         edges.forEach((edge, i) => check(edge, views[i], c.expect));
         const [reference, ...others] = views;
         for (const [i, v] of others.entries()) {
@@ -235,5 +278,5 @@ for (const group of groups) {
 }
 
 after(() => {
-  console.log(`conformance: ${totals.agreed}/${totals.cases} cases met and agreed on every edge (Envoy, Worker, Worker + Durable Object)`);
+  console.log(`conformance: ${totals.agreed}/${totals.cases} cases met and agreed on every host (Envoy, Worker, Worker + Durable Object, tokenwarden decide)`);
 });

@@ -4,6 +4,7 @@
 //! 2 usage error (message on stderr).
 
 mod args;
+mod gateway;
 mod jwt;
 mod keys;
 mod webhook;
@@ -21,6 +22,8 @@ pub enum Outcome {
     Text(String),
     /// A refusal with its stable code.
     Refused(AuthError),
+    /// A JSON document and the exit code it means (`decide`: 0 forwarded, 1 answered).
+    Exit(Value, i32),
 }
 
 const USAGE: &str = "usage:
@@ -38,6 +41,9 @@ const USAGE: &str = "usage:
                           [--ttl 1h] [--claims JSON] [--typ T] [--now UNIX]
   tokenwarden jwks generate --alg RS256|PS256|ES256|ES384|ES512|EdDSA|HS256 [--kid K]
                           --private FILE [--public FILE]
+  tokenwarden gateway check GATEWAY_JSON
+  tokenwarden decide --config GATEWAY_JSON [--method GET] [--path /v1/...] [-H 'Name: value']...
+                          [--ip ADDR] [--now UNIX] [--state BUCKETS_JSON] [--offline]
   tokenwarden webhook sign --secret-file F [--timestamp UNIX] (BODY_FILE | -)
   tokenwarden webhook verify --secret-file F --signature 'sha256=...' [--timestamp UNIX]
                           [--tolerance 300] [--now UNIX] (BODY_FILE | -)";
@@ -54,6 +60,8 @@ fn main() {
         ["jwt", "mint", ..] => jwt::mint(&argv[2..]),
         ["jwks", "generate", ..] => jwt::generate(&argv[2..]),
         ["keys", ..] => keys::run(&argv[1..]),
+        ["gateway", "check", ..] => gateway::check(&argv[2..]),
+        ["decide", ..] => gateway::decide(&argv[1..]),
         ["webhook", ..] => webhook::run(&argv[1..]),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
@@ -69,6 +77,10 @@ fn main() {
         Ok(Outcome::Text(t)) => {
             println!("{t}");
             0
+        }
+        Ok(Outcome::Exit(v, code)) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            code
         }
         Ok(Outcome::Refused(e)) => {
             println!("{}", e.body(tokenwarden::ErrorStyle::Simple));
