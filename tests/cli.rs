@@ -585,3 +585,128 @@ fn sha2_digest(s: &str) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     Sha256::digest(s.as_bytes()).into()
 }
+
+/// `keys import` keeps a platform's existing keys (plaintext or hash only); the edge then
+/// accepts them by hash where the configuration says the prefix has imported keys.
+#[test]
+fn imported_keys_keep_working() {
+    let dir = Dir::new("import");
+    let store = dir.path("keys.json");
+    let keys = dir.path("existing.txt");
+    std::fs::write(&keys, "# DataPulse keys\ndp_live_8f3k29dQz81mLk0aP2\n").unwrap();
+    let hashes = dir.path("hashes.txt");
+    std::fs::write(
+        &hashes,
+        format!(
+            "sha256:{}\n",
+            hex::encode(sha2_digest("olytix-core_key_abc123xyz789"))
+        ),
+    )
+    .unwrap();
+    let out = run(&[
+        "keys",
+        "import",
+        "--type",
+        "sk",
+        "--env",
+        "live",
+        "--prefix",
+        "dp_live_",
+        "--name",
+        "datapulse",
+        "--keys",
+        &keys,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["imported"][0]["display_prefix"], "dp_live_8f3k");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("Qz81mLk0aP2"),
+        "the key is never echoed"
+    );
+    let out = run(&[
+        "keys",
+        "import",
+        "--type",
+        "sk",
+        "--env",
+        "live",
+        "--prefix",
+        "olytix-core_key_",
+        "--name",
+        "olytix",
+        "--hashes",
+        &hashes,
+        "--store",
+        &store,
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let again = run(&[
+        "keys", "import", "--type", "sk", "--env", "live", "--prefix", "dp_live_", "--name", "x",
+        "--keys", &keys, "--store", &store, "--now", NOW,
+    ]);
+    assert_eq!(refused(&again), "invalid_config");
+    assert!(json(&again)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("line 2"));
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
+    let config = serde_json::json!({
+        "api_keys": {"store": {"inline": stored}, "prefixes": [
+            {"prefix": "dp_live_", "type": "sk", "env": "live", "imported": {"min_length": 8}},
+            {"prefix": "olytix-core_key_", "type": "sk", "env": "live", "imported": {"min_length": 8}}]},
+        "sources": [{"type": "bearer"}, {"type": "query", "name": "api_key"}]
+    });
+    let file = dir.path("gateway.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let ok = run(&[
+        "decide",
+        "--config",
+        &file,
+        "-H",
+        "Authorization: Bearer dp_live_8f3k29dQz81mLk0aP2",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let ok = run(&[
+        "decide",
+        "--config",
+        &file,
+        "--path",
+        "/v1/x?api_key=olytix-core_key_abc123xyz789",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let no = run(&[
+        "decide",
+        "--config",
+        &file,
+        "-H",
+        "Authorization: Bearer dp_live_8f3k29dQz81mLk0aP3",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(json(&no)["report"]["code"], "invalid_api_key");
+}

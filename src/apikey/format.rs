@@ -12,8 +12,12 @@ const RANDOM_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
 const BODY_LEN: usize = RANDOM_LEN + CHECKSUM_LEN;
 const MAX_PREFIX_LEN: usize = 32;
-/// Presented keys longer than this are refused before any other work.
+/// Minted keys are exactly this long at most.
 const MAX_KEY_LEN: usize = MAX_PREFIX_LEN + BODY_LEN;
+/// Longest body of an imported key (a platform's own format).
+const MAX_IMPORTED_BODY: usize = 256;
+/// Presented keys longer than this are refused before any other work.
+const MAX_PRESENTED_LEN: usize = MAX_PREFIX_LEN + MAX_IMPORTED_BODY;
 /// Random characters shown after the prefix in listings.
 pub(super) const DISPLAY_RANDOM_CHARS: usize = 4;
 const HASH_PREFIX: &str = "sha256:";
@@ -65,6 +69,16 @@ pub struct KeyPrefix {
     prefix: String,
     key_type: KeyType,
     environment: Environment,
+    /// Keys a platform issued in its own format are accepted too (looked up by hash only).
+    imported: Option<ImportedFormat>,
+}
+
+/// The body of keys a platform issued before tokenwarden: letters, digits, `_` and `-`, within
+/// a length range. Such a key proves nothing by its shape; only its hash in the store does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImportedFormat {
+    pub min_len: usize,
+    pub max_len: usize,
 }
 
 impl KeyPrefix {
@@ -89,7 +103,28 @@ impl KeyPrefix {
             prefix: prefix.to_string(),
             key_type,
             environment,
+            imported: None,
         })
+    }
+
+    /// Also accepts keys of this prefix in a platform's own format (`min_len..=max_len` body
+    /// characters of letters, digits, `_` and `-`), found by their hash in the store; minted
+    /// keys keep the checksum.
+    pub fn with_imported(mut self, format: ImportedFormat) -> Result<KeyPrefix, AuthError> {
+        if format.min_len == 0
+            || format.min_len > format.max_len
+            || format.max_len > MAX_IMPORTED_BODY
+        {
+            return Err(invalid_config(
+                "imported key lengths: 1 <= min_length <= max_length <= 256",
+            ));
+        }
+        self.imported = Some(format);
+        Ok(self)
+    }
+
+    pub fn imported(&self) -> Option<ImportedFormat> {
+        self.imported
     }
 
     /// `sk_live_`, `pk_test_` and so on.
@@ -98,6 +133,7 @@ impl KeyPrefix {
             prefix: format!("{}_{}_", key_type.as_str(), environment.as_str()),
             key_type,
             environment,
+            imported: None,
         }
     }
 
@@ -139,12 +175,24 @@ impl KeyPrefixes {
         }
     }
 
-    /// Adds a custom prefix; a prefix already present is refused even with the same meaning.
+    /// Adds a custom prefix; a prefix already present is refused even with the same meaning,
+    /// except a standard one given again to accept imported keys.
     pub fn with_prefix(mut self, prefix: KeyPrefix) -> Result<KeyPrefixes, AuthError> {
-        if self.find(prefix.as_str()).is_some() {
-            return Err(invalid_config("API key prefix is configured twice"));
+        let position = self.entries.iter().position(|p| p.prefix == prefix.prefix);
+        match position {
+            None => self.entries.push(prefix),
+            Some(i) => {
+                let known = &self.entries[i];
+                let upgrade = known.imported.is_none()
+                    && prefix.imported.is_some()
+                    && known.key_type == prefix.key_type
+                    && known.environment == prefix.environment;
+                if !upgrade {
+                    return Err(invalid_config("API key prefix is configured twice"));
+                }
+                self.entries[i] = prefix;
+            }
         }
-        self.entries.push(prefix);
         Ok(self)
     }
 
@@ -203,10 +251,52 @@ pub fn generate(prefix: &KeyPrefix) -> Result<(String, ParsedApiKey), AuthError>
     ))
 }
 
-/// Accepts exactly `<known prefix><32 base62><6 base62 checksum>`; anything else, including
-/// surrounding whitespace, is `invalid_api_key`.
+/// Accepts `<known prefix><32 base62><6 base62 checksum>`, or a key of a prefix configured for
+/// imported keys in that platform's format; anything else, including surrounding whitespace, is
+/// `invalid_api_key`.
 pub fn parse(key: &str, prefixes: &KeyPrefixes) -> Result<ParsedApiKey, AuthError> {
-    if key.len() > MAX_KEY_LEN || key.len() <= BODY_LEN || !key.is_ascii() {
+    if key.len() > MAX_PRESENTED_LEN || !key.is_ascii() {
+        return Err(malformed());
+    }
+    parse_minted(key, prefixes).or_else(|e| parse_imported(key, prefixes).ok_or(e))
+}
+
+/// A key of a platform's own format: the longest imported prefix it starts with, and a body
+/// within that prefix's bounds.
+fn parse_imported(key: &str, prefixes: &KeyPrefixes) -> Option<ParsedApiKey> {
+    let prefix = prefixes
+        .entries
+        .iter()
+        .filter(|p| p.imported.is_some() && key.starts_with(&p.prefix))
+        .max_by_key(|p| p.prefix.len())?;
+    let format = prefix.imported?;
+    let body = &key[prefix.prefix.len()..];
+    let fits = (format.min_len..=format.max_len).contains(&body.len())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    fits.then(|| ParsedApiKey {
+        prefix: prefix.clone(),
+        display_prefix: format!("{}{}", prefix.prefix, imported_head(body)),
+    })
+}
+
+/// The characters of an imported key's body shown in listings: its first four letters or
+/// digits position for position, `*` for anything else (and for a body only known by its hash).
+pub fn imported_head(body: &str) -> String {
+    let mut head: String = body
+        .chars()
+        .take(DISPLAY_RANDOM_CHARS)
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '*' })
+        .collect();
+    while head.len() < DISPLAY_RANDOM_CHARS {
+        head.push('*');
+    }
+    head
+}
+
+fn parse_minted(key: &str, prefixes: &KeyPrefixes) -> Result<ParsedApiKey, AuthError> {
+    if key.len() > MAX_KEY_LEN || key.len() <= BODY_LEN {
         return Err(malformed());
     }
     let (prefix_text, body) = key.split_at(key.len() - BODY_LEN);
@@ -318,7 +408,7 @@ pub(super) fn is_display_prefix(s: &str, key_type: KeyType, environment: Environ
     };
     match (s.get(..split), s.get(split..)) {
         (Some(prefix), Some(head)) => {
-            head.bytes().all(|b| b.is_ascii_alphanumeric())
+            head.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*')
                 && KeyPrefix::new(prefix, key_type, environment).is_ok()
         }
         _ => false,

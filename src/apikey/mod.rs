@@ -32,11 +32,11 @@ mod record;
 mod store;
 
 pub use self::format::{
-    generate, hash_key, parse, require_publishable, Environment, KeyPrefix, KeyPrefixes, KeyType,
-    ParsedApiKey,
+    generate, hash_key, parse, require_publishable, Environment, ImportedFormat, KeyPrefix,
+    KeyPrefixes, KeyType, ParsedApiKey,
 };
 pub use self::record::KeyRecord;
-pub use self::store::{CheckContext, CreatedKey, KeyStore, NewKey};
+pub use self::store::{CheckContext, CreatedKey, ImportedKey, KeyStore, NewKey};
 use crate::error::{AuthError, ErrorCode};
 
 fn invalid_config(message: impl Into<std::borrow::Cow<'static, str>>) -> AuthError {

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::format::{
-    generate, hash_key, parse, random_base62, Environment, KeyPrefix, KeyPrefixes,
+    generate, hash_key, imported_head, parse, parse_hash, random_base62, Environment, KeyPrefix,
+    KeyPrefixes,
 };
 use super::invalid_config;
 use super::record::{validate, Entry, KeyRecord, StoredRecord};
@@ -32,6 +33,13 @@ pub struct NewKey {
     pub allowed_ips: Vec<String>,
     pub rate_limit: Option<String>,
     pub roles: Vec<String>,
+}
+
+/// An existing key to import: its plaintext, or only the `sha256:` hash a platform kept.
+#[derive(Clone, Copy)]
+pub enum ImportedKey<'a> {
+    Plaintext(&'a str),
+    Hash(&'a str),
 }
 
 /// A freshly minted key: the secret is shown once and never stored.
@@ -211,6 +219,60 @@ impl KeyStore {
         Ok(CreatedKey { secret, record })
     }
 
+    /// Adds a key a platform issued before tokenwarden, known by its plaintext or only by its
+    /// SHA-256 (`sha256:<hex>`, as [`hash_key`] writes it): customers keep their keys. The
+    /// prefix says the type and environment; a hash already in the store is refused.
+    pub fn import(
+        &mut self,
+        prefix: &KeyPrefix,
+        key: ImportedKey<'_>,
+        spec: NewKey,
+        now: u64,
+    ) -> Result<&KeyRecord, AuthError> {
+        let (hash, head) = match key {
+            ImportedKey::Plaintext(k) => {
+                let body = k
+                    .strip_prefix(prefix.as_str())
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| {
+                        invalid_config("an imported key does not start with the given prefix")
+                    })?;
+                (hash_key(k), imported_head(body))
+            }
+            ImportedKey::Hash(h) => {
+                let digest = parse_hash(h).ok_or_else(|| {
+                    invalid_config("an imported hash is not sha256: and 64 lowercase hex digits")
+                })?;
+                (
+                    format!("sha256:{}", base16ct::lower::encode_string(&digest)),
+                    imported_head(""),
+                )
+            }
+        };
+        if parse_hash(&hash).is_some_and(|d| self.lookup(&d).is_some()) {
+            return Err(invalid_config("this key is already in the store"));
+        }
+        let stored = StoredRecord {
+            id: self.fresh_id()?,
+            name: spec.name,
+            key_type: prefix.key_type(),
+            environment: prefix.environment(),
+            display_prefix: format!("{}{head}", prefix.as_str()),
+            hash,
+            permissions: spec.permissions,
+            datasets: spec.datasets,
+            expires_at: spec.expires_at,
+            revoked: false,
+            revoked_at: None,
+            allowed_ips: spec.allowed_ips,
+            rate_limit: spec.rate_limit,
+            created_at: now,
+            rotated_from: None,
+            roles: spec.roles,
+        };
+        self.insert(stored)
+    }
+
     /// Revokes a key at `now`. Revoking twice keeps the first `revoked_at`.
     pub fn revoke(&mut self, id: &str, now: u64) -> Result<&KeyRecord, AuthError> {
         let entry = self.entry_mut(id)?;
@@ -324,6 +386,130 @@ fn selector(digest: &[u8; 32]) -> [u8; 8] {
 
 #[cfg(test)]
 mod tests {
+    use crate::apikey::{ImportedFormat, ImportedKey};
+
+    /// Customers keep the keys a platform already issued: imported by plaintext or by hash,
+    /// accepted by hash for a prefix configured for imported keys, refused otherwise with a
+    /// clear code; minted keys keep their checksum.
+    #[test]
+    fn imported_keys_are_accepted_by_hash_only_where_configured() {
+        let now = 1_800_000_000;
+        let gopie = KeyPrefix::standard(KeyType::Secret, Environment::Live);
+        let olytix =
+            KeyPrefix::new("olytix-core_key_", KeyType::Secret, Environment::Live).unwrap();
+        let mut store = KeyStore::new();
+        let spec = |name: &str| NewKey {
+            name: name.into(),
+            ..NewKey::default()
+        };
+        let plain = store
+            .import(
+                &gopie,
+                ImportedKey::Plaintext("sk_live_abc123def456ghi"),
+                spec("gopie"),
+                now,
+            )
+            .unwrap()
+            .clone();
+        assert_eq!(plain.display_prefix, "sk_live_abc1");
+        let only_hash = hash_key("olytix-core_key_abc123xyz789");
+        let hashed = store
+            .import(&olytix, ImportedKey::Hash(&only_hash), spec("olytix"), now)
+            .unwrap()
+            .clone();
+        assert_eq!(hashed.display_prefix, "olytix-core_key_****");
+        assert!(
+            store
+                .import(
+                    &gopie,
+                    ImportedKey::Plaintext("sk_live_abc123def456ghi"),
+                    spec("again"),
+                    now
+                )
+                .is_err(),
+            "one record per key"
+        );
+        assert!(
+            store
+                .import(
+                    &gopie,
+                    ImportedKey::Plaintext("pk_live_abc123def456"),
+                    spec("x"),
+                    now
+                )
+                .is_err(),
+            "the prefix says the type"
+        );
+        assert!(store
+            .import(&gopie, ImportedKey::Hash("sha256:XYZ"), spec("x"), now)
+            .is_err());
+        let reloaded = KeyStore::from_json(&store.to_json().unwrap()).unwrap();
+        let format = ImportedFormat {
+            min_len: 8,
+            max_len: 64,
+        };
+        let prefixes = KeyPrefixes::standard()
+            .with_prefix(gopie.clone().with_imported(format).unwrap())
+            .unwrap()
+            .with_prefix(olytix.with_imported(format).unwrap())
+            .unwrap();
+        let ctx = CheckContext {
+            now,
+            client_ip: None,
+            accepted_envs: &[Environment::Live],
+            prefixes: &prefixes,
+        };
+        assert_eq!(
+            reloaded.check("sk_live_abc123def456ghi", &ctx).unwrap().id,
+            plain.id
+        );
+        assert_eq!(
+            reloaded
+                .check("olytix-core_key_abc123xyz789", &ctx)
+                .unwrap()
+                .id,
+            hashed.id
+        );
+        for bad in [
+            "sk_live_abc123def456ghX",
+            "sk_live_short",
+            "sk_live_abc123def456ghi!",
+            "olytix-core_key_abc123xyz78",
+        ] {
+            let e = reloaded.check(bad, &ctx).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidApiKey, "{bad}");
+        }
+        // Without the imported format configured, the same key is malformed.
+        let standard = KeyPrefixes::standard();
+        let strict = CheckContext {
+            prefixes: &standard,
+            ..ctx
+        };
+        assert_eq!(
+            reloaded
+                .check("sk_live_abc123def456ghi", &strict)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidApiKey
+        );
+        // Minted keys still need their checksum, also where imported keys are accepted.
+        let mut minted = KeyStore::new();
+        let key = minted.create(&gopie, spec("new"), now).unwrap();
+        assert!(minted.check(&key.secret, &ctx).is_ok());
+        assert!(crate::apikey::parse(&key.secret, &standard).is_ok());
+        assert!(
+            KeyPrefixes::standard()
+                .with_prefix(
+                    KeyPrefix::new("sk_live_", KeyType::Public, Environment::Live)
+                        .unwrap()
+                        .with_imported(format)
+                        .unwrap()
+                )
+                .is_err(),
+            "a standard prefix cannot change meaning"
+        );
+    }
+
     use super::*;
     use crate::apikey::fixtures::*;
     use crate::apikey::KeyType;

@@ -293,6 +293,29 @@ pub struct PrefixConfig {
     #[serde(rename = "type")]
     pub key_type: KeyType,
     pub env: Environment,
+    /// Also accept keys the platform issued in its own format (imported into the store with
+    /// `tokenwarden keys import`), found by their hash. A standard prefix (`sk_live_`) may be
+    /// given again for this.
+    #[serde(default)]
+    pub imported: Option<ImportedConfig>,
+}
+
+/// The length range of an imported key's body (after the prefix), in characters of letters,
+/// digits, `_` and `-`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedConfig {
+    #[serde(default = "default_imported_min")]
+    pub min_length: usize,
+    #[serde(default = "default_imported_max")]
+    pub max_length: usize,
+}
+
+fn default_imported_min() -> usize {
+    8
+}
+fn default_imported_max() -> usize {
+    128
 }
 
 /// A place a credential may be presented.

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 
 use super::config::{GatewayConfig, JwksSource, KeyStoreSource, ProviderConfig, RemoteSource};
 use super::{cache, config_error};
-use crate::apikey::{Environment, KeyPrefix, KeyPrefixes, KeyStore};
+use crate::apikey::{Environment, ImportedFormat, KeyPrefix, KeyPrefixes, KeyStore};
 use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
 use crate::oauth::discovery::ProviderMetadata;
@@ -199,7 +199,14 @@ impl Sources {
                     let at = |e: AuthError| {
                         config_error(format!("api_keys.prefixes[{i}]: {}", e.message()))
                     };
-                    let prefix = KeyPrefix::new(&p.prefix, p.key_type, p.env).map_err(at)?;
+                    let mut prefix = KeyPrefix::new(&p.prefix, p.key_type, p.env).map_err(at)?;
+                    if let Some(i) = p.imported {
+                        let format = ImportedFormat {
+                            min_len: i.min_length,
+                            max_len: i.max_length,
+                        };
+                        prefix = prefix.with_imported(format).map_err(at)?;
+                    }
                     prefixes = prefixes.with_prefix(prefix).map_err(at)?;
                 }
                 let (store, loaded_at, remote) = match &k.store {

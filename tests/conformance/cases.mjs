@@ -77,6 +77,25 @@ const record = (name, fields = {}) => {
   };
 };
 
+/**
+ * Keys the platforms issued before tokenwarden, in their own formats (shared/reference 000, 003,
+ * 004): imported by hash (`tokenwarden keys import`), accepted where a prefix says so.
+ */
+const IMPORTED = {
+  gopie: 'sk_live_abc123def456ghi789',
+  datapulse: 'dp_live_8f3k29dQz81mLk0aP2',
+  olytix: 'olytix-core_key_abc123xyz789',
+};
+const importedRecord = (name, prefix, type, fields = {}) => ({
+  ...record('plain'),
+  id: `key_${name}`,
+  name,
+  type,
+  display_prefix: `${prefix}****`,
+  hash: `sha256:${createHash('sha256').update(IMPORTED[name]).digest('hex')}`,
+  ...fields,
+});
+
 export const keyStore = () => ({
   version: 1,
   keys: [
@@ -405,6 +424,39 @@ export const groups = [
       { name: 'forward_token false removes the token', request: { headers: bearer(idp) }, expect: { status: 200, upstream: { authorization: null } } },
       { name: 'a default name no longer configured passes through untouched', request: { headers: { ...bearer(idp, { sub: 'u-8' }), 'x-auth-sub': 'client-value' } }, expect: { status: 200, upstream: { 'x-user': 'u-8', 'x-auth-sub': 'client-value' } } },
       { name: 'a claim that is absent sets no header', request: { headers: { ...bearer(idp), 'x-user-email': 'forged@example.test' } }, expect: { status: 200, upstream: { 'x-user-email': null } } },
+    ],
+  },
+  {
+    name: 'keys a platform issued before tokenwarden',
+    config: () => ({
+      api_keys: {
+        store: {
+          inline: {
+            version: 1,
+            keys: [
+              record('plain', { permissions: ['read:datasets'] }),
+              importedRecord('gopie', 'sk_live_', 'sk'),
+              importedRecord('datapulse', 'dp_live_', 'rk', { permissions: ['read:datasets'] }),
+              importedRecord('olytix', 'olytix-core_key_', 'sk'),
+            ],
+          },
+        },
+        prefixes: [
+          { prefix: 'sk_live_', type: 'sk', env: 'live', imported: { min_length: 8, max_length: 64 } },
+          { prefix: 'dp_live_', type: 'rk', env: 'live', imported: {} },
+          { prefix: 'olytix-core_key_', type: 'sk', env: 'live', imported: { min_length: 8 } },
+        ],
+      },
+      sources: [{ type: 'bearer' }, { type: 'query', name: 'api_key' }],
+    }),
+    cases: [
+      { name: "GoPie's own sk_live_ key", request: { headers: { authorization: `Bearer ${IMPORTED.gopie}` } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_gopie', 'x-auth-credential': 'api_key' } } },
+      { name: "DataPulse's dp_live_ key", request: { headers: { authorization: `Bearer ${IMPORTED.datapulse}` } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_datapulse', 'x-auth-scopes': 'read:datasets' } } },
+      { name: "Olytix's key as ?api_key=", request: { path: `/v1/query?api_key=${IMPORTED.olytix}` }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_olytix' } } },
+      { name: 'a minted key beside them keeps working', request: { headers: { authorization: `Bearer ${KEYS.plain}` } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_plain' } } },
+      { name: 'an imported-format key that is not in the store', request: { headers: { authorization: `Bearer ${IMPORTED.gopie.slice(0, -1)}X` } }, expect: { status: 401, code: 'invalid_api_key' } },
+      { name: 'a body shorter than the configured minimum', request: { headers: { authorization: 'Bearer sk_live_abc' } }, expect: { status: 401, code: 'invalid_api_key' } },
+      { name: 'a body with characters outside the format', request: { headers: { authorization: 'Bearer dp_live_8f3k29d!z81mLk0aP2' } }, expect: { status: 401, code: 'invalid_api_key' } },
     ],
   },
   {

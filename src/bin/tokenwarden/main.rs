@@ -30,6 +30,8 @@ const USAGE: &str = "usage:
   tokenwarden keys create --type sk|pk|rk --env live|test --name NAME [--permissions a,b]
                           [--datasets x,y] [--rate-limit 1000/hour] [--expires 90d]
                           [--allowed-ips CIDR,...] [--prefix PREFIX] --store keys.json
+  tokenwarden keys import --type sk|pk|rk --env live|test --name NAME [--prefix PREFIX]
+                          (--keys FILE | --hashes FILE) [--permissions a,b] ... --store keys.json
   tokenwarden keys list --store keys.json
   tokenwarden keys revoke ID --store keys.json
   tokenwarden keys rotate ID [--overlap 24h] --store keys.json
