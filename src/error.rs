@@ -65,6 +65,8 @@ pub enum ErrorCode {
     InvalidKey,
     /// The token was rejected by an introspection endpoint (`active: false`).
     InactiveToken,
+    /// The token (its `jti`, or its subject before a cut-off) is on the revocation list.
+    RevokedToken,
     /// A webhook signature is missing, malformed or wrong.
     InvalidWebhookSignature,
     /// A webhook timestamp is outside the tolerance window.
@@ -83,7 +85,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::MissingCredentials,
         ErrorCode::InvalidRequest,
         ErrorCode::MalformedToken,
@@ -109,6 +111,7 @@ impl ErrorCode {
         ErrorCode::KeysUnavailable,
         ErrorCode::InvalidKey,
         ErrorCode::InactiveToken,
+        ErrorCode::RevokedToken,
         ErrorCode::InvalidWebhookSignature,
         ErrorCode::WebhookTimestampOutOfTolerance,
         ErrorCode::StateMismatch,
@@ -146,6 +149,7 @@ impl ErrorCode {
             ErrorCode::KeysUnavailable => "keys_unavailable",
             ErrorCode::InvalidKey => "invalid_key",
             ErrorCode::InactiveToken => "inactive_token",
+            ErrorCode::RevokedToken => "revoked_token",
             ErrorCode::InvalidWebhookSignature => "invalid_webhook_signature",
             ErrorCode::WebhookTimestampOutOfTolerance => "webhook_timestamp_out_of_tolerance",
             ErrorCode::StateMismatch => "state_mismatch",
@@ -173,9 +177,8 @@ impl ErrorCode {
             MissingCredentials | MalformedToken | TokenTooLarge | InvalidSignature
             | UnsupportedAlgorithm | UnknownKey | ExpiredToken | TokenNotYetValid | TokenTooOld
             | InvalidIssuer | InvalidAudience | InvalidTokenType | InvalidClaim | InvalidApiKey
-            | RevokedApiKey | ExpiredApiKey | WrongEnvironment | InactiveToken | SessionExpired => {
-                401
-            }
+            | RevokedApiKey | ExpiredApiKey | WrongEnvironment | InactiveToken | RevokedToken
+            | SessionExpired => 401,
             IpNotAllowed | InsufficientScope | AccessDenied => 403,
             RateLimited => 429,
             InvalidResponse => 502,
@@ -223,6 +226,7 @@ impl ErrorCode {
             KeysUnavailable => "Verification keys are unavailable",
             InvalidKey => "The key is invalid or too weak",
             InactiveToken => "The token is not active",
+            RevokedToken => "The token has been revoked",
             InvalidWebhookSignature => "The webhook signature is invalid",
             WebhookTimestampOutOfTolerance => "The webhook timestamp is outside the tolerance",
             StateMismatch => "The state parameter does not match",

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod random;
 pub mod ratelimit;
 pub mod remote_jwks;
+pub mod revoked_tokens;
 mod roca;
 pub mod schedule;
 pub mod session;

@@ -1377,3 +1377,76 @@ fn catalogue_words_reach_the_client_and_the_stable_code_stays_in_the_audit() {
         e.message()
     );
 }
+
+/// Regression for a platform that lets customers delete long-lived JWT "API keys" (shared/
+/// reference 001): such a token stays valid by signature and expiry, so the gateway refuses it
+/// by the revoked-tokens list (by `jti`, or a subject's tokens issued before a cut-off), also
+/// from the verified-token cache; a list configured but not loaded lets no token pass.
+#[test]
+fn revoked_tokens_are_refused_even_when_cached() {
+    let f = fixture();
+    let remote = json!({"revoked_tokens": {"remote": {"url": "https://lists.test/revoked.json", "refresh_secs": 60}}});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let deleted = format!("Bearer {}", token(&f, json!({"jti": "key-deleted"})));
+    let kept = format!(
+        "Bearer {}",
+        token(&f, json!({"jti": "key-kept", "sub": "user_2"}))
+    );
+    let ask = |gw: &Gateway, rs: &mut MemoryRateStore, auth: &str, now: u64| {
+        call(gw, rs, "GET", "/x", &[("authorization", auth), XFF], now)
+    };
+    let d = ask(&gw, &mut rs, &kept, NOW);
+    assert_eq!(
+        (d.status, code(&d)),
+        (503, "keys_unavailable"),
+        "not loaded: fail closed"
+    );
+    let due = gw.due_fetches(NOW * 1000);
+    assert_eq!(
+        due.iter().map(|f| f.id.to_string()).collect::<Vec<_>>(),
+        ["revoked_tokens"]
+    );
+    let list = json!({"version": 1, "jti": [], "subjects": []}).to_string();
+    assert_eq!(
+        gw.fetched("revoked_tokens", 200, list.as_bytes(), NOW * 1000),
+        None
+    );
+    assert!(
+        ask(&gw, &mut rs, &deleted, NOW).allowed,
+        "cached from here on"
+    );
+    let list = json!({"version": 1, "jti": ["key-deleted"],
+        "subjects": [{"sub": "user_2", "issued_before": NOW + 1, "iss": ISS}]})
+    .to_string();
+    assert!(gw.due_fetches(NOW * 1000 + 60_000).len() == 1);
+    gw.fetched("revoked_tokens", 200, list.as_bytes(), NOW * 1000 + 60_000);
+    let d = ask(&gw, &mut rs, &deleted, NOW + 61);
+    assert_eq!((d.status, code(&d)), (401, "revoked_token"));
+    assert_eq!(d.provider.as_deref(), Some("idp"));
+    let d = ask(&gw, &mut rs, &kept, NOW + 61);
+    assert_eq!(
+        code(&d),
+        "revoked_token",
+        "issued before the subject's cut-off"
+    );
+    assert!(
+        ask(
+            &gw,
+            &mut rs,
+            &format!("Bearer {}", token(&f, json!({"sub": "user_3"}))),
+            NOW + 61
+        )
+        .allowed
+    );
+    // API keys are revoked in the store, not by this list.
+    assert!(
+        ask(&gw, &mut rs, &format!("Bearer {}", f.live), NOW + 61).error
+            != Some(ErrorCode::RevokedToken)
+    );
+    let bad = json!({"revoked_tokens": {"inline": {"version": 2}}});
+    assert!(Gateway::from_json(&config(&f, bad).to_string())
+        .unwrap_err()
+        .message()
+        .starts_with("revoked_tokens.inline"));
+}

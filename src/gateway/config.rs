@@ -35,6 +35,10 @@ pub struct GatewayConfig {
     /// API keys.
     #[serde(default)]
     pub api_keys: Option<ApiKeysConfig>,
+    /// Tokens refused although valid by signature and expiry (by `jti`, or by subject before a
+    /// cut-off): `{"inline": <list>}` or `{"remote": <source>}`, polled like the key store.
+    #[serde(default)]
+    pub revoked_tokens: Option<KeyStoreSource>,
     /// Where credentials are read from, in order. Default: `Authorization: Bearer` only.
     #[serde(default = "default_sources")]
     pub sources: Vec<SourceConfig>,
@@ -277,7 +281,7 @@ pub struct ApiKeysConfig {
     pub prefixes: Vec<PrefixConfig>,
 }
 
-/// Where the key store comes from.
+/// Where a document of the gateway's (the key store, the revoked-tokens list) comes from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyStoreSource {
@@ -595,6 +599,9 @@ impl GatewayConfig {
                     "introspection: client_id and client_secret are required".into(),
                 ));
             }
+        }
+        if let Some(KeyStoreSource::Remote(r)) = &self.revoked_tokens {
+            r.validate("revoked_tokens")?;
         }
         if let Some(k) = &self.api_keys {
             if let KeyStoreSource::Remote(r) = &k.store {

@@ -286,7 +286,10 @@ impl Gateway {
             }
         }
         match self.authenticate(req, now, ctx.client_ip) {
-            Ok(Step::Done(auth)) => self.authorize(&ctx, auth, limiter),
+            Ok(Step::Done(auth)) => match self.not_revoked(auth.as_ref(), now) {
+                Ok(()) => self.authorize(&ctx, auth, limiter),
+                Err(r) => self.refuse(&ctx, r, limiter),
+            },
             Ok(Step::Introspect(call)) => Decision::Introspect(call),
             Err(r) => self.refuse(&ctx, r, limiter),
         }
@@ -313,7 +316,10 @@ impl Gateway {
             Err(e) => return self.refuse(&ctx, e.into(), limiter),
         };
         match self.introspected(found, status, body, now) {
-            Ok(auth) => self.authorize(&ctx, Some(auth), limiter),
+            Ok(auth) => match self.not_revoked(Some(&auth), now) {
+                Ok(()) => self.authorize(&ctx, Some(auth), limiter),
+                Err(r) => self.refuse(&ctx, r, limiter),
+            },
             Err(e) => self.refuse(&ctx, Refusal::by(e, INTROSPECTION), limiter),
         }
     }

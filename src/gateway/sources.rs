@@ -13,6 +13,7 @@ use crate::apikey::{Environment, ImportedFormat, KeyPrefix, KeyPrefixes, KeyStor
 use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
 use crate::oauth::discovery::ProviderMetadata;
+use crate::revoked_tokens::RevokedTokens;
 use crate::schedule::Timing;
 use crate::verify::{self, Verifier};
 
@@ -23,6 +24,7 @@ pub enum SourceId {
     Jwks(String),
     Discovery(String),
     KeyStore,
+    RevokedTokens,
 }
 
 impl fmt::Display for SourceId {
@@ -31,6 +33,7 @@ impl fmt::Display for SourceId {
             SourceId::Jwks(p) => write!(f, "jwks:{p}"),
             SourceId::Discovery(p) => write!(f, "discovery:{p}"),
             SourceId::KeyStore => f.write_str("keys"),
+            SourceId::RevokedTokens => f.write_str("revoked_tokens"),
         }
     }
 }
@@ -45,6 +48,8 @@ impl FromStr for SourceId {
             Ok(SourceId::Discovery(p.to_owned()))
         } else if s == "keys" {
             Ok(SourceId::KeyStore)
+        } else if s == "revoked_tokens" {
+            Ok(SourceId::RevokedTokens)
         } else {
             Err(AuthError::with_message(
                 ErrorCode::KeysUnavailable,
@@ -141,11 +146,29 @@ fn timing(r: &RemoteSource) -> Timing {
     Timing::from_secs(r.refresh_secs, r.timeout_ms, r.max_stale_secs)
 }
 
+/// The revoked-tokens list, inline or polled.
+#[derive(Debug)]
+pub(super) struct Revocations {
+    list: Option<RevokedTokens>,
+    loaded_at: Option<u64>,
+    remote: Option<RemoteSource>,
+}
+
+impl Revocations {
+    /// The list, if loaded and not older than the source allows: without it no token passes.
+    pub fn usable(&self, now: u64) -> Option<&RevokedTokens> {
+        self.list
+            .as_ref()
+            .filter(|_| usable(self.loaded_at, self.remote.as_ref(), now))
+    }
+}
+
 /// Every key source of a gateway.
 #[derive(Debug)]
 pub(super) struct Sources {
     pub providers: Vec<Provider>,
     pub api_keys: Option<ApiKeys>,
+    pub revocations: Option<Revocations>,
 }
 
 /// What feeding a document changed.
@@ -228,9 +251,25 @@ impl Sources {
                 })
             }
         };
+        let revocations = match &config.revoked_tokens {
+            None => None,
+            Some(KeyStoreSource::Inline(doc)) => Some(Revocations {
+                list: Some(RevokedTokens::from_json(&doc.to_string()).map_err(|e| {
+                    config_error(format!("revoked_tokens.inline: {}", e.message()))
+                })?),
+                loaded_at: Some(0),
+                remote: None,
+            }),
+            Some(KeyStoreSource::Remote(r)) => Some(Revocations {
+                list: None,
+                loaded_at: None,
+                remote: Some(r.clone()),
+            }),
+        };
         Ok(Sources {
             providers,
             api_keys,
+            revocations,
         })
     }
 
@@ -259,6 +298,17 @@ impl Sources {
             if let Some(r) = &k.remote {
                 let path = r.path.clone().unwrap_or_default();
                 out.push(fetch(SourceId::KeyStore, r, path, k.loaded_at.is_none()));
+            }
+        }
+        if let Some(v) = &self.revocations {
+            if let Some(r) = &v.remote {
+                let path = r.path.clone().unwrap_or_default();
+                out.push(fetch(
+                    SourceId::RevokedTokens,
+                    r,
+                    path,
+                    v.loaded_at.is_none(),
+                ));
             }
         }
         out
@@ -320,6 +370,15 @@ impl Sources {
                     .ok_or_else(|| bad("API keys are not configured"))?;
                 k.store = Some(KeyStore::from_json(text).map_err(|e| bad(e.message()))?);
                 k.loaded_at = Some(now);
+                Ok(Fed::Same)
+            }
+            SourceId::RevokedTokens => {
+                let v = self
+                    .revocations
+                    .as_mut()
+                    .ok_or_else(|| bad("revoked_tokens is not configured"))?;
+                v.list = Some(RevokedTokens::from_json(text).map_err(|e| bad(e.message()))?);
+                v.loaded_at = Some(now);
                 Ok(Fed::Same)
             }
         }

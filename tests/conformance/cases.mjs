@@ -369,6 +369,7 @@ export const groups = [
         provider('disc', discIdp, { jwks: { discovery: remote('docs', docs, '/disc/.well-known/openid-configuration') } }),
       ],
       api_keys: { store: { remote: remote('docs', docs, '/keys.json') } },
+      revoked_tokens: { remote: remote('docs', docs, '/revoked.json') },
       sources: [{ type: 'bearer' }, { type: 'header', name: 'x-api-key' }],
       introspection: {
         endpoint: remote('introspection', introspection, '/oauth/introspect'),
@@ -385,6 +386,8 @@ export const groups = [
       { name: 'a token signed by the discovered JWKS', request: { headers: bearer(discIdp, { sub: 'disc-user' }) }, expect: { status: 200, upstream: { 'x-auth-sub': 'disc-user', 'x-auth-issuer': discIdp.issuer } } },
       { name: 'a key from the remote store', request: { headers: { 'x-api-key': KEYS.plain } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_plain' } } },
       { name: 'a revoked key in the remote store', request: { headers: { 'x-api-key': KEYS.revoked } }, expect: { status: 401, code: 'revoked_api_key' } },
+      { name: 'a valid JWT whose jti is on the polled revoked-tokens list', request: { headers: bearer(remoteIdp, { jti: 'deleted-api-token' }) }, expect: { status: 401, code: 'revoked_token' } },
+      { name: 'a JWT of the same issuer with another jti', request: { headers: bearer(remoteIdp, { jti: 'live-api-token' }) }, expect: { status: 200 } },
       { name: 'an active opaque token', request: { headers: { authorization: 'Bearer opaque-good' } }, expect: { status: 200, upstream: { 'x-auth-sub': 'svc-7', 'x-auth-scopes': 'read:reports', 'x-auth-credential': 'opaque_token' } } },
       { name: 'an active opaque token again (cached)', request: { headers: { authorization: 'Bearer opaque-good' } }, expect: { status: 200, upstream: { 'x-auth-sub': 'svc-7' } } },
       { name: 'an inactive opaque token', request: { headers: { authorization: 'Bearer opaque-revoked' } }, expect: { status: 401, code: 'inactive_token' } },

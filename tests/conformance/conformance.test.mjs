@@ -133,6 +133,7 @@ before(async () => {
     '/disc/.well-known/openid-configuration': { issuer: discIdp.issuer, jwks_uri: `${discIdp.issuer}/disc/jwks` },
     '/disc/jwks': discIdp.jwks,
     '/keys.json': keyStore(),
+    '/revoked.json': { version: 1, jti: ['deleted-api-token'], subjects: [] },
   });
   introspection = http.createServer((req, res) => {
     let body = '';
@@ -181,7 +182,7 @@ const EDGE_CODES = [
   'unsupported_algorithm', 'unknown_key', 'expired_token', 'token_not_yet_valid', 'token_too_old',
   'invalid_issuer', 'invalid_audience', 'invalid_token_type', 'invalid_claim', 'invalid_api_key',
   'revoked_api_key', 'expired_api_key', 'wrong_environment', 'ip_not_allowed', 'insufficient_scope',
-  'access_denied', 'rate_limited', 'keys_unavailable', 'inactive_token',
+  'access_denied', 'rate_limited', 'keys_unavailable', 'inactive_token', 'revoked_token',
 ];
 
 test('the table covers every edge error code and at least 80 cases', () => {
