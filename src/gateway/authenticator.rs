@@ -71,6 +71,9 @@ impl From<AuthError> for Refusal<'_> {
     }
 }
 
+// A value returned once per request and moved at once: boxing would cost an allocation on
+// every decision to save a copy.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Step {
     /// Decided: a credential passed, or none was presented.
     Done(Option<Authenticated>),
