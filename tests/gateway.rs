@@ -1450,3 +1450,67 @@ fn revoked_tokens_are_refused_even_when_cached() {
         .message()
         .starts_with("revoked_tokens.inline"));
 }
+
+/// Guide 002's HS256 tokens carry no `iss`: a provider without an issuer is chosen by its keys
+/// and checks no issuer (said once at start on every host); one with an issuer still refuses a
+/// token without `iss`.
+#[test]
+fn a_provider_without_an_issuer_is_chosen_by_its_keys() {
+    use tokenwarden::gateway::Host;
+    let f = fixture();
+    let hs = SigningKey::generate(Algorithm::HS256, Some("hs-1".into())).unwrap();
+    let gw = Gateway::from_json(
+        &json!({"providers": [
+            {"name": "idp", "issuer": ISS, "jwks": {"inline": {"keys": [f.key.public_jwk()]}}},
+            {"name": "legacy", "algorithms": ["HS256"], "jwks": {"inline": {"keys": [hs.private_jwk()]}}}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    assert!(gw
+        .limitations(Host::Envoy)
+        .iter()
+        .any(|l| l.contains("legacy: no issuer")));
+    let mint = |key: &SigningKey, claims: Value| {
+        key.mint(claims.as_object().unwrap(), None, &Map::new())
+            .unwrap()
+    };
+    let mut rs = MemoryRateStore::default();
+    let ask = |t: &str, rs: &mut MemoryRateStore| {
+        let auth = format!("Bearer {t}");
+        call(&gw, rs, "GET", "/", &[("authorization", &auth)], NOW)
+    };
+    let legacy = mint(
+        &hs,
+        json!({"sub": "u-002", "scope": "read", "iat": NOW, "exp": NOW + 86_400}),
+    );
+    let d = ask(&legacy, &mut rs);
+    assert!(d.allowed, "{:?}", d.error);
+    assert_eq!(d.provider.as_deref(), Some("legacy"));
+    assert_eq!(
+        header(&d.upstream_set, "x-auth-issuer"),
+        None,
+        "no issuer was checked"
+    );
+    let other_iss = mint(
+        &hs,
+        json!({"sub": "u", "iss": "https://anyone", "exp": NOW + 60}),
+    );
+    assert!(
+        ask(&other_iss, &mut rs).allowed,
+        "documented: any issuer signed by its keys"
+    );
+    let forged = mint(
+        &SigningKey::generate(Algorithm::HS256, Some("hs-1".into())).unwrap(),
+        json!({"sub": "u", "exp": NOW + 60}),
+    );
+    assert_eq!(code(&ask(&forged, &mut rs)), "invalid_signature");
+    let no_iss_for_idp = mint(&f.key, json!({"sub": "u", "aud": "api", "exp": NOW + 60}));
+    assert_ne!(code(&ask(&no_iss_for_idp, &mut rs)), "allowed");
+    let disc =
+        json!({"providers": [{"name": "d", "jwks": {"discovery": {"url": "https://x.test"}}}]});
+    assert!(Gateway::from_json(&disc.to_string())
+        .unwrap_err()
+        .message()
+        .contains("providers[0].issuer: required for discovery"));
+}

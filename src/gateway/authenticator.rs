@@ -146,10 +146,30 @@ impl Gateway {
         let iss = crate::json::parse_object(untrusted.payload(), Default::default())
             .ok()
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned));
-        let provider = match (&iss, self.sources.providers.as_slice()) {
-            (Some(iss), ps) => ps.iter().find(|p| &p.cfg.issuer == iss),
-            (None, [only]) => Some(only),
-            (None, _) => None,
+        let providers = self.sources.providers.as_slice();
+        let by_issuer = iss.as_deref().and_then(|iss| {
+            providers
+                .iter()
+                .find(|p| p.cfg.issuer.as_deref() == Some(iss))
+        });
+        let provider = match (by_issuer, &iss, providers) {
+            (Some(p), _, _) => Some(p),
+            (None, None, [only]) => Some(only),
+            // Providers without an issuer are chosen by their keys: the one holding the token's
+            // `kid`, else the first.
+            _ => {
+                let kid = untrusted.header().kid.as_deref();
+                let issuerless = || providers.iter().filter(|p| p.cfg.issuer.is_none());
+                issuerless()
+                    .find(|p| {
+                        p.verifier
+                            .keys()
+                            .keys()
+                            .iter()
+                            .any(|k| k.kid().is_some() && k.kid() == kid)
+                    })
+                    .or_else(|| issuerless().next())
+            }
         }
         .ok_or_else(|| AuthError::new(ErrorCode::InvalidIssuer))?;
         if !provider.has_usable_keys(now) {
@@ -188,7 +208,7 @@ impl Gateway {
             sub,
             jti: verified.jti().map(str::to_owned),
             issued_at: verified.claim("iat").and_then(Value::as_u64),
-            issuer: Some(provider.cfg.issuer.clone()),
+            issuer: provider.cfg.issuer.clone(),
             provider: provider.cfg.name.clone(),
             grant: Grant {
                 roles: strings("roles"),

@@ -202,8 +202,11 @@ fn default_live() -> Vec<Environment> {
 pub struct ProviderConfig {
     /// Used in metrics, logs and fetch ids.
     pub name: String,
-    /// Tokens are routed to the provider whose `issuer` equals their `iss`.
-    pub issuer: String,
+    /// Tokens are routed to the provider whose `issuer` equals their `iss`. Absent: a provider
+    /// selected by its keys that checks no issuer at all (for platforms whose tokens carry no
+    /// `iss`); tokens of any issuer signed by its keys then pass.
+    #[serde(default)]
+    pub issuer: Option<String>,
     #[serde(default)]
     pub audiences: Vec<String>,
     /// Accepted algorithms; empty = what the keys allow.
@@ -553,8 +556,16 @@ impl GatewayConfig {
             if p.name.is_empty() || !names.insert(p.name.as_str()) {
                 return Err(invalid(format!("providers[{i}].name: empty or used twice")));
             }
-            if p.issuer.is_empty() {
-                return Err(invalid(format!("providers[{i}].issuer: required")));
+            match (&p.issuer, &p.jwks) {
+                (Some(iss), _) if iss.is_empty() => {
+                    return Err(invalid(format!("providers[{i}].issuer: empty")));
+                }
+                (None, JwksSource::Discovery(_)) => {
+                    return Err(invalid(format!(
+                        "providers[{i}].issuer: required for discovery"
+                    )));
+                }
+                _ => {}
             }
             for h in p.claim_headers.values() {
                 if !header_name_ok(h) {

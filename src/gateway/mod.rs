@@ -171,6 +171,12 @@ impl Gateway {
                 )
             })
             .collect();
+        for p in self.config.providers.iter().filter(|p| p.issuer.is_none()) {
+            lines.push(format!(
+                "providers {}: no issuer: tokens of any issuer signed by its keys are accepted",
+                p.name
+            ));
+        }
         if let Some(i) = &self.config.introspection {
             if lacks(&i.endpoint.cluster, &i.endpoint.url) {
                 lines.push(format!(
@@ -261,10 +267,9 @@ impl Gateway {
             ));
         }
         match self.sources.feed(&source, body, now)? {
-            Fed::NewKeys { issuer } => {
+            Fed::NewKeys { provider } => {
                 // Tokens verified with the previous keys must be verified again.
-                self.jwt_cache
-                    .retain(|a| a.issuer.as_deref() != Some(issuer.as_str()));
+                self.jwt_cache.retain(|a| a.provider != provider);
                 Ok(None)
             }
             Fed::Same => Ok(None),

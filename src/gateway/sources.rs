@@ -173,8 +173,9 @@ pub(super) struct Sources {
 
 /// What feeding a document changed.
 pub(super) enum Fed {
-    /// The keys changed: tokens verified with the issuer's previous keys must be verified again.
-    NewKeys { issuer: String },
+    /// The keys changed: tokens verified with the provider's previous keys must be verified
+    /// again.
+    NewKeys { provider: String },
     /// Nothing a cached decision depends on changed.
     Same,
     /// A discovery document named the JWKS: fetch it next.
@@ -198,7 +199,7 @@ impl Sources {
             };
             let validation = verify::Validation {
                 algorithms: p.algorithms.clone(),
-                issuers: vec![p.issuer.clone()],
+                issuers: p.issuer.iter().cloned().collect(),
                 audiences: p.audiences.clone(),
                 leeway: p.leeway,
                 typ: p.typ.clone(),
@@ -289,7 +290,10 @@ impl Sources {
                 )),
                 JwksSource::Discovery(r) => match &p.discovered_path {
                     Some(path) => out.push(discovered_jwks(name, r, path.clone(), first)),
-                    None => out.push(discovery(name, r, &p.cfg.issuer, first)),
+                    None => {
+                        let issuer = p.cfg.issuer.as_deref().unwrap_or_default();
+                        out.push(discovery(name, r, issuer, first))
+                    }
                 },
                 JwksSource::Inline(_) => {}
             }
@@ -343,14 +347,15 @@ impl Sources {
                 p.loaded_at = Some(now);
                 p.document = Some(digest);
                 Ok(Fed::NewKeys {
-                    issuer: p.cfg.issuer.clone(),
+                    provider: p.cfg.name.clone(),
                 })
             }
             SourceId::Discovery(name) => {
                 let i = provider(&mut self.providers, name)?;
                 let p = &mut self.providers[i];
-                let meta = ProviderMetadata::parse(200, body, &p.cfg.issuer)
-                    .map_err(|e| bad(e.message()))?;
+                let issuer = p.cfg.issuer.as_deref().unwrap_or_default();
+                let meta =
+                    ProviderMetadata::parse(200, body, issuer).map_err(|e| bad(e.message()))?;
                 let path = meta
                     .jwks_uri
                     .as_deref()

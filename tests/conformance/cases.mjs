@@ -15,7 +15,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { es256Issuer } from '../e2e/lib/jwt.mjs';
+import { es256Issuer, issuerFor } from '../e2e/lib/jwt.mjs';
 
 export const AUD = 'https://api.conformance.test';
 const now = () => Math.floor(Date.now() / 1000);
@@ -25,6 +25,9 @@ export const idp = es256Issuer({ issuer: 'https://idp.conformance.test', kid: 'c
 const stranger = es256Issuer({ issuer: 'https://idp.conformance.test', kid: 'c-unknown' });
 /** Same kid and issuer as `idp`, another key: its signatures do not verify. */
 const forger = es256Issuer({ issuer: 'https://idp.conformance.test', kid: 'c-1' });
+/** HS256 with a shared secret and no issuer in its tokens (shared/reference 002). */
+const legacy = issuerFor('HS256', { kid: 'legacy-1' });
+const legacyForger = issuerFor('HS256', { kid: 'legacy-1' });
 /** A strict provider: typ at+jwt, a required claim, a short maximum lifetime. */
 export const strict = es256Issuer({ issuer: 'https://strict.conformance.test', kid: 's-1' });
 export const remoteIdp = es256Issuer({ issuer: 'https://remote.conformance.test', kid: 'r-1' });
@@ -427,6 +430,23 @@ export const groups = [
       { name: 'forward_token false removes the token', request: { headers: bearer(idp) }, expect: { status: 200, upstream: { authorization: null } } },
       { name: 'a default name no longer configured passes through untouched', request: { headers: { ...bearer(idp, { sub: 'u-8' }), 'x-auth-sub': 'client-value' } }, expect: { status: 200, upstream: { 'x-user': 'u-8', 'x-auth-sub': 'client-value' } } },
       { name: 'a claim that is absent sets no header', request: { headers: { ...bearer(idp), 'x-user-email': 'forged@example.test' } }, expect: { status: 200, upstream: { 'x-user-email': null } } },
+    ],
+  },
+  {
+    // Guide 002's HS256 tokens carry no iss; and a JWS is recognised by shape, also when its
+    // header JSON starts with white space (RFC 7515 allows it).
+    name: 'a provider without an issuer, and a JWS told by its shape',
+    config: () => ({
+      providers: [provider('idp', idp), { name: 'legacy', algorithms: ['HS256'], jwks: { inline: legacy.jwks } }],
+    }),
+    cases: [
+      { name: 'an HS256 token without iss, chosen by its key', request: { headers: { authorization: `Bearer ${legacy.token({ iss: undefined, sub: 'u-002', scope: 'read write' })}` } }, expect: { status: 200, upstream: { 'x-auth-sub': 'u-002', 'x-auth-issuer': null } } },
+      { name: 'an HS256 token signed with another secret', request: { headers: { authorization: `Bearer ${legacyForger.token({ iss: undefined, sub: 'u-002' })}` } }, expect: { status: 401, code: 'invalid_signature' } },
+      {
+        name: 'a header JSON that starts with white space',
+        request: { headers: { authorization: `Bearer ${idp.signRaw(' {"alg":"ES256","kid":"c-1"}', JSON.stringify({ iss: idp.issuer, aud: AUD, sub: 'ws-user', exp: now() + 600 }))}` } },
+        expect: { status: 200, upstream: { 'x-auth-sub': 'ws-user' } },
+      },
     ],
   },
   {
