@@ -1514,3 +1514,65 @@ fn a_provider_without_an_issuer_is_chosen_by_its_keys() {
         .message()
         .contains("providers[0].issuer: required for discovery"));
 }
+
+/// Tenancy and credential kinds per route (GoPie's `/v1/{org}/…`, 001's
+/// `/companies/{company_id}/…`): `bind` ties a path capture to a claim of the credential, and
+/// `credentials` says which kinds (and which providers) a route accepts.
+#[test]
+fn routes_bind_the_tenant_to_the_credential_and_choose_credential_kinds() {
+    let f = fixture();
+    let extra = json!({"policy": {"unmatched": "deny", "rules": [
+        {"name": "org-data", "method": "GET", "path": "/v1/{org}/datasets/{dataset}",
+         "require": ["read:datasets.{dataset}"], "bind": {"org": "org"}, "credentials": ["jwt:idp"]},
+        {"name": "company", "method": "GET", "path": "/companies/{company_id}/datasets",
+         "bind": {"company_id": "companies"}},
+        {"name": "keys-only", "method": "GET", "path": "/keys-only", "credentials": ["api_key"]}
+    ]}});
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let ask = |path: &str, credential: &str, rs: &mut MemoryRateStore| {
+        call(
+            &gw,
+            rs,
+            "GET",
+            path,
+            &[("authorization", credential), XFF],
+            NOW,
+        )
+    };
+    let acme = format!("Bearer {}", token(&f, json!({"org": "acme"})));
+    assert!(ask("/v1/acme/datasets/sales", &acme, &mut rs).allowed);
+    let other = ask("/v1/globex/datasets/sales", &acme, &mut rs);
+    assert_eq!((other.status, code(&other)), (403, "access_denied"));
+    let no_org = format!("Bearer {}", token(&f, json!({"org": null})));
+    assert_eq!(
+        code(&ask("/v1/acme/datasets/sales", &no_org, &mut rs)),
+        "access_denied"
+    );
+    let key = format!("Bearer {}", f.live);
+    assert_eq!(
+        code(&ask("/v1/acme/datasets/sales", &key, &mut rs)),
+        "access_denied",
+        "JWTs of idp only"
+    );
+    assert!(ask("/keys-only", &key, &mut rs).allowed);
+    assert_eq!(code(&ask("/keys-only", &acme, &mut rs)), "access_denied");
+    let member = format!("Bearer {}", token(&f, json!({"companies": ["c-1", 42]})));
+    assert!(ask("/companies/c-1/datasets", &member, &mut rs).allowed);
+    assert!(
+        ask("/companies/42/datasets", &member, &mut rs).allowed,
+        "a number's text"
+    );
+    assert_eq!(
+        code(&ask("/companies/c-2/datasets", &member, &mut rs)),
+        "access_denied"
+    );
+    for bad in [
+        json!({"name": "r", "path": "/x", "bind": {"org": "org"}}),
+        json!({"name": "r", "path": "/x", "credentials": ["cookie"]}),
+        json!({"name": "r", "path": "/x", "anonymous": true, "credentials": ["jwt"]}),
+    ] {
+        let c = config(&f, json!({"policy": {"rules": [bad]}}));
+        assert!(Gateway::from_json(&c.to_string()).is_err(), "{c}");
+    }
+}

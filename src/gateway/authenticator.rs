@@ -39,6 +39,8 @@ pub(super) struct Authenticated {
     pub grant: Grant,
     pub own_limit: Option<RateLimit>,
     pub claim_headers: Vec<(String, String)>,
+    /// The values of the claims route rules bind path captures to (`bind`).
+    pub bound: Vec<(String, Vec<String>)>,
     pub source: SourceConfig,
     pub strip: bool,
 }
@@ -200,6 +202,7 @@ impl Gateway {
         let claim_headers =
             claim_headers(&provider.cfg.claim_headers, |c| verified.claim(c).cloned());
         let sub = verified.sub().map(str::to_owned);
+        let bound = self.bound_values(|c| verified.claim(c).cloned());
         Ok(Authenticated {
             from_cache: false,
             expires_at: verified.exp().unwrap_or(now),
@@ -218,6 +221,7 @@ impl Gateway {
             scopes,
             own_limit: None,
             claim_headers,
+            bound,
             source: found.source.clone(),
             strip: self.config.strip_credential || !provider.cfg.forward_token,
         })
@@ -259,6 +263,7 @@ impl Gateway {
             grant,
             own_limit: record.rate_limit,
             claim_headers: Vec::new(),
+            bound: Vec::new(),
             source: found.source.clone(),
             strip: self.config.strip_credential,
         })
@@ -288,6 +293,30 @@ impl Gateway {
             .call(token)
             .map(Step::Introspect)
             .map_err(|e| Refusal::by(e, INTROSPECTION))
+    }
+
+    /// The values of every claim a route rule binds a capture to: a string, the strings of an
+    /// array, or a number's text.
+    fn bound_values(&self, get: impl Fn(&str) -> Option<Value>) -> Vec<(String, Vec<String>)> {
+        self.bound_claims
+            .iter()
+            .filter_map(|claim| {
+                let values = match get(claim)? {
+                    Value::String(s) => vec![s],
+                    Value::Array(a) => a
+                        .into_iter()
+                        .filter_map(|v| match v {
+                            Value::String(s) => Some(s),
+                            Value::Number(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                    Value::Number(n) => vec![n.to_string()],
+                    _ => return None,
+                };
+                Some((claim.clone(), values))
+            })
+            .collect()
     }
 
     /// A token on the revoked-tokens list is refused (checked on every request, cached or not);
@@ -361,7 +390,8 @@ impl Gateway {
                     "aud" => Some(Value::from(i.aud.clone())),
                     other => i.extra.get(other).cloned(),
                 };
-                let headers = claim_headers(&settings.claim_headers, member);
+                let headers = claim_headers(&settings.claim_headers, &member);
+                let bound = self.bound_values(&member);
                 let auth = Authenticated {
                     from_cache: false,
                     expires_at: i.exp.unwrap_or(u64::MAX),
@@ -376,6 +406,7 @@ impl Gateway {
                     grant: Grant::from_scopes(i.scopes()),
                     own_limit: None,
                     claim_headers: headers,
+                    bound,
                     source: found.source.clone(),
                     strip: self.config.strip_credential,
                 };

@@ -82,6 +82,8 @@ pub struct Gateway {
     limits: Vec<(Option<String>, RateLimit)>,
     failed_attempts: Option<RateLimit>,
     removed_headers: Vec<String>,
+    /// The claims route rules bind path captures to, read from each credential.
+    bound_claims: Vec<String>,
     catalogue: ErrorCatalogue,
     jwt_cache: cache::CredentialCache<Authenticated>,
     introspection_cache: cache::CredentialCache<Result<Authenticated, AuthError>>,
@@ -102,6 +104,12 @@ impl Gateway {
             .transpose()?;
         let sources = Sources::new(&config)?;
         let catalogue = ErrorCatalogue::new(&config.errors)?;
+        let mut bound_claims: Vec<String> = policy
+            .iter()
+            .flat_map(|p| p.bound_claims().map(str::to_owned))
+            .collect();
+        bound_claims.sort();
+        bound_claims.dedup();
         let introspector = config
             .introspection
             .as_ref()
@@ -131,6 +139,7 @@ impl Gateway {
             sources,
             policy,
             removed_headers,
+            bound_claims,
             catalogue,
             config,
         })
@@ -359,6 +368,11 @@ impl Gateway {
             Ok(d) => d,
             Err(e) => return ctx.deny(e, auth.as_ref()),
         };
+        if let (Some(p), Some(a), Some(rule)) = (&self.policy, &auth, route.rule.as_deref()) {
+            if let Err(e) = credential_fits_route(p, rule, a, &route) {
+                return ctx.deny(e, auth.as_ref());
+            }
+        }
         let mut headers = Vec::new();
         if let Some(a) = &auth {
             for (key, limit) in self.applicable_limits(a, route.rule.as_deref()) {
@@ -403,6 +417,46 @@ impl Gateway {
         }
         out
     }
+}
+
+/// A rule's `credentials` (which kinds it accepts) and `bind` (path captures that must equal a
+/// claim of the credential: the tenant in the path is the credential's own).
+fn credential_fits_route(
+    policy: &policy::Policy,
+    rule: &str,
+    a: &Authenticated,
+    route: &policy::RouteMatch,
+) -> Result<(), AuthError> {
+    use crate::audit::CredentialKind;
+    let (kinds, bind) = policy.credential_rules(rule);
+    let accepts = |k: &String| match (k.as_str(), a.kind) {
+        ("api_key", CredentialKind::ApiKey)
+        | ("jwt", CredentialKind::Jwt)
+        | ("opaque_token", CredentialKind::OpaqueToken) => true,
+        (k, CredentialKind::Jwt) => k.strip_prefix("jwt:") == Some(a.provider.as_str()),
+        _ => false,
+    };
+    if !kinds.is_empty() && !kinds.iter().any(accepts) {
+        return Err(AuthError::with_message(
+            ErrorCode::AccessDenied,
+            format!("rule '{rule}' does not accept this kind of credential"),
+        ));
+    }
+    for (capture, claim) in bind {
+        let wanted = route.captures.get(capture);
+        let held = a
+            .bound
+            .iter()
+            .find(|(c, _)| c == claim)
+            .is_some_and(|(_, values)| wanted.is_some_and(|w| values.contains(w)));
+        if !held {
+            return Err(AuthError::with_message(
+                ErrorCode::AccessDenied,
+                format!("rule '{rule}': the credential is not for this {capture}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The log line a fetch's outcome deserves: once when an outage starts, once when it ends.

@@ -168,6 +168,24 @@ impl Policy {
         &self.roles
     }
 
+    /// What rule `name` asks of the credential beyond permissions: the kinds it accepts
+    /// (empty: any) and the path captures bound to claims.
+    pub fn credential_rules(&self, name: &str) -> (&[String], &[(String, String)]) {
+        self.rules
+            .iter()
+            .find(|r| r.name == name)
+            .map_or((&[], &[]), |r| {
+                (r.credentials.as_slice(), r.bind.as_slice())
+            })
+    }
+
+    /// Every claim some rule binds a path capture to.
+    pub fn bound_claims(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .iter()
+            .flat_map(|r| r.bind.iter().map(|(_, claim)| claim.as_str()))
+    }
+
     /// Decides a request from an authenticated credential.
     ///
     /// Refusals: `invalid_request` for a malformed method or path, `access_denied` for an

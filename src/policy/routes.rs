@@ -39,6 +39,14 @@ pub struct RuleConfig {
     pub require: Vec<String>,
     #[serde(default)]
     pub anonymous: bool,
+    /// Credentials this route accepts: `api_key`, `jwt`, `opaque_token` or `jwt:<provider>`;
+    /// empty: any.
+    #[serde(default)]
+    pub credentials: Vec<String>,
+    /// Path capture → claim of the credential that must equal it (or, for an array claim, hold
+    /// it): ties a tenant in the path (`/v1/{org}/…`) to the credential.
+    #[serde(default)]
+    pub bind: BTreeMap<String, String>,
 }
 
 fn any_method() -> String {
@@ -80,6 +88,8 @@ pub(super) struct Rule {
     rest: Option<String>,
     require: Vec<Vec<Part>>,
     pub(super) anonymous: bool,
+    pub(super) credentials: Vec<String>,
+    pub(super) bind: Vec<(String, String)>,
 }
 
 impl Rule {
@@ -296,6 +306,25 @@ pub(super) fn compile_rule(config: &RuleConfig) -> Result<Rule, String> {
         .iter()
         .map(|t| compile_template(t, &segments, rest.as_deref()))
         .collect::<Result<_, _>>()?;
+    for c in &config.credentials {
+        let known = matches!(c.as_str(), "api_key" | "jwt" | "opaque_token")
+            || c.strip_prefix("jwt:").is_some_and(|p| !p.is_empty());
+        if !known {
+            return Err("credentials: api_key, jwt, opaque_token or jwt:<provider>".into());
+        }
+    }
+    let captured = |name: &str| {
+        segments
+            .iter()
+            .any(|s| matches!(s, Segment::Capture(c) if c == name))
+            || rest.as_deref() == Some(name)
+    };
+    if config.bind.keys().any(|c| !captured(c)) {
+        return Err("bind: every key must be a capture of the rule's path".into());
+    }
+    if config.anonymous && (!config.credentials.is_empty() || !config.bind.is_empty()) {
+        return Err("an anonymous rule cannot restrict credentials".into());
+    }
     Ok(Rule {
         name: config.name.clone(),
         method,
@@ -303,6 +332,8 @@ pub(super) fn compile_rule(config: &RuleConfig) -> Result<Rule, String> {
         rest,
         require,
         anonymous: config.anonymous,
+        credentials: config.credentials.clone(),
+        bind: config.bind.clone().into_iter().collect(),
     })
 }
 

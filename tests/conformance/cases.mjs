@@ -450,6 +450,32 @@ export const groups = [
     ],
   },
   {
+    // GoPie's /v1/{org}/… and 001's /companies/{company_id}/…: the tenant in the path must be
+    // the credential's own; some routes take only one kind of credential.
+    name: 'tenancy and credential kinds per route',
+    config: () => ({
+      providers: [provider('idp', idp)],
+      api_keys: { store: { inline: keyStore() } },
+      policy: {
+        unmatched: 'deny',
+        rules: [
+          { name: 'org-data', method: 'GET', path: '/v1/{org}/datasets/{dataset}', require: ['read:datasets.{dataset}'], bind: { org: 'org' }, credentials: ['jwt:idp'] },
+          { name: 'company', method: 'GET', path: '/companies/{company_id}/datasets/', bind: { company_id: 'company_id' } },
+          { name: 'keys-only', method: 'GET', path: '/v1/usage', credentials: ['api_key'] },
+        ],
+      },
+    }),
+    cases: [
+      { name: "a token for the path's organisation", request: { path: '/v1/acme/datasets/sales', headers: bearer(idp, { org: 'acme', scope: 'read:datasets.sales' }) }, expect: { status: 200, upstream: { 'x-auth-rule': 'org-data' } } },
+      { name: 'a token of another organisation', request: { path: '/v1/globex/datasets/sales', headers: bearer(idp, { org: 'acme', scope: 'read:datasets.sales' }) }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'a company-scoped token on its company', request: { path: '/companies/c-7/datasets/', headers: bearer(idp, { company_id: 'c-7' }) }, expect: { status: 200 } },
+      { name: 'a company-scoped token on another company', request: { path: '/companies/c-8/datasets/', headers: bearer(idp, { company_id: 'c-7' }) }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'an API key on a JWT-only route', request: { path: '/v1/acme/datasets/sales', headers: { authorization: `Bearer ${KEYS.plain}` } }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'an API key on a keys-only route', request: { path: '/v1/usage', headers: { authorization: `Bearer ${KEYS.plain}` } }, expect: { status: 200 } },
+      { name: 'a JWT on a keys-only route', request: { path: '/v1/usage', headers: bearer(idp) }, expect: { status: 403, code: 'access_denied' } },
+    ],
+  },
+  {
     name: 'keys a platform issued before tokenwarden',
     config: () => ({
       api_keys: {
