@@ -390,8 +390,8 @@ impl Gateway {
                     "aud" => Some(Value::from(i.aud.clone())),
                     other => i.extra.get(other).cloned(),
                 };
-                let headers = claim_headers(&settings.claim_headers, &member);
-                let bound = self.bound_values(&member);
+                let headers = claim_headers(&settings.claim_headers, member);
+                let bound = self.bound_values(member);
                 let auth = Authenticated {
                     from_cache: false,
                     expires_at: i.exp.unwrap_or(u64::MAX),

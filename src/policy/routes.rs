@@ -714,7 +714,7 @@ mod tests {
             let config = PolicyConfig {
                 default_roles: false,
                 roles: BTreeMap::new(),
-                rules: vec![RuleConfig { name, method, path, require: vec![require], anonymous: false }],
+                rules: vec![RuleConfig { name, method, path, require: vec![require], anonymous: false, credentials: vec![], bind: Default::default() }],
                 unmatched: Unmatched::Deny,
             };
             if let Ok(p) = Policy::new(&config) {
