@@ -443,7 +443,8 @@ mod tests {
             let status = c.status();
             assert!([400, 401, 403, 429, 502, 503].contains(&status), "{c}");
         }
-        assert_eq!(seen.len(), 32);
+        assert_eq!(seen.len(), ErrorCode::ALL.len());
+        assert_eq!(seen.len(), 33);
     }
 
     #[test]
