@@ -32,6 +32,7 @@ fn main() {
     let new_key = NewKey {
         name: "bench".into(),
         permissions: vec!["*".into()],
+        denied: vec![],
         datasets: vec![],
         expires_at: None,
         allowed_ips: vec![],

@@ -1576,3 +1576,92 @@ fn routes_bind_the_tenant_to_the_credential_and_choose_credential_kinds() {
         assert!(Gateway::from_json(&c.to_string()).is_err(), "{c}");
     }
 }
+
+/// GoPie's `denied_operations` travel with the credential: a deny list on a key record, and one
+/// from a configured JWT claim, beat every scope (a malformed list fails closed).
+#[test]
+fn deny_lists_travel_with_the_credential() {
+    let f = fixture();
+    let mut store = KeyStore::new();
+    let denied_key = store
+        .create(
+            &KeyPrefix::standard(KeyType::Secret, Environment::Live),
+            NewKey {
+                name: "no-deletes".into(),
+                denied: vec!["delete:*".into(), "write:sensitive_data".into()],
+                ..NewKey::default()
+            },
+            NOW - 10,
+        )
+        .unwrap();
+    let store: Value = serde_json::from_str(&store.to_json().unwrap()).unwrap();
+    let extra = json!({
+        "api_keys": {"store": {"inline": store}},
+        "providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"], "denied_claim": "denied_operations",
+            "jwks": {"inline": {"keys": [f.key.public_jwk()]}}}],
+        "policy": {"unmatched": "deny", "rules": [
+            {"name": "delete", "method": "DELETE", "path": "/v1/datasets/{dataset}", "require": ["delete:datasets.{dataset}"]},
+            {"name": "read", "method": "GET", "path": "/v1/datasets/{dataset}", "require": ["read:datasets.{dataset}"]},
+            {"name": "sensitive", "method": "POST", "path": "/v1/sensitive", "require": ["write:sensitive_data"]}
+        ]}
+    });
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let ask = |method: &str, path: &str, credential: &str, rs: &mut MemoryRateStore| {
+        code(&call(
+            &gw,
+            rs,
+            method,
+            path,
+            &[("authorization", credential), XFF],
+            NOW,
+        ))
+    };
+    let key = format!("Bearer {}", denied_key.secret);
+    assert_eq!(
+        ask("GET", "/v1/datasets/sales", &key, &mut rs),
+        "allowed",
+        "sk keys grant *"
+    );
+    assert_eq!(
+        ask("DELETE", "/v1/datasets/sales", &key, &mut rs),
+        "access_denied"
+    );
+    assert_eq!(ask("POST", "/v1/sensitive", &key, &mut rs), "access_denied");
+    let jwt = |denied: Value| {
+        format!(
+            "Bearer {}",
+            token(
+                &f,
+                json!({"scope": "read:datasets delete:datasets write:sensitive_data", "denied_operations": denied})
+            )
+        )
+    };
+    let list = jwt(json!(["delete:*", "write:sensitive_data"]));
+    assert_eq!(ask("GET", "/v1/datasets/sales", &list, &mut rs), "allowed");
+    assert_eq!(
+        ask("DELETE", "/v1/datasets/sales", &list, &mut rs),
+        "access_denied"
+    );
+    assert_eq!(
+        ask("POST", "/v1/sensitive", &list, &mut rs),
+        "access_denied"
+    );
+    let text = jwt(json!("delete:*"));
+    assert_eq!(
+        ask("DELETE", "/v1/datasets/sales", &text, &mut rs),
+        "access_denied"
+    );
+    assert_eq!(ask("POST", "/v1/sensitive", &text, &mut rs), "allowed");
+    let malformed = jwt(json!(["delete:*", 7]));
+    assert_eq!(
+        ask("GET", "/v1/datasets/sales", &malformed, &mut rs),
+        "access_denied",
+        "fail closed"
+    );
+    let none = jwt(Value::Null);
+    assert_eq!(
+        ask("DELETE", "/v1/datasets/sales", &none, &mut rs),
+        "allowed"
+    );
+}

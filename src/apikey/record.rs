@@ -34,6 +34,10 @@ pub struct KeyRecord {
     pub hash: String,
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Permissions this key may never use, whatever it or its roles grant (GoPie's
+    /// `denied_operations`: `delete:*`, `write:sensitive_data`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
     /// Datasets the key may touch; empty means all.
     #[serde(default)]
     pub datasets: Vec<String>,
@@ -98,6 +102,7 @@ impl KeyRecord {
             datasets: self.datasets.clone(),
             ..Grant::from_scopes(self.effective_permissions().iter().map(String::as_str))
         }
+        .with_denied(self.denied.iter().map(String::as_str))
     }
 
     pub(super) fn is_expired(&self, now: u64) -> bool {
@@ -121,6 +126,8 @@ pub(super) struct StoredRecord {
     pub(super) hash: String,
     #[serde(default)]
     pub(super) permissions: Vec<String>,
+    #[serde(default)]
+    pub(super) denied: Vec<String>,
     #[serde(default)]
     pub(super) datasets: Vec<String>,
     #[serde(default)]
@@ -178,7 +185,7 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
     if !is_display_prefix(&record.display_prefix, record.key_type, record.environment) {
         return Err(fail(
             "display_prefix",
-            "must be the key prefix followed by 4 base62 characters",
+            "must be the key prefix followed by 4 base62 characters (or *)",
         ));
     }
     let digest = parse_hash(&record.hash).ok_or_else(|| {
@@ -191,6 +198,11 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
         permission
             .parse::<Permission>()
             .map_err(|e| fail("permissions", e.message()))?;
+    }
+    for permission in &record.denied {
+        permission
+            .parse::<Permission>()
+            .map_err(|e| fail("denied", e.message()))?;
     }
     if record.datasets.iter().any(|d| !is_label(d)) {
         return Err(fail(
@@ -233,6 +245,7 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
         display_prefix,
         hash,
         permissions,
+        denied,
         datasets,
         expires_at,
         revoked,
@@ -252,6 +265,7 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
             display_prefix,
             hash,
             permissions,
+            denied,
             datasets,
             expires_at,
             revoked,

@@ -28,6 +28,8 @@ const STORE_VERSION: u32 = 1;
 pub struct NewKey {
     pub name: String,
     pub permissions: Vec<String>,
+    /// Permissions the key may never use.
+    pub denied: Vec<String>,
     pub datasets: Vec<String>,
     pub expires_at: Option<u64>,
     pub allowed_ips: Vec<String>,
@@ -205,6 +207,7 @@ impl KeyStore {
             display_prefix: parsed.display_prefix().to_owned(),
             hash: hash_key(&secret),
             permissions: spec.permissions,
+            denied: spec.denied,
             datasets: spec.datasets,
             expires_at: spec.expires_at,
             revoked: false,
@@ -260,6 +263,7 @@ impl KeyStore {
             display_prefix: format!("{}{head}", prefix.as_str()),
             hash,
             permissions: spec.permissions,
+            denied: spec.denied,
             datasets: spec.datasets,
             expires_at: spec.expires_at,
             revoked: false,
@@ -304,6 +308,7 @@ impl KeyStore {
         let spec = NewKey {
             name: old.name,
             permissions: old.permissions,
+            denied: old.denied,
             datasets: old.datasets,
             expires_at: old.expires_at,
             allowed_ips: old.allowed_ips,
@@ -810,6 +815,7 @@ mod tests {
         let spec = NewKey {
             name: "etl".into(),
             permissions: vec!["read:datasets".into()],
+            denied: vec![],
             datasets: vec!["sales".into()],
             allowed_ips: vec!["203.0.113.0/24".into()],
             rate_limit: Some("10/s".into()),

@@ -213,11 +213,18 @@ impl Gateway {
             issued_at: verified.claim("iat").and_then(Value::as_u64),
             issuer: provider.cfg.issuer.clone(),
             provider: provider.cfg.name.clone(),
-            grant: Grant {
-                roles: strings("roles"),
-                datasets: strings("datasets"),
-                ..Grant::from_scopes(scopes.iter().map(String::as_str))
-            },
+            grant: denied_by_claim(
+                Grant {
+                    roles: strings("roles"),
+                    datasets: strings("datasets"),
+                    ..Grant::from_scopes(scopes.iter().map(String::as_str))
+                },
+                provider
+                    .cfg
+                    .denied_claim
+                    .as_deref()
+                    .and_then(|c| verified.claim(c)),
+            ),
             scopes,
             own_limit: None,
             claim_headers,
@@ -436,6 +443,23 @@ impl Gateway {
                 "the introspection endpoint did not answer",
             )),
         }
+    }
+}
+
+/// A grant with the deny list a token carries: a space-separated string or an array of
+/// permissions. Anything else there (a number, a non-string element) denies every rule that
+/// requires a permission: what it meant to deny is unknown (fail closed).
+fn denied_by_claim(grant: Grant, claim: Option<&Value>) -> Grant {
+    match claim {
+        None => grant,
+        Some(Value::String(s)) => grant.with_denied(s.split_ascii_whitespace()),
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+            grant.with_denied(a.iter().filter_map(Value::as_str))
+        }
+        Some(_) => Grant {
+            denied_unparsable: true,
+            ..grant
+        },
     }
 }
 

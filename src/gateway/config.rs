@@ -227,6 +227,10 @@ pub struct ProviderConfig {
     /// Keep the token in the upstream request.
     #[serde(default = "yes")]
     pub forward_token: bool,
+    /// A claim listing permissions the token may never use (GoPie's `denied_operations`), as a
+    /// space-separated string or an array; they beat every scope and role.
+    #[serde(default)]
+    pub denied_claim: Option<String>,
 }
 
 /// Where a provider's keys come from.

@@ -454,7 +454,7 @@ export const groups = [
     // the credential's own; some routes take only one kind of credential.
     name: 'tenancy and credential kinds per route',
     config: () => ({
-      providers: [provider('idp', idp)],
+      providers: [provider('idp', idp, { denied_claim: 'denied_operations' })],
       api_keys: { store: { inline: keyStore() } },
       policy: {
         unmatched: 'deny',
@@ -462,6 +462,7 @@ export const groups = [
           { name: 'org-data', method: 'GET', path: '/v1/{org}/datasets/{dataset}', require: ['read:datasets.{dataset}'], bind: { org: 'org' }, credentials: ['jwt:idp'] },
           { name: 'company', method: 'GET', path: '/companies/{company_id}/datasets/', bind: { company_id: 'company_id' } },
           { name: 'keys-only', method: 'GET', path: '/v1/usage', credentials: ['api_key'] },
+          { name: 'org-delete', method: 'DELETE', path: '/v1/{org}/datasets/{dataset}', require: ['delete:datasets.{dataset}'], bind: { org: 'org' } },
         ],
       },
     }),
@@ -473,6 +474,8 @@ export const groups = [
       { name: 'an API key on a JWT-only route', request: { path: '/v1/acme/datasets/sales', headers: { authorization: `Bearer ${KEYS.plain}` } }, expect: { status: 403, code: 'access_denied' } },
       { name: 'an API key on a keys-only route', request: { path: '/v1/usage', headers: { authorization: `Bearer ${KEYS.plain}` } }, expect: { status: 200 } },
       { name: 'a JWT on a keys-only route', request: { path: '/v1/usage', headers: bearer(idp) }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'a delete scope without a deny list', request: { method: 'DELETE', path: '/v1/acme/datasets/sales', headers: bearer(idp, { org: 'acme', scope: 'delete:datasets' }) }, expect: { status: 200 } },
+      { name: "the token's denied_operations beat its scope", request: { method: 'DELETE', path: '/v1/acme/datasets/sales', headers: bearer(idp, { org: 'acme', scope: 'delete:datasets', denied_operations: ['delete:*', 'write:sensitive_data'] }) }, expect: { status: 403, code: 'access_denied' } },
     ],
   },
   {

@@ -86,6 +86,7 @@ fn import(raw: &[String]) -> Result<Outcome, Usage> {
             "env",
             "name",
             "permissions",
+            "denied",
             "datasets",
             "rate-limit",
             "expires",
@@ -135,6 +136,7 @@ fn import(raw: &[String]) -> Result<Outcome, Usage> {
         let spec = NewKey {
             name: name.to_owned(),
             permissions: a.list("permissions"),
+            denied: a.list("denied"),
             datasets: a.list("datasets"),
             expires_at,
             allowed_ips: a.list("allowed-ips"),
@@ -166,6 +168,7 @@ fn create(raw: &[String]) -> Result<Outcome, Usage> {
             "env",
             "name",
             "permissions",
+            "denied",
             "datasets",
             "rate-limit",
             "expires",
@@ -194,6 +197,7 @@ fn create(raw: &[String]) -> Result<Outcome, Usage> {
     let spec = NewKey {
         name: a.require("name")?.to_owned(),
         permissions: a.list("permissions"),
+        denied: a.list("denied"),
         datasets: a.list("datasets"),
         expires_at,
         allowed_ips: a.list("allowed-ips"),

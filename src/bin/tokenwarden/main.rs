@@ -27,7 +27,7 @@ pub enum Outcome {
 }
 
 const USAGE: &str = "usage:
-  tokenwarden keys create --type sk|pk|rk --env live|test --name NAME [--permissions a,b]
+  tokenwarden keys create --type sk|pk|rk --env live|test --name NAME [--permissions a,b] [--denied c,d]
                           [--datasets x,y] [--rate-limit 1000/hour] [--expires 90d]
                           [--allowed-ips CIDR,...] [--prefix PREFIX] --store keys.json
   tokenwarden keys import --type sk|pk|rk --env live|test --name NAME [--prefix PREFIX]
