@@ -200,23 +200,9 @@ impl KeyStore {
     ) -> Result<CreatedKey, AuthError> {
         let (secret, parsed) = generate(prefix)?;
         let stored = StoredRecord {
-            id: self.fresh_id()?,
-            name: spec.name,
-            key_type: parsed.key_type(),
-            environment: parsed.environment(),
             display_prefix: parsed.display_prefix().to_owned(),
-            hash: hash_key(&secret),
-            permissions: spec.permissions,
-            denied: spec.denied,
-            datasets: spec.datasets,
-            expires_at: spec.expires_at,
-            revoked: false,
-            revoked_at: None,
-            allowed_ips: spec.allowed_ips,
-            rate_limit: spec.rate_limit,
-            created_at: now,
             rotated_from,
-            roles: spec.roles,
+            ..self.new_record(prefix, spec, hash_key(&secret), now)?
         };
         let record = self.insert(stored)?.clone();
         Ok(CreatedKey { secret, record })
@@ -256,11 +242,26 @@ impl KeyStore {
             return Err(invalid_config("this key is already in the store"));
         }
         let stored = StoredRecord {
+            display_prefix: format!("{}{head}", prefix.as_str()),
+            ..self.new_record(prefix, spec, hash, now)?
+        };
+        self.insert(stored)
+    }
+
+    /// A fresh record of `spec` under `prefix` with `hash`, not yet checked (`insert` does).
+    fn new_record(
+        &self,
+        prefix: &KeyPrefix,
+        spec: NewKey,
+        hash: String,
+        now: u64,
+    ) -> Result<StoredRecord, AuthError> {
+        Ok(StoredRecord {
             id: self.fresh_id()?,
             name: spec.name,
             key_type: prefix.key_type(),
             environment: prefix.environment(),
-            display_prefix: format!("{}{head}", prefix.as_str()),
+            display_prefix: prefix.as_str().to_owned(),
             hash,
             permissions: spec.permissions,
             denied: spec.denied,
@@ -273,8 +274,7 @@ impl KeyStore {
             created_at: now,
             rotated_from: None,
             roles: spec.roles,
-        };
-        self.insert(stored)
+        })
     }
 
     /// Revokes a key at `now`. Revoking twice keeps the first `revoked_at`.

@@ -75,117 +75,34 @@ pub fn run(raw: &[String]) -> Result<Outcome, Usage> {
     }
 }
 
-/// `keys import`: a platform's existing keys (one per line: the key, or with `--hashes` the
-/// `sha256:<hex>` it kept) become records, so customers keep their keys. Every line is checked
-/// before the store is written; a refused line names its number, never its content.
-fn import(raw: &[String]) -> Result<Outcome, Usage> {
-    let a = Args::parse(
-        raw,
-        &[
-            "type",
-            "env",
-            "name",
-            "permissions",
-            "denied",
-            "datasets",
-            "rate-limit",
-            "expires",
-            "allowed-ips",
-            "roles",
-            "prefix",
-            "store",
-            "now",
-            "keys",
-            "hashes",
-        ],
-    )?;
-    let path = a.require("store")?;
-    let (kt, env) = (
-        key_type(a.require("type")?)?,
-        environment(a.require("env")?)?,
-    );
-    let prefix = match a.get("prefix") {
-        Some(p) => store_or_refuse!(KeyPrefix::new(p, kt, env)),
-        None => KeyPrefix::standard(kt, env),
-    };
-    let (file, hashes) = match (a.get("keys"), a.get("hashes")) {
-        (Some(f), None) => (f, false),
-        (None, Some(f)) => (f, true),
-        _ => return Err(Usage("give one of --keys FILE or --hashes FILE".into())),
-    };
-    let text = std::fs::read_to_string(file).map_err(|e| Usage(format!("{file}: {e}")))?;
-    let now = a.u64("now")?.unwrap_or_else(now);
-    let expires_at = a
-        .get("expires")
-        .map(duration)
-        .transpose()?
-        .map(|d| now.saturating_add(d));
-    let name = a.require("name")?;
-    let mut store = store_or_refuse!(load(path)?);
-    let mut imported = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let key = if hashes {
-            ImportedKey::Hash(line)
-        } else {
-            ImportedKey::Plaintext(line)
-        };
-        let spec = NewKey {
-            name: name.to_owned(),
-            permissions: a.list("permissions"),
-            denied: a.list("denied"),
-            datasets: a.list("datasets"),
-            expires_at,
-            allowed_ips: a.list("allowed-ips"),
-            rate_limit: a.get("rate-limit").map(str::to_owned),
-            roles: a.list("roles"),
-        };
-        match store.import(&prefix, key, spec, now) {
-            Ok(record) => imported.push(public_view(record)),
-            Err(e) => {
-                let message = format!("{file} line {}: {}", n + 1, e.message());
-                return Ok(Outcome::Refused(tokenwarden::AuthError::with_message(
-                    e.code(),
-                    message,
-                )));
-            }
-        }
-    }
-    if let Some(e) = save(path, &store)? {
-        return Ok(Outcome::Refused(e));
-    }
-    Ok(Outcome::Ok(json!({ "imported": imported })))
-}
+/// The options `create` and `import` share: where the store is, which prefix, and the record.
+const SPEC_FLAGS: [&str; 13] = [
+    "type",
+    "env",
+    "name",
+    "permissions",
+    "denied",
+    "datasets",
+    "rate-limit",
+    "expires",
+    "allowed-ips",
+    "roles",
+    "prefix",
+    "store",
+    "now",
+];
 
-fn create(raw: &[String]) -> Result<Outcome, Usage> {
-    let a = Args::parse(
-        raw,
-        &[
-            "type",
-            "env",
-            "name",
-            "permissions",
-            "denied",
-            "datasets",
-            "rate-limit",
-            "expires",
-            "allowed-ips",
-            "roles",
-            "prefix",
-            "store",
-            "now",
-        ],
-    )?;
-    let path = a.require("store")?;
+/// A new record's settings from the shared options, with its prefix and the time.
+fn spec(a: &Args) -> Result<Result<(KeyPrefix, NewKey, u64), tokenwarden::AuthError>, Usage> {
     let (kt, env) = (
         key_type(a.require("type")?)?,
         environment(a.require("env")?)?,
     );
     let prefix = match a.get("prefix") {
-        Some(p) => store_or_refuse!(KeyPrefix::new(p, kt, env)),
+        Some(p) => match KeyPrefix::new(p, kt, env) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        },
         None => KeyPrefix::standard(kt, env),
     };
     let now = a.u64("now")?.unwrap_or_else(now);
@@ -204,6 +121,60 @@ fn create(raw: &[String]) -> Result<Outcome, Usage> {
         rate_limit: a.get("rate-limit").map(str::to_owned),
         roles: a.list("roles"),
     };
+    Ok(Ok((prefix, spec, now)))
+}
+
+/// `keys import`: a platform's existing keys (one per line: the key, or with `--hashes` the
+/// `sha256:<hex>` it kept) become records, so customers keep their keys. Every line is checked
+/// before the store is written; a refused line names its number, never its content.
+fn import(raw: &[String]) -> Result<Outcome, Usage> {
+    let flags: Vec<&str> = SPEC_FLAGS
+        .iter()
+        .copied()
+        .chain(["keys", "hashes"])
+        .collect();
+    let a = Args::parse(raw, &flags)?;
+    let path = a.require("store")?;
+    let (prefix, spec, now) = store_or_refuse!(spec(&a)?);
+    let (file, hashes) = match (a.get("keys"), a.get("hashes")) {
+        (Some(f), None) => (f, false),
+        (None, Some(f)) => (f, true),
+        _ => return Err(Usage("give one of --keys FILE or --hashes FILE".into())),
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| Usage(format!("{file}: {e}")))?;
+    let mut store = store_or_refuse!(load(path)?);
+    let mut imported = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = if hashes {
+            ImportedKey::Hash(line)
+        } else {
+            ImportedKey::Plaintext(line)
+        };
+        match store.import(&prefix, key, spec.clone(), now) {
+            Ok(record) => imported.push(public_view(record)),
+            Err(e) => {
+                let message = format!("{file} line {}: {}", n + 1, e.message());
+                return Ok(Outcome::Refused(tokenwarden::AuthError::with_message(
+                    e.code(),
+                    message,
+                )));
+            }
+        }
+    }
+    if let Some(e) = save(path, &store)? {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Ok(json!({ "imported": imported })))
+}
+
+fn create(raw: &[String]) -> Result<Outcome, Usage> {
+    let a = Args::parse(raw, &SPEC_FLAGS)?;
+    let path = a.require("store")?;
+    let (prefix, spec, now) = store_or_refuse!(spec(&a)?);
     let mut store = store_or_refuse!(load(path)?);
     let created = store_or_refuse!(store.create(&prefix, spec, now));
     if let Some(e) = save(path, &store)? {
