@@ -32,12 +32,7 @@ fn main() {
     let new_key = NewKey {
         name: "bench".into(),
         permissions: vec!["*".into()],
-        denied: vec![],
-        datasets: vec![],
-        expires_at: None,
-        allowed_ips: vec![],
-        rate_limit: None,
-        roles: vec![],
+        ..NewKey::default()
     };
     let prefix = KeyPrefix::standard(KeyType::Secret, Environment::Live);
     let api_key = keys.create(&prefix, new_key, now - 10).expect("api key");

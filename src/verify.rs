@@ -237,7 +237,7 @@ impl Verifier {
 }
 
 /// RFC 7515 §4.1.9: media types compare case-insensitively and `application/` may be omitted.
-fn media_type_eq(a: &str, b: &str) -> bool {
+pub(crate) fn media_type_eq(a: &str, b: &str) -> bool {
     fn norm(s: &str) -> String {
         let s = s.trim().to_ascii_lowercase();
         s.strip_prefix("application/")

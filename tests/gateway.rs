@@ -1665,3 +1665,137 @@ fn deny_lists_travel_with_the_credential() {
         "allowed"
     );
 }
+
+/// GoPie's tenancy: a key record's attributes bind `/v1/{org}/…` like a JWT claim does, roles
+/// hold per organisation or project (`admin@org=acme`, `editor@project=web`), and a route can
+/// take only JWTs of a given `typ`.
+#[test]
+fn keys_carry_their_tenant_roles_hold_per_scope_and_routes_choose_a_typ() {
+    let f = fixture();
+    let mut store = KeyStore::new();
+    let mut key = |name: &str, roles: &[&str], org: &[&str]| {
+        let created = store
+            .create(
+                &KeyPrefix::standard(KeyType::Restricted, Environment::Live),
+                NewKey {
+                    name: name.into(),
+                    roles: roles.iter().map(|r| r.to_string()).collect(),
+                    attributes: [(
+                        "org".to_string(),
+                        org.iter().map(|o| o.to_string()).collect(),
+                    )]
+                    .into_iter()
+                    .filter(|(_, v): &(String, Vec<String>)| !v.is_empty())
+                    .collect(),
+                    ..NewKey::default()
+                },
+                NOW - 10,
+            )
+            .unwrap();
+        format!("Bearer {}", created.secret)
+    };
+    let org_admin = key("org-admin", &["admin@org=acme"], &["acme"]);
+    let web_editor = key("web-editor", &["editor@org=acme,project=web"], &["acme"]);
+    let viewer_everywhere = key("viewer", &["viewer"], &["acme", "globex"]);
+    let untenanted = key("untenanted", &["admin"], &[]);
+    let malformed = key("malformed", &["admin@org", "admin@"], &["acme"]);
+    let store: Value = serde_json::from_str(&store.to_json().unwrap()).unwrap();
+    let extra = json!({
+        "api_keys": {"store": {"inline": store}},
+        "policy": {"unmatched": "deny", "rules": [
+            {"name": "read", "method": "GET", "path": "/v1/{org}/{project}/datasets",
+             "require": ["read:datasets"], "bind": {"org": "org"}},
+            {"name": "create", "method": "POST", "path": "/v1/{org}/{project}/datasets",
+             "require": ["create:datasets"], "bind": {"org": "org"}},
+            {"name": "billing", "method": "GET", "path": "/v1/{org}/billing",
+             "require": ["manage:billing"], "bind": {"org": "org"}},
+            {"name": "at-only", "method": "GET", "path": "/at-only", "typ": ["at+jwt"]}
+        ]}
+    });
+    let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let mut ask = |method: &str, path: &str, credential: &str| {
+        let d = call(
+            &gw,
+            &mut rs,
+            method,
+            path,
+            &[("authorization", credential), XFF],
+            NOW,
+        );
+        (d.status, code(&d))
+    };
+    let allowed = (200, "allowed");
+    let denied = (403, "access_denied");
+    let short = (403, "insufficient_scope");
+    assert_eq!(ask("POST", "/v1/acme/web/datasets", &org_admin), allowed);
+    assert_eq!(ask("GET", "/v1/acme/billing", &org_admin), allowed);
+    assert_eq!(
+        ask("GET", "/v1/globex/web/datasets", &org_admin),
+        denied,
+        "another org"
+    );
+    assert_eq!(ask("POST", "/v1/acme/web/datasets", &web_editor), allowed);
+    assert_eq!(
+        ask("POST", "/v1/acme/app/datasets", &web_editor),
+        short,
+        "another project"
+    );
+    assert_eq!(
+        ask("GET", "/v1/acme/billing", &web_editor),
+        short,
+        "no project here"
+    );
+    assert_eq!(
+        ask("GET", "/v1/globex/app/datasets", &viewer_everywhere),
+        allowed
+    );
+    assert_eq!(
+        ask("POST", "/v1/globex/app/datasets", &viewer_everywhere),
+        short
+    );
+    assert_eq!(
+        ask("GET", "/v1/acme/web/datasets", &untenanted),
+        denied,
+        "no org attribute"
+    );
+    assert_eq!(
+        ask("GET", "/v1/acme/web/datasets", &malformed),
+        short,
+        "a malformed scope grants nothing"
+    );
+
+    let at = format!("Bearer {}", token(&f, json!({})));
+    let plain = format!("Bearer {}", {
+        let claims = json!({"iss": ISS, "aud": "api", "sub": "u", "exp": NOW + 600});
+        f.key
+            .mint(claims.as_object().unwrap(), Some("JWT"), &Map::new())
+            .unwrap()
+    });
+    assert_eq!(ask("GET", "/at-only", &at), allowed);
+    assert_eq!(ask("GET", "/at-only", &plain), (401, "invalid_token_type"));
+    assert_eq!(
+        ask("GET", "/at-only", &org_admin),
+        allowed,
+        "typ constrains JWTs only"
+    );
+
+    for bad in [
+        json!({"name": "r", "path": "/x", "typ": [""]}),
+        json!({"name": "r", "path": "/x", "anonymous": true, "typ": ["at+jwt"]}),
+    ] {
+        let c = config(&f, json!({"policy": {"rules": [bad]}}));
+        assert!(Gateway::from_json(&c.to_string()).is_err(), "{c}");
+    }
+    let mut bad_store = KeyStore::new();
+    let refused = bad_store.create(
+        &KeyPrefix::standard(KeyType::Secret, Environment::Live),
+        NewKey {
+            name: "x".into(),
+            attributes: [("org".to_string(), vec!["a/b".to_string()])].into(),
+            ..NewKey::default()
+        },
+        NOW,
+    );
+    assert_eq!(refused.unwrap_err().code(), ErrorCode::InvalidConfig);
+}

@@ -1,6 +1,8 @@
 //! A stored key's record: its fields, what they grant, and the checks a record passes before a
 //! store holds it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::format::{
@@ -15,6 +17,9 @@ use crate::ratelimit::RateLimit;
 const MAX_ID_LEN: usize = 64;
 const MAX_NAME_LEN: usize = 200;
 const MAX_LABEL_LEN: usize = 64;
+const MAX_ATTRIBUTES: usize = 16;
+const MAX_ATTRIBUTE_VALUES: usize = 64;
+const MAX_ATTRIBUTE_VALUE_LEN: usize = 128;
 
 /// One stored key. Unknown fields are refused: a misspelt `allowed_ips` must not silently
 /// drop a restriction.
@@ -60,6 +65,10 @@ pub struct KeyRecord {
     pub rotated_from: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Facts about the key's holder that route rules can bind path captures to, as they bind
+    /// JWT claims: `{"org": ["acme"]}` ties the key to `/v1/acme/…` under `"bind": {"org": "org"}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 impl KeyRecord {
@@ -145,6 +154,8 @@ pub(super) struct StoredRecord {
     pub(super) rotated_from: Option<String>,
     #[serde(default)]
     pub(super) roles: Vec<String>,
+    #[serde(default)]
+    pub(super) attributes: BTreeMap<String, Vec<String>>,
 }
 
 /// A record that passed [`validate`], with what the store's checks need parsed once.
@@ -219,6 +230,7 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
     if record.key_type == KeyType::Public && !record.roles.is_empty() {
         return Err(fail("roles", "pk keys are read-only and cannot have roles"));
     }
+    check_attributes(&record.attributes).map_err(|why| fail("attributes", why))?;
     if record.revoked_at.is_some() && !record.revoked {
         return Err(fail("revoked_at", "is set but revoked is false"));
     }
@@ -255,6 +267,7 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
         created_at,
         rotated_from,
         roles,
+        attributes,
     } = record;
     Ok(Entry {
         record: KeyRecord {
@@ -275,10 +288,42 @@ pub(super) fn validate(record: StoredRecord, index: usize) -> Result<Entry, Auth
             created_at,
             rotated_from,
             roles,
+            attributes,
         },
         digest,
         allowed_ips,
     })
+}
+
+/// Attribute names follow route capture names; values are short printable ASCII, so a value
+/// compared with a path segment can never smuggle a separator or a control byte.
+fn check_attributes(attributes: &BTreeMap<String, Vec<String>>) -> Result<(), &'static str> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err("at most 16 attributes");
+    }
+    for (name, values) in attributes {
+        let name_ok = name.len() <= MAX_LABEL_LEN
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err("names must be a letter or _ followed by letters, digits, _");
+        }
+        if values.len() > MAX_ATTRIBUTE_VALUES {
+            return Err("at most 64 values per attribute");
+        }
+        let value_ok = |v: &String| {
+            !v.is_empty()
+                && v.len() <= MAX_ATTRIBUTE_VALUE_LEN
+                && v.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+        };
+        if !values.iter().all(value_ok) {
+            return Err("values must be 1-128 printable ASCII characters other than /");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

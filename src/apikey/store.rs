@@ -35,6 +35,8 @@ pub struct NewKey {
     pub allowed_ips: Vec<String>,
     pub rate_limit: Option<String>,
     pub roles: Vec<String>,
+    /// See [`KeyRecord::attributes`].
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 /// An existing key to import: its plaintext, or only the `sha256:` hash a platform kept.
@@ -274,6 +276,7 @@ impl KeyStore {
             created_at: now,
             rotated_from: None,
             roles: spec.roles,
+            attributes: spec.attributes,
         })
     }
 
@@ -314,6 +317,7 @@ impl KeyStore {
             allowed_ips: old.allowed_ips,
             rate_limit: old.rate_limit.map(|l| l.to_string()),
             roles: old.roles,
+            attributes: old.attributes,
         };
         let created = self.mint(&prefix, spec, now, Some(old.id))?;
         let old_entry = self.entry_mut(id)?;
@@ -820,6 +824,7 @@ mod tests {
             allowed_ips: vec!["203.0.113.0/24".into()],
             rate_limit: Some("10/s".into()),
             roles: vec!["viewer".into()],
+            attributes: BTreeMap::from([("org".into(), vec!["acme".into()])]),
             expires_at: Some(NOW + 10_000),
         };
         let (mut store, old) = store_with(spec, prefixes.find("dp_live_").unwrap());
@@ -837,6 +842,7 @@ mod tests {
                 &new.allowed_ips,
                 &new.rate_limit,
                 &new.roles,
+                &new.attributes,
                 new.expires_at,
                 new.key_type
             ),
@@ -847,6 +853,7 @@ mod tests {
                 &old.record.allowed_ips,
                 &old.record.rate_limit,
                 &old.record.roles,
+                &old.record.attributes,
                 old.record.expires_at,
                 KeyType::Restricted
             )

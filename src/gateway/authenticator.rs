@@ -32,6 +32,8 @@ pub(super) struct Authenticated {
     pub id: String,
     pub sub: Option<String>,
     pub jti: Option<String>,
+    /// A JWT's `typ` header, for rules that accept only some (`at+jwt`).
+    pub typ: Option<String>,
     /// `iat`, for a revocation of a subject's tokens issued before a cut-off.
     pub issued_at: Option<u64>,
     pub issuer: Option<String>,
@@ -39,7 +41,8 @@ pub(super) struct Authenticated {
     pub grant: Grant,
     pub own_limit: Option<RateLimit>,
     pub claim_headers: Vec<(String, String)>,
-    /// The values of the claims route rules bind path captures to (`bind`).
+    /// The values of the claims (or, for an API key, the record's attributes) route rules bind
+    /// path captures to (`bind`).
     pub bound: Vec<(String, Vec<String>)>,
     pub source: SourceConfig,
     pub strip: bool,
@@ -210,6 +213,7 @@ impl Gateway {
             id: sub.clone().unwrap_or_default(),
             sub,
             jti: verified.jti().map(str::to_owned),
+            typ: verified.header().typ.clone(),
             issued_at: verified.claim("iat").and_then(Value::as_u64),
             issuer: provider.cfg.issuer.clone(),
             provider: provider.cfg.name.clone(),
@@ -264,13 +268,18 @@ impl Gateway {
             id: record.id.clone(),
             sub: None,
             jti: None,
+            typ: None,
             issued_at: None,
             issuer: None,
             scopes: record.effective_permissions(),
             grant,
             own_limit: record.rate_limit,
             claim_headers: Vec::new(),
-            bound: Vec::new(),
+            bound: self
+                .bound_claims
+                .iter()
+                .filter_map(|c| Some((c.clone(), record.attributes.get(c)?.clone())))
+                .collect(),
             source: found.source.clone(),
             strip: self.config.strip_credential,
         })
@@ -407,6 +416,7 @@ impl Gateway {
                     id: identity.clone().unwrap_or_default(),
                     sub: identity,
                     jti: i.jti.clone(),
+                    typ: None,
                     issued_at: i.iat,
                     issuer: i.iss.clone(),
                     scopes: i.scopes().map(str::to_owned).collect(),

@@ -355,7 +355,9 @@ impl Gateway {
         let req = ctx.req;
         let route = match (&self.policy, &auth) {
             (Some(p), None) => p.evaluate_anonymous(req.method, req.path),
-            (Some(p), Some(a)) => p.evaluate(req.method, req.path, &a.grant),
+            (Some(p), Some(a)) => p.evaluate_for(req.method, req.path, &a.grant, |demands, c| {
+                credential_fits_route(demands, a, c)
+            }),
             (None, None) => Err(AuthError::new(ErrorCode::MissingCredentials)),
             (None, Some(_)) => Ok(policy::RouteMatch {
                 rule: None,
@@ -368,11 +370,6 @@ impl Gateway {
             Ok(d) => d,
             Err(e) => return ctx.deny(e, auth.as_ref()),
         };
-        if let (Some(p), Some(a), Some(rule)) = (&self.policy, &auth, route.rule.as_deref()) {
-            if let Err(e) = credential_fits_route(p, rule, a, &route) {
-                return ctx.deny(e, auth.as_ref());
-            }
-        }
         let mut headers = Vec::new();
         if let Some(a) = &auth {
             for (key, limit) in self.applicable_limits(a, route.rule.as_deref()) {
@@ -419,16 +416,15 @@ impl Gateway {
     }
 }
 
-/// A rule's `credentials` (which kinds it accepts) and `bind` (path captures that must equal a
-/// claim of the credential: the tenant in the path is the credential's own).
+/// A rule's `credentials` (which kinds it accepts), `typ` (which JWTs) and `bind` (path
+/// captures that must equal a claim of the credential: the tenant in the path is its own).
 fn credential_fits_route(
-    policy: &policy::Policy,
-    rule: &str,
+    demands: policy::CredentialRules<'_>,
     a: &Authenticated,
-    route: &policy::RouteMatch,
+    captures: &policy::Captures,
 ) -> Result<(), AuthError> {
     use crate::audit::CredentialKind;
-    let (kinds, bind) = policy.credential_rules(rule);
+    let rule = demands.rule;
     let accepts = |k: &String| match (k.as_str(), a.kind) {
         ("api_key", CredentialKind::ApiKey)
         | ("jwt", CredentialKind::Jwt)
@@ -436,14 +432,28 @@ fn credential_fits_route(
         (k, CredentialKind::Jwt) => k.strip_prefix("jwt:") == Some(a.provider.as_str()),
         _ => false,
     };
-    if !kinds.is_empty() && !kinds.iter().any(accepts) {
+    if !demands.kinds.is_empty() && !demands.kinds.iter().any(accepts) {
         return Err(AuthError::with_message(
             ErrorCode::AccessDenied,
             format!("rule '{rule}' does not accept this kind of credential"),
         ));
     }
-    for (capture, claim) in bind {
-        let wanted = route.captures.get(capture);
+    if a.kind == CredentialKind::Jwt && !demands.typ.is_empty() {
+        let typ_ok = a.typ.as_deref().is_some_and(|t| {
+            demands
+                .typ
+                .iter()
+                .any(|want| crate::verify::media_type_eq(t, want))
+        });
+        if !typ_ok {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidTokenType,
+                format!("rule '{rule}' does not accept a token of this typ"),
+            ));
+        }
+    }
+    for (capture, claim) in demands.bind {
+        let wanted = captures.get(capture);
         let held = a
             .bound
             .iter()

@@ -27,6 +27,12 @@
 //! a rule requiring `read:datasets` (the whole tree is no longer granted) as well as one requiring
 //! `read:datasets.secret`. A rule that requires nothing is not affected by deny entries.
 //!
+//! # Scoped roles
+//!
+//! A credential's role may hold for one organisation or project only: `editor@project=web`
+//! grants `editor` on routes whose `{project}` capture is `web`, and `admin@org=acme,project=web`
+//! needs both. An unscoped role holds on every route.
+//!
 //! # Routes
 //!
 //! Rules are tried in order and the first whose method and path pattern match decides; see
@@ -114,6 +120,16 @@ pub struct PolicyConfig {
     pub unmatched: Unmatched,
 }
 
+/// A rule's demands on the credential itself: the kinds it accepts (empty: any), the path
+/// captures bound to claims, and the `typ` a JWT must have (empty: any).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialRules<'p> {
+    pub rule: &'p str,
+    pub kinds: &'p [String],
+    pub bind: &'p [(String, String)],
+    pub typ: &'p [String],
+}
+
 /// A compiled policy: roles flattened, patterns and permission templates validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -168,17 +184,6 @@ impl Policy {
         &self.roles
     }
 
-    /// What rule `name` asks of the credential beyond permissions: the kinds it accepts
-    /// (empty: any) and the path captures bound to claims.
-    pub fn credential_rules(&self, name: &str) -> (&[String], &[(String, String)]) {
-        self.rules
-            .iter()
-            .find(|r| r.name == name)
-            .map_or((&[], &[]), |r| {
-                (r.credentials.as_slice(), r.bind.as_slice())
-            })
-    }
-
     /// Every claim some rule binds a path capture to.
     pub fn bound_claims(&self) -> impl Iterator<Item = &str> {
         self.rules
@@ -198,6 +203,19 @@ impl Policy {
         path: &str,
         grant: &Grant,
     ) -> Result<RouteMatch, AuthError> {
+        self.evaluate_for(method, path, grant, |_, _| Ok(()))
+    }
+
+    /// [`Policy::evaluate`], with `fits` first judging the credential itself against the matched
+    /// rule's [`CredentialRules`] and the path's captures: a credential for another tenant is
+    /// refused as such, before its permissions are weighed.
+    pub fn evaluate_for(
+        &self,
+        method: &str,
+        path: &str,
+        grant: &Grant,
+        fits: impl FnOnce(CredentialRules<'_>, &Captures) -> Result<(), AuthError>,
+    ) -> Result<RouteMatch, AuthError> {
         let Some((rule, captures)) = self.route(method, path)? else {
             return match self.unmatched {
                 Unmatched::Deny => Err(AuthError::with_message(
@@ -215,6 +233,15 @@ impl Policy {
         if rule.anonymous {
             return Ok(routes::route_match(rule, captures));
         }
+        fits(
+            CredentialRules {
+                rule: &rule.name,
+                kinds: &rule.credentials,
+                bind: &rule.bind,
+                typ: &rule.typ,
+            },
+            &captures,
+        )?;
         let required = rule.required(&captures)?;
         if !required.is_empty() {
             if grant.denied_unparsable {
@@ -244,6 +271,7 @@ impl Policy {
             grant
                 .roles
                 .iter()
+                .filter_map(|r| roles::applicable(r, &captures))
                 .filter_map(|r| self.roles.permissions(r))
                 .flatten()
         };

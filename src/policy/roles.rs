@@ -7,6 +7,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::permissions::{parse_permission, Permission};
+use super::routes::Captures;
 use super::{invalid_config, is_label};
 use crate::error::AuthError;
 
@@ -64,6 +65,19 @@ pub fn default_roles() -> BTreeMap<String, RoleConfig> {
             ),
         ),
     ])
+}
+
+/// The role name a granted role stands for on a route with `captures`, or `None` when it is
+/// scoped (`editor@project=web`) to other capture values, or its scope is malformed.
+pub(super) fn applicable<'r>(role: &'r str, captures: &Captures) -> Option<&'r str> {
+    let Some((name, scope)) = role.split_once('@') else {
+        return Some(role);
+    };
+    let holds = scope.split(',').all(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(capture, value)| captures.get(capture).is_some_and(|v| v == value))
+    });
+    holds.then_some(name)
 }
 
 /// Roles with inheritance flattened at load, so evaluation never walks a graph.

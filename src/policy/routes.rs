@@ -43,10 +43,15 @@ pub struct RuleConfig {
     /// empty: any.
     #[serde(default)]
     pub credentials: Vec<String>,
-    /// Path capture → claim of the credential that must equal it (or, for an array claim, hold
-    /// it): ties a tenant in the path (`/v1/{org}/…`) to the credential.
+    /// Path capture → claim of the credential (for an API key: an attribute of its record) that
+    /// must equal it (or, for a list, hold it): ties a tenant in the path (`/v1/{org}/…`) to the
+    /// credential.
     #[serde(default)]
     pub bind: BTreeMap<String, String>,
+    /// `typ` headers a JWT must carry on this route (RFC 9068's `at+jwt`, say); empty: any.
+    /// Other kinds of credential are governed by `credentials`.
+    #[serde(default)]
+    pub typ: Vec<String>,
 }
 
 fn any_method() -> String {
@@ -90,6 +95,7 @@ pub(super) struct Rule {
     pub(super) anonymous: bool,
     pub(super) credentials: Vec<String>,
     pub(super) bind: Vec<(String, String)>,
+    pub(super) typ: Vec<String>,
 }
 
 impl Rule {
@@ -322,7 +328,16 @@ pub(super) fn compile_rule(config: &RuleConfig) -> Result<Rule, String> {
     if config.bind.keys().any(|c| !captured(c)) {
         return Err("bind: every key must be a capture of the rule's path".into());
     }
-    if config.anonymous && (!config.credentials.is_empty() || !config.bind.is_empty()) {
+    if config
+        .typ
+        .iter()
+        .any(|t| t.is_empty() || t.len() > MAX_NAME_LEN || !t.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err("typ: entries must be 1-64 printable ASCII characters".into());
+    }
+    if config.anonymous
+        && (!config.credentials.is_empty() || !config.bind.is_empty() || !config.typ.is_empty())
+    {
         return Err("an anonymous rule cannot restrict credentials".into());
     }
     Ok(Rule {
@@ -334,6 +349,7 @@ pub(super) fn compile_rule(config: &RuleConfig) -> Result<Rule, String> {
         anonymous: config.anonymous,
         credentials: config.credentials.clone(),
         bind: config.bind.clone().into_iter().collect(),
+        typ: config.typ.clone(),
     })
 }
 
@@ -714,7 +730,7 @@ mod tests {
             let config = PolicyConfig {
                 default_roles: false,
                 roles: BTreeMap::new(),
-                rules: vec![RuleConfig { name, method, path, require: vec![require], anonymous: false, credentials: vec![], bind: Default::default() }],
+                rules: vec![RuleConfig { name, method, path, require: vec![require], anonymous: false, credentials: vec![], bind: Default::default(), typ: vec![] }],
                 unmatched: Unmatched::Deny,
             };
             if let Ok(p) = Policy::new(&config) {

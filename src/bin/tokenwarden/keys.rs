@@ -1,5 +1,7 @@
 //! `tokenwarden keys create|list|revoke|rotate|check`: a JSON key store holding only hashes.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 use tokenwarden::apikey::{
     CheckContext, Environment, ImportedKey, KeyPrefix, KeyRecord, KeyStore, KeyType, NewKey,
@@ -76,7 +78,7 @@ pub fn run(raw: &[String]) -> Result<Outcome, Usage> {
 }
 
 /// The options `create` and `import` share: where the store is, which prefix, and the record.
-const SPEC_FLAGS: [&str; 13] = [
+const SPEC_FLAGS: [&str; 14] = [
     "type",
     "env",
     "name",
@@ -87,6 +89,7 @@ const SPEC_FLAGS: [&str; 13] = [
     "expires",
     "allowed-ips",
     "roles",
+    "attributes",
     "prefix",
     "store",
     "now",
@@ -120,8 +123,23 @@ fn spec(a: &Args) -> Result<Result<(KeyPrefix, NewKey, u64), tokenwarden::AuthEr
         allowed_ips: a.list("allowed-ips"),
         rate_limit: a.get("rate-limit").map(str::to_owned),
         roles: a.list("roles"),
+        attributes: attributes(&a.list("attributes"))?,
     };
     Ok(Ok((prefix, spec, now)))
+}
+
+/// `--attributes org=acme,project=web,project=app`: a name given twice holds both values.
+fn attributes(entries: &[String]) -> Result<BTreeMap<String, Vec<String>>, Usage> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in entries {
+        let (name, value) = entry
+            .split_once('=')
+            .ok_or_else(|| Usage("--attributes entries are name=value".into()))?;
+        map.entry(name.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+    Ok(map)
 }
 
 /// `keys import`: a platform's existing keys (one per line: the key, or with `--hashes` the

@@ -29,7 +29,8 @@ pub enum Outcome {
 const USAGE: &str = "usage:
   tokenwarden keys create --type sk|pk|rk --env live|test --name NAME [--permissions a,b] [--denied c,d]
                           [--datasets x,y] [--rate-limit 1000/hour] [--expires 90d]
-                          [--allowed-ips CIDR,...] [--prefix PREFIX] --store keys.json
+                          [--allowed-ips CIDR,...] [--roles r,s] [--attributes org=acme,...]
+                          [--prefix PREFIX] --store keys.json
   tokenwarden keys import --type sk|pk|rk --env live|test --name NAME [--prefix PREFIX]
                           (--keys FILE | --hashes FILE) [--permissions a,b] ... --store keys.json
   tokenwarden keys list --store keys.json
