@@ -9,7 +9,7 @@ use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
 use super::introspection::Introspect;
 use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
-use crate::apikey::CheckContext;
+use crate::apikey::{CheckContext, Environment};
 use crate::audit::CredentialKind;
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::introspection::Introspection;
@@ -37,6 +37,8 @@ pub(super) struct Authenticated {
     /// `iat`, for a revocation of a subject's tokens issued before a cut-off.
     pub issued_at: Option<u64>,
     pub issuer: Option<String>,
+    /// An API key's environment.
+    pub environment: Option<Environment>,
     pub scopes: Vec<String>,
     pub grant: Grant,
     pub own_limit: Option<RateLimit>,
@@ -216,6 +218,7 @@ impl Gateway {
             typ: verified.header().typ.clone(),
             issued_at: verified.claim("iat").and_then(Value::as_u64),
             issuer: provider.cfg.issuer.clone(),
+            environment: None,
             provider: provider.cfg.name.clone(),
             grant: denied_by_claim(
                 Grant {
@@ -271,6 +274,7 @@ impl Gateway {
             typ: None,
             issued_at: None,
             issuer: None,
+            environment: Some(record.environment),
             scopes: record.effective_permissions(),
             grant,
             own_limit: record.rate_limit,
@@ -419,6 +423,7 @@ impl Gateway {
                     typ: None,
                     issued_at: i.iat,
                     issuer: i.iss.clone(),
+                    environment: None,
                     scopes: i.scopes().map(str::to_owned).collect(),
                     grant: Grant::from_scopes(i.scopes()),
                     own_limit: None,

@@ -386,6 +386,10 @@ pub struct IdentityHeaders {
     pub rule: Option<String>,
     #[serde(default = "h_dataset")]
     pub dataset: Option<String>,
+    /// An API key's environment (`live`, `test`): one API can serve both modes, as Stripe-style
+    /// platforms do, and the origin learns which.
+    #[serde(default = "h_environment")]
+    pub environment: Option<String>,
 }
 
 fn h_sub() -> Option<String> {
@@ -409,6 +413,9 @@ fn h_rule() -> Option<String> {
 fn h_dataset() -> Option<String> {
     Some("x-auth-dataset".into())
 }
+fn h_environment() -> Option<String> {
+    Some("x-auth-env".into())
+}
 
 impl Default for IdentityHeaders {
     fn default() -> Self {
@@ -420,6 +427,7 @@ impl Default for IdentityHeaders {
             issuer: h_issuer(),
             rule: h_rule(),
             dataset: h_dataset(),
+            environment: h_environment(),
         }
     }
 }
@@ -435,6 +443,7 @@ impl IdentityHeaders {
             &self.issuer,
             &self.rule,
             &self.dataset,
+            &self.environment,
         ]
         .into_iter()
         .flatten()

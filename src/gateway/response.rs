@@ -253,6 +253,11 @@ impl Answer<'_, '_> {
                 Some(credential_kind_name(a.kind).to_owned()),
             );
             push(&mut set, &h.issuer, a.issuer.clone());
+            push(
+                &mut set,
+                &h.environment,
+                a.environment.map(|e| e.as_str().to_owned()),
+            );
             for (name, value) in &a.claim_headers {
                 set.push((name.clone(), header_value(value)));
             }
