@@ -1695,7 +1695,7 @@ fn keys_carry_their_tenant_roles_hold_per_scope_and_routes_choose_a_typ() {
         format!("Bearer {}", created.secret)
     };
     let org_admin = key("org-admin", &["admin@org=acme"], &["acme"]);
-    let web_editor = key("web-editor", &["editor@org=acme,project=web"], &["acme"]);
+    let web_editor = key("web-editor", &["editor@org=acme/project=web"], &["acme"]);
     let viewer_everywhere = key("viewer", &["viewer"], &["acme", "globex"]);
     let untenanted = key("untenanted", &["admin"], &[]);
     let malformed = key("malformed", &["admin@org", "admin@"], &["acme"]);

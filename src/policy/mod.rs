@@ -30,7 +30,7 @@
 //! # Scoped roles
 //!
 //! A credential's role may hold for one organisation or project only: `editor@project=web`
-//! grants `editor` on routes whose `{project}` capture is `web`, and `admin@org=acme,project=web`
+//! grants `editor` on routes whose `{project}` capture is `web`, and `admin@org=acme/project=web`
 //! needs both. An unscoped role holds on every route.
 //!
 //! # Routes

@@ -73,7 +73,7 @@ pub(super) fn applicable<'r>(role: &'r str, captures: &Captures) -> Option<&'r s
     let Some((name, scope)) = role.split_once('@') else {
         return Some(role);
     };
-    let holds = scope.split(',').all(|pair| {
+    let holds = scope.split('/').all(|pair| {
         pair.split_once('=')
             .is_some_and(|(capture, value)| captures.get(capture).is_some_and(|v| v == value))
     });

@@ -10,67 +10,19 @@
 // Needs `make filter` and `make worker` (make conformance does both).
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { bootstrap, cleanup, freePort, REPO, startEnvoy, tempDir } from '../e2e/lib/envoy.mjs';
+import { freePort } from '../e2e/lib/envoy.mjs';
+import { ask, send, startHosts } from '../e2e/lib/hosts.mjs';
 import { startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
-import { startWorkerd } from '../e2e/lib/workerd.mjs';
 import { differences, discIdp, groups, keyStore, remoteIdp } from './cases.mjs';
 
 /** Response headers compared between the edges (others — date, server, via — differ by design). */
 const RESPONSE_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
 /** Origin request headers compared between the edges: identity, credentials, and test markers. */
 const UPSTREAM_HEADER = /^(x-auth-|x-user|x-api-key$|authorization$|cookie$|x-other$|x-client-ip$)/;
-
-/** One request; array header values are sent as repeated headers. */
-function send(port, { method = 'GET', path = '/', headers = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method, path, headers: { 'cf-connecting-ip': '127.0.0.1', ...headers }, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-      },
-    );
-    req.setTimeout(10000, () => req.destroy(new Error(`request to :${port}${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const CLI = path.join(process.env.CARGO_TARGET_DIR ?? path.join(REPO, 'target'), 'debug/tokenwarden');
-
-/**
- * One request through `tokenwarden decide` (rate-limit buckets kept in `state` between cases),
- * as the answer an edge in front of the echo origin would give. Asynchronous: the documents and
- * introspection servers it calls run in this process. A header sent twice is joined with ", ",
- * as the HTTP runtimes hand a repeated Authorization header to the edges.
- */
-async function decideCli(configFile, state, { method = 'GET', path: p = '/', headers = {} } = {}) {
-  const all = Object.fromEntries(Object.entries({ 'cf-connecting-ip': '127.0.0.1', ...headers }).map(([n, v]) => [n.toLowerCase(), [v].flat().join(', ')]));
-  const args = ['decide', '--config', configFile, '--state', state, '--method', method, '--path', p, '--ip', '127.0.0.1'];
-  for (const [name, value] of Object.entries(all)) args.push('-H', `${name}: ${value}`);
-  const run = await new Promise((resolve) => {
-    execFile(CLI, args, { encoding: 'utf8', timeout: 20000 }, (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-  });
-  assert.ok(run.status === 0 || run.status === 1, `tokenwarden decide exited ${run.status}: ${run.stderr}`);
-  const d = JSON.parse(run.stdout);
-  const lower = (pairs) => Object.fromEntries(pairs.map(([n, v]) => [n.toLowerCase(), v]));
-  if (d.action === 'respond') return { status: d.status, headers: lower(d.headers), body: d.body };
-  assert.equal(d.action, 'forward', run.stdout);
-  const upstream = { ...all };
-  for (const name of d.upstream_remove) delete upstream[name];
-  for (const [name, value] of d.upstream_set) upstream[name] = value;
-  const responseHeaders = { 'content-type': 'application/json', 'x-echo': '1', ...lower(d.response_headers) };
-  return { status: 200, headers: responseHeaders, body: JSON.stringify({ url: d.upstream_path ?? p, headers: upstream }) };
-}
 
 /** The comparable view of one answer. */
 function view(res) {
@@ -201,40 +153,18 @@ const totals = { cases: 0, agreed: 0 };
  */
 function edgesFor(group) {
   const ports = {};
-  const running = [];
+  let started;
   before(async () => {
     const servers = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
-    const gatewayConfig = group.config(servers);
-    const [listenerPort, adminPort] = [await freePort(), await freePort()];
-    const [workerPort, durablePort] = [await freePort(), await freePort()];
-    const config = bootstrap({ listenerPort, adminPort, upstreamPort: origin.port, pluginConfig: gatewayConfig, clusters: servers });
-    const originUrl = `http://127.0.0.1:${origin.port}`;
-    running.push(
-      ...(await Promise.all([
-        startEnvoy({ config, listenerPort, adminPort }),
-        startWorkerd({ port: workerPort, origin: originUrl, gatewayConfig }),
-        startWorkerd({ port: durablePort, origin: originUrl, gatewayConfig, durable: true }),
-      ])),
-    );
-    Object.assign(ports, { envoy: listenerPort, worker: workerPort, 'worker+do': durablePort });
-    const dir = await tempDir('cli-');
-    running.push({ dir, stop: async () => {} });
-    const configFile = path.join(dir, 'gateway.json');
-    writeFileSync(configFile, JSON.stringify(gatewayConfig));
-    ports.cli = { configFile, state: path.join(dir, 'buckets.json') };
+    started = await startHosts({ gatewayConfig: group.config(servers), originPort: origin.port, clusters: servers, durable: true });
+    Object.assign(ports, started.hosts);
     // The edges fetch in the background; the CLI fetches before it decides.
-    const edges = [listenerPort, workerPort, durablePort];
+    const edges = Object.values(started.hosts).filter((h) => typeof h === 'number');
     for (const request of group.warmup ?? []) await Promise.all(edges.map((port) => warm(port, request)));
   });
-  after(async () => {
-    await Promise.all(running.map((edge) => edge.stop()));
-    await Promise.all(running.map((edge) => cleanup(edge.dir)));
-  });
+  after(async () => started?.stop());
   return ports;
 }
-
-/** One request to an edge (a port) or to the CLI host. */
-const ask = (target, request) => (typeof target === 'number' ? send(target, request) : decideCli(target.configFile, target.state, request));
 
 describe(differences.name, () => {
   const ports = edgesFor(differences);

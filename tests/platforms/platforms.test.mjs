@@ -1,0 +1,112 @@
+// The platform profiles (examples/platforms/<platform>/) as their customers meet them: each
+// profile's own gateway.json, served documents (key store, JWKS, revoked-token list) and keys,
+// run on Envoy + the filter, workerd + the Worker and `tokenwarden decide`, with every request
+// shape its guide (shared/reference) documents. Each case asserts the guide's status, body
+// (JSON-equal) and headers on every host, and the hosts must agree.
+//
+// The platforms' own endpoints (auth.gopie.app's JWKS, the key service) are played by a local
+// document server: the test points each remote source of the profile at it, and changes
+// nothing else in the profile. Signing keys of RS256 issuers are made here; HS256 secrets are
+// the profile's demo secrets.
+//
+// Needs `make filter worker` and the CLI (make conformance builds all three).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { REPO } from '../e2e/lib/envoy.mjs';
+import { ask, startHosts } from '../e2e/lib/hosts.mjs';
+import { sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
+
+/** One module per profile; TOKENWARDEN_PLATFORMS=gopie,olytix runs some. */
+const NAMES = (process.env.TOKENWARDEN_PLATFORMS ?? 'gopie,company-datasets,example-api,olytix,datapulse').split(',');
+const PLATFORMS = await Promise.all(NAMES.map(async (name) => (await import(`./${name}.mjs`)).default));
+const COMPARED_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining'];
+
+/** A file of a profile, parsed. */
+export const profileJson = (dir, file) => JSON.parse(readFileSync(path.join(REPO, 'examples/platforms', dir, file), 'utf8'));
+
+/** The profile's gateway.json with every remote source pointed at the local document server. */
+function localized(config, port) {
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const out = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    if ('cluster' in out && 'url' in out) Object.assign(out, { cluster: 'docs', url: `http://127.0.0.1:${port}`, authority: undefined });
+    return out;
+  };
+  return JSON.parse(JSON.stringify(walk(config)));
+}
+
+/** What the client and the origin saw, comparable between hosts. */
+function view(res) {
+  const v = { status: res.status, headers: {} };
+  for (const h of COMPARED_HEADERS) if (res.headers[h] !== undefined) v.headers[h] = res.headers[h];
+  if (res.status === 200 && res.headers['x-echo'] === '1') {
+    const seen = JSON.parse(res.body);
+    v.url = seen.url;
+    v.upstream = Object.fromEntries(Object.entries(seen.headers).filter(([n]) => /^(x-auth-|x-gopie-|authorization$)/.test(n)).sort());
+  } else {
+    v.body = JSON.parse(res.body);
+  }
+  return v;
+}
+
+function check(host, v, expect) {
+  const where = `${host}: ${JSON.stringify(v)}`;
+  assert.equal(v.status, expect.status, where);
+  if (expect.status === 200) assert.ok(v.upstream, `${host}: the request must reach the origin`);
+  else assert.equal(v.upstream, undefined, `${host}: a refused request must not reach the origin`);
+  if (expect.body) {
+    const body = typeof expect.body === 'function' ? expect.body(v) : expect.body;
+    assert.deepEqual(v.body, body, where);
+  }
+  for (const [name, want] of Object.entries(expect.headers ?? {})) {
+    if (want instanceof RegExp) assert.match(v.headers[name] ?? '', want, `${host}: ${name}`);
+    else assert.equal(v.headers[name], want, `${host}: ${name}`);
+  }
+  for (const [name, want] of Object.entries(expect.upstream ?? {})) assert.equal(v.upstream[name], want ?? undefined, `${host}: upstream ${name}`);
+  if (expect.url) assert.equal(v.url, expect.url, `${host}: url`);
+}
+
+let origin;
+before(async () => {
+  origin = await startEchoServer();
+  origin.prependListener('request', (req, res) => res.setHeader('x-echo', '1'));
+});
+after(async () => origin?.stop());
+
+for (const platform of PLATFORMS) {
+  describe(platform.name, () => {
+    let docs;
+    let started;
+    const ctx = platform.context();
+    before(async () => {
+      docs = await startDocumentServer(platform.documents(ctx));
+      const gatewayConfig = localized(profileJson(platform.dir, 'gateway.json'), docs.port);
+      started = await startHosts({ gatewayConfig, originPort: origin.port, clusters: { docs: docs.port } });
+      // The edges load remote documents in the background: wait until both have them.
+      for (const port of [started.hosts.envoy, started.hosts.worker]) {
+        const deadline = Date.now() + 10000;
+        while ((await ask(port, platform.warmup)).status === 503 && Date.now() < deadline) await sleep(100);
+      }
+    });
+    after(async () => {
+      await started?.stop();
+      await docs?.stop();
+    });
+    for (const c of platform.cases(ctx)) {
+      test(c.name, async () => {
+        const names = Object.keys(started.hosts);
+        const views = [];
+        for (const name of names) views.push(view(await ask(started.hosts[name], c.request)));
+        names.forEach((name, i) => check(name, views[i], c.expect));
+        // Seconds until a bucket refills are read a few milliseconds apart on each host.
+        const same = (v) => JSON.parse(JSON.stringify(v).replaceAll(/Retry after \d+ seconds/g, 'Retry after N seconds').replaceAll(/"retry-after":"\d+"/g, '"retry-after":"N"'));
+        for (const [i, v] of views.entries()) assert.deepEqual(same(v), same(views[0]), `${names[i]} and ${names[0]} must give the same answer`);
+      });
+    }
+  });
+}
