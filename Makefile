@@ -84,11 +84,12 @@ worker: setup
 e2e: setup filter worker
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/e2e/
 
-## conformance: one table of cases against Envoy + the filter and workerd + the Worker; any
-## disagreement between the two fails
+## conformance: one table of cases against Envoy + the filter, workerd + the Worker and
+## `tokenwarden decide`, any disagreement failing; then the five platform profiles
+## (examples/platforms) with every request shape their guides document, on the same hosts
 conformance: setup filter worker
 	@$(CARGO) build --quiet --bin tokenwarden
-	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/ tests/platforms/
 
 clean:
 	$(CARGO) clean

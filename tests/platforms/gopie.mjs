@@ -3,13 +3,8 @@
 // organisation in `/v1/{org}/…` tied to the credential, denied_operations, roles per organisation
 // and project, IP allow-lists, per-key rate limits, and the three documented error bodies.
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-
-import { REPO } from '../e2e/lib/envoy.mjs';
 import { hs256, issuerFor } from '../e2e/lib/jwt.mjs';
-
-const profile = (file) => JSON.parse(readFileSync(path.join(REPO, 'examples/platforms/gopie', file), 'utf8'));
+import { profileJson } from './profile.mjs';
 
 /** The demo keys of examples/platforms/gopie/keys.json (README, "Demo keys"). */
 export const KEYS = {
@@ -37,8 +32,8 @@ export default {
   name: 'GoPie (shared/reference 000)',
   dir: 'gopie',
   context: () => ({ auth: issuerFor('RS256', { issuer: 'https://auth.gopie.app', kid: 'gopie-2026' }) }),
-  documents: (ctx) => ({ '/.well-known/jwks.json': ctx.auth.jwks, '/keys.json': profile('keys.json') }),
-  warmup: { path: '/v1/acme/web/data', headers: key(KEYS.publishable) },
+  documents: (ctx) => ({ '/.well-known/jwks.json': ctx.auth.jwks, '/keys.json': profileJson('gopie', 'keys.json') }),
+  warmup: () => ({ path: '/v1/acme/web/data', headers: key(KEYS.publishable) }),
   cases: ({ auth }) => {
     const now = Math.floor(Date.now() / 1000);
     const jwt = (claims = {}) => ({
