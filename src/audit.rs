@@ -167,6 +167,21 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// The event once the request is answered at `now_ms`: `latency_ms` is counted from the
+    /// decision's timestamp (the request's arrival), and `status`, when given, is what the
+    /// client got from upstream rather than the gateway's own.
+    pub fn with_outcome(mut self, status: Option<u16>, now_ms: u64) -> AuditEvent {
+        let start_ms = match self.timestamp {
+            Timestamp::Seconds(s) => s.saturating_mul(1000),
+            Timestamp::Millis(ms) => ms,
+        };
+        self.latency_ms = now_ms.saturating_sub(start_ms);
+        if let Some(status) = status {
+            self.status = status;
+        }
+        self
+    }
+
     /// An allowed request; the other fields start empty.
     pub fn allow(
         timestamp: Timestamp,
@@ -272,6 +287,28 @@ fn clean(s: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_outcome_brings_the_upstream_status_and_the_latency_from_arrival() {
+        let decided = AuditEvent::allow(Timestamp::Millis(1_000_250), "GET", "/v1/x", 200);
+        let line: serde_json::Value = serde_json::from_str(
+            &decided
+                .clone()
+                .with_outcome(Some(502), 1_000_395)
+                .to_json_line(),
+        )
+        .unwrap();
+        assert_eq!(
+            (line["status"].as_u64(), line["latency_ms"].as_u64()),
+            (Some(502), Some(145))
+        );
+        let refused = decided.with_outcome(None, 1_000_000);
+        assert_eq!(
+            (refused.status, refused.latency_ms),
+            (200, 0),
+            "no status: the gateway's; a clock step back: 0"
+        );
+    }
 
     #[test]
     fn redaction_keeps_a_short_prefix_of_long_secrets_only() {

@@ -153,7 +153,7 @@ fn seen(d: Decision) -> Seen {
         body: String::new(),
         refetch: report.refetch.map(|id| id.to_string()),
         provider: report.provider,
-        audit: report.audit,
+        audit: report.audit.map(|e| e.to_json_line()),
         cache_hit: report.cache == CacheUse::Hit,
         cache_miss: report.cache == CacheUse::Miss,
         introspect: None,

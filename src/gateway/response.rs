@@ -66,8 +66,11 @@ pub struct Report {
     /// `introspection`; `None` when none was reached (no or unreadable credential, unknown
     /// issuer).
     pub provider: Option<String>,
-    /// The audit line, when sampled (refusals always are).
-    pub audit: Option<String>,
+    /// The audit event, when sampled (refusals always are). Hosts fill in what only they see,
+    /// [`AuditEvent::with_outcome`], before writing its line: for a forwarded request the
+    /// upstream's status and the latency to its answer. Serializes as the line as decided.
+    #[serde(serialize_with = "audit_line")]
+    pub audit: Option<AuditEvent>,
     pub cache: CacheUse,
     /// A fetch id worth fetching ahead of schedule (an unknown `kid`: the issuer may have
     /// rotated its keys); hosts pass it to the schedule, which applies the cooldown.
@@ -84,6 +87,10 @@ pub enum CacheUse {
     Hit,
     /// Verified or introspected without the cache's help.
     Miss,
+}
+
+fn audit_line<S: Serializer>(event: &Option<AuditEvent>, s: S) -> Result<S::Ok, S::Error> {
+    event.as_ref().map(AuditEvent::to_json_line).serialize(s)
 }
 
 fn code_str<S: Serializer>(c: &Option<ErrorCode>, s: S) -> Result<S::Ok, S::Error> {
@@ -201,7 +208,7 @@ impl Answer<'_, '_> {
         event: AuditEvent,
         auth: Option<&Authenticated>,
         sampled: bool,
-    ) -> Option<String> {
+    ) -> Option<AuditEvent> {
         if !sampled {
             return None;
         }
@@ -213,15 +220,12 @@ impl Answer<'_, '_> {
             CredentialKind::ApiKey => CredentialRef::api_key(a.id.clone()),
             kind => CredentialRef::token(kind, a.sub.clone(), a.jti.clone()),
         });
-        Some(
-            AuditEvent {
-                credential,
-                client_ip: self.client_ip.map(|ip| ip.to_string()),
-                user_agent,
-                ..event
-            }
-            .to_json_line(),
-        )
+        Some(AuditEvent {
+            credential,
+            client_ip: self.client_ip.map(|ip| ip.to_string()),
+            user_agent,
+            ..event
+        })
     }
 
     pub fn allow(

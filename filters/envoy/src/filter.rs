@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tokenwarden::audit::AuditEvent;
 use tokenwarden::gateway::{self, Decision, Introspect, Request};
 
 use crate::fetcher::{self, Local};
@@ -24,6 +25,9 @@ pub struct Filter {
     pending: Option<Facts>,
     /// Headers for the client on the upstream's response (`X-RateLimit-*` of an allowed request).
     response_headers: Vec<(String, String)>,
+    /// A forwarded request's audit event, written once the upstream answers (or the stream
+    /// ends without an answer), with that status and latency.
+    audit: Option<AuditEvent>,
 }
 
 /// The request facts the gateway needs, owned so that they outlive one callback.
@@ -67,6 +71,7 @@ impl Filter {
             metrics,
             pending: None,
             response_headers: Vec::new(),
+            audit: None,
         }
     }
 
@@ -145,8 +150,10 @@ impl Filter {
     fn apply(&mut self, decision: Decision) -> Action {
         if let Some(report) = decision.report() {
             self.metrics.decision(report);
-            if let Some(line) = &report.audit {
-                log::info!("{line}");
+            match (&decision, report.audit.clone()) {
+                (Decision::Forward(_), event) => self.audit = event,
+                (_, Some(event)) => self.write_audit(event, None),
+                (_, None) => {}
             }
         }
         match decision {
@@ -179,6 +186,13 @@ impl Filter {
             // Never asked for twice (an answer decides); fail closed all the same.
             Decision::Introspect(_) => self.apply(gateway::unconfigured()),
         }
+    }
+
+    /// Writes an audit line at the current time: the latency runs from the request's arrival.
+    fn write_audit(&self, event: AuditEvent, status: Option<u16>) {
+        let now = self.get_current_time().duration_since(UNIX_EPOCH);
+        let now_ms = now.map_or(0, |d| d.as_millis() as u64);
+        log::info!("{}", event.with_outcome(status, now_ms).to_json_line());
     }
 
     /// Decides again with the introspection endpoint's answer (status 0: none).
@@ -218,11 +232,25 @@ impl Context for Filter {
 
 impl HttpContext for Filter {
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let Some(event) = self.audit.take() {
+            let status = self
+                .get_http_response_header(":status")
+                .and_then(|s| s.parse().ok());
+            self.write_audit(event, status);
+        }
         for (name, value) in std::mem::take(&mut self.response_headers) {
             // The edge's limit is the one this client is held to: replace any upstream copy.
             self.set_http_response_header(&name, Some(&value));
         }
         Action::Continue
+    }
+
+    /// A forwarded request that never got response headers (client gone, stream reset): its
+    /// line says status 0.
+    fn on_log(&mut self) {
+        if let Some(event) = self.audit.take() {
+            self.write_audit(event, Some(0));
+        }
     }
 
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {

@@ -171,6 +171,18 @@ async function forward(request, env, d) {
   return answer;
 }
 
+/**
+ * Writes the decision's audit line with what only the host sees, as the filter does: for a
+ * forwarded request the status the origin answered (0: none), and the milliseconds since the
+ * request arrived (the Workers clock moves only across I/O, so a refusal's is about 0).
+ */
+function writeAudit(line, status, arrivedMs) {
+  const event = JSON.parse(line);
+  if (status !== undefined) event.status = status;
+  event.latency_ms = Math.max(0, Date.now() - arrivedMs);
+  console.log(JSON.stringify(event));
+}
+
 export default {
   async fetch(request, env, ctx) {
     const s = load(env);
@@ -185,8 +197,14 @@ export default {
       const { status, body } = await introspect(d);
       ({ decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
     }
-    if (d.report?.audit) console.log(d.report.audit);
-    if (d.action === 'forward') return forward(request, env, d);
+    const audit = d.report?.audit;
+    if (d.action === 'forward') {
+      const forwarded = forward(request, env, d);
+      // Kept alive past the client: a request it abandons still gets its line.
+      if (audit) ctx.waitUntil(forwarded.then((r) => writeAudit(audit, r.status, nowMs), () => writeAudit(audit, 0, nowMs)));
+      return forwarded;
+    }
+    if (audit) writeAudit(audit, undefined, nowMs);
     return respond(d.action === 'respond' ? d : JSON.parse(unconfigured()));
   },
 };

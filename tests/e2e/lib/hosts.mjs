@@ -61,7 +61,8 @@ export async function decideCli(configFile, state, { method = 'GET', path: p = '
  * Starts every host with one gateway configuration in front of the origin on `originPort`:
  * Envoy (`envoy`), workerd with per-isolate limits (`worker`), optionally workerd with the
  * RateLimiter Durable Object (`worker+do`), and the CLI (`cli`). `clusters` maps Envoy cluster
- * names to local ports. Resolves to `{ hosts, stop }`; `ask(hosts[name], request)` sends one.
+ * names to local ports. Resolves to `{ hosts, envoy, worker, stop }` (`envoy` and `worker` the
+ * processes, for their logs); `ask(hosts[name], request)` sends one.
  */
 export async function startHosts({ gatewayConfig, originPort, clusters = {}, durable = false }) {
   const [listenerPort, adminPort, workerPort] = [await freePort(), await freePort(), await freePort()];
@@ -81,7 +82,8 @@ export async function startHosts({ gatewayConfig, originPort, clusters = {}, dur
     await Promise.all(running.map((host) => host.stop()));
     await Promise.all([...running.map((host) => cleanup(host.dir)), cleanup(dir)]);
   };
-  return { hosts, adminPort, stop };
+  const [envoy, worker] = running;
+  return { hosts, adminPort, envoy, worker, stop };
 }
 
 /** One request to an edge (a port) or to the CLI host. */
