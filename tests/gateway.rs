@@ -2,7 +2,9 @@
 
 use serde_json::{json, Map, Value};
 use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
-use tokenwarden::gateway::{CacheUse, Decision, Gateway, Introspect, MemoryRateStore, Request};
+use tokenwarden::gateway::{
+    CacheUse, Decision, Gateway, Introspect, MemoryRateStore, Request, Validators,
+};
 use tokenwarden::sign::SigningKey;
 use tokenwarden::Algorithm;
 use tokenwarden::ErrorCode;
@@ -603,8 +605,14 @@ fn remote_jwks_rotation_outage_and_discovery() {
         "no keys ever loaded: fail closed"
     );
     let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
-    gw.on_fetched("jwks:idp", 200, jwks.as_bytes(), NOW)
-        .unwrap();
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        &Validators::default(),
+        jwks.as_bytes(),
+        NOW,
+    )
+    .unwrap();
     assert!(
         call(
             &gw,
@@ -617,8 +625,12 @@ fn remote_jwks_rotation_outage_and_discovery() {
         .allowed
     );
     // Garbage and errors keep the last good keys.
-    assert!(gw.on_fetched("jwks:idp", 200, b"<html>", NOW + 60).is_err());
-    assert!(gw.on_fetched("jwks:idp", 500, b"", NOW + 60).is_err());
+    assert!(gw
+        .on_fetched("jwks:idp", 200, &Validators::default(), b"<html>", NOW + 60)
+        .is_err());
+    assert!(gw
+        .on_fetched("jwks:idp", 500, &Validators::default(), b"", NOW + 60)
+        .is_err());
     assert!(
         call(
             &gw,
@@ -666,8 +678,14 @@ fn remote_jwks_rotation_outage_and_discovery() {
         ("unknown_key", Some("jwks:idp"))
     );
     let both = json!({"keys": [f.key.public_jwk(), rotated.public_jwk()]}).to_string();
-    gw.on_fetched("jwks:idp", 200, both.as_bytes(), NOW + 10)
-        .unwrap();
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        &Validators::default(),
+        both.as_bytes(),
+        NOW + 10,
+    )
+    .unwrap();
     assert!(
         call(
             &gw,
@@ -694,15 +712,27 @@ fn remote_jwks_rotation_outage_and_discovery() {
     assert_eq!((d.status, code(&d)), (401, "keys_unavailable"));
     let doc = json!({"issuer": ISS, "jwks_uri": format!("{ISS}/oauth/jwks"), "authorization_endpoint": format!("{ISS}/auth"), "token_endpoint": format!("{ISS}/token")}).to_string();
     let next = gw
-        .on_fetched("discovery:idp", 200, doc.as_bytes(), NOW)
+        .on_fetched(
+            "discovery:idp",
+            200,
+            &Validators::default(),
+            doc.as_bytes(),
+            NOW,
+        )
         .unwrap()
         .unwrap();
     assert_eq!(
         (next.id.to_string().as_str(), next.path.as_str()),
         ("jwks:idp", "/oauth/jwks")
     );
-    gw.on_fetched("jwks:idp", 200, jwks.as_bytes(), NOW)
-        .unwrap();
+    gw.on_fetched(
+        "jwks:idp",
+        200,
+        &Validators::default(),
+        jwks.as_bytes(),
+        NOW,
+    )
+    .unwrap();
     assert!(
         call(
             &gw,
@@ -717,7 +747,13 @@ fn remote_jwks_rotation_outage_and_discovery() {
     let wrong =
         json!({"issuer": "https://evil.test", "jwks_uri": "https://evil.test/jwks"}).to_string();
     assert!(gw
-        .on_fetched("discovery:idp", 200, wrong.as_bytes(), NOW)
+        .on_fetched(
+            "discovery:idp",
+            200,
+            &Validators::default(),
+            wrong.as_bytes(),
+            NOW
+        )
         .is_err());
 }
 
@@ -760,6 +796,7 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
     gw.on_fetched(
         "jwks:idp",
         200,
+        &Validators::default(),
         json!({"keys": [f.key.public_jwk()]}).to_string().as_bytes(),
         NOW,
     )
@@ -794,6 +831,7 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
     gw.on_fetched(
         "jwks:idp",
         200,
+        &Validators::default(),
         json!({"keys": [f.key.public_jwk()]}).to_string().as_bytes(),
         NOW + 1,
     )
@@ -865,6 +903,7 @@ fn verified_tokens_are_cached_but_never_past_exp_or_a_key_change() {
     gw.on_fetched(
         "jwks:idp",
         200,
+        &Validators::default(),
         json!({"keys": [other.public_jwk()]}).to_string().as_bytes(),
         NOW + 2,
     )
@@ -1108,19 +1147,25 @@ fn the_core_schedules_remote_sources_for_url_hosts() {
     assert_eq!(due.len(), 1);
     assert!(due[0].first, "never loaded: a request may wait for it");
     assert!(gw.due_fetches(ms).is_empty(), "one fetch at a time");
-    let line = gw.fetched("jwks:idp", 0, b"", ms + 10);
+    let line = gw.fetched("jwks:idp", 0, &Validators::default(), b"", ms + 10);
     assert!(line.is_some_and(|l| l.contains("jwks:idp") && l.contains("no answer")));
     assert!(gw.due_fetches(ms + 500).is_empty());
     assert_eq!(gw.due_fetches(ms + 1_010).len(), 1, "retried after 1 s");
     assert_eq!(
-        gw.fetched("jwks:idp", 500, b"", ms + 1_020),
+        gw.fetched("jwks:idp", 500, &Validators::default(), b"", ms + 1_020),
         None,
         "logged once per outage"
     );
     assert!(gw.due_fetches(ms + 2_000).is_empty());
     assert_eq!(gw.due_fetches(ms + 3_020).len(), 1, "then after 2 s");
     let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
-    let line = gw.fetched("jwks:idp", 200, jwks.as_bytes(), ms + 3_030);
+    let line = gw.fetched(
+        "jwks:idp",
+        200,
+        &Validators::default(),
+        jwks.as_bytes(),
+        ms + 3_030,
+    );
     assert!(line.is_some_and(|l| l.contains("after 2 failed attempt(s)")));
     let mut rs = MemoryRateStore::default();
     let auth = format!("Bearer {}", token(&f, json!({})));
@@ -1137,7 +1182,9 @@ fn the_core_schedules_remote_sources_for_url_hosts() {
     // Garbage at the next refresh: the last good keys stay.
     let at = ms + 3_030 + 300_000;
     assert_eq!(gw.due_fetches(at).len(), 1);
-    assert!(gw.fetched("jwks:idp", 200, b"<html>", at).is_some());
+    assert!(gw
+        .fetched("jwks:idp", 200, &Validators::default(), b"<html>", at)
+        .is_some());
     let other = token(&f, json!({"sub": "user_2"}));
     let auth = format!("Bearer {other}");
     let still = call(
@@ -1153,7 +1200,13 @@ fn the_core_schedules_remote_sources_for_url_hosts() {
     assert!(gw.request_refetch("jwks:idp", at + 10));
     assert_eq!(gw.due_fetches(at + 10).len(), 1);
     assert!(!gw.request_refetch("jwks:idp", at + 20), "the fetch is out");
-    gw.fetched("jwks:idp", 200, jwks.as_bytes(), at + 100);
+    gw.fetched(
+        "jwks:idp",
+        200,
+        &Validators::default(),
+        jwks.as_bytes(),
+        at + 100,
+    );
     assert!(
         !gw.request_refetch("jwks:idp", at + 3_000),
         "within the cooldown"
@@ -1161,6 +1214,74 @@ fn the_core_schedules_remote_sources_for_url_hosts() {
     assert!(gw.due_fetches(at + 3_000).is_empty());
     assert!(gw.request_refetch("jwks:idp", at + 10_010));
     assert!(!gw.request_refetch("nope", at + 10_010));
+}
+
+/// Conditional fetches: a document loaded with an `ETag` is asked for again with
+/// `If-None-Match`, and a `304 Not Modified` keeps it as a fresh load would (usable past the
+/// `refresh + max_stale` that would otherwise end it, backoff reset). A `304` to a fetch that
+/// asked for none (nothing loaded yet, or no validator to send) is a failure.
+#[test]
+fn a_304_keeps_the_document_in_use() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"url": "https://keys.test/jwks", "refresh_secs": 60, "max_stale_secs": 60}}}]});
+    let cfg = config(&f, remote).to_string();
+    let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
+    let v1 = Validators::new(Some("\"v1\""), Some("Tue, 01 Dec 2026 00:00:00 GMT"));
+    let none = Validators::default();
+    let condition = |gw: &mut Gateway, at: u64| {
+        let due = gw.due_fetches(at);
+        assert_eq!(due.len(), 1, "due at {at}");
+        assert_eq!(header(&due[0].headers, "accept"), Some("application/json"));
+        header(&due[0].headers, "if-none-match").map(str::to_owned)
+    };
+    let mut rs = MemoryRateStore::default();
+    let ask = |gw: &Gateway, rs: &mut MemoryRateStore, now: u64| {
+        // A token of its own each time: a cached verification would not look at the keys.
+        let auth = format!(
+            "Bearer {}",
+            token(&f, json!({"sub": format!("user_{now}")}))
+        );
+        call(gw, rs, "GET", "/x", &[("authorization", &auth), XFF], now)
+    };
+    let ms = NOW * 1000;
+
+    let mut gw = Gateway::from_json(&cfg).unwrap();
+    assert_eq!(condition(&mut gw, ms), None);
+    let line = gw.fetched("jwks:idp", 304, &v1, b"", ms);
+    assert!(
+        line.is_some_and(|l| l.contains("304 Not Modified")),
+        "a 304 with nothing loaded is a failure"
+    );
+    assert_eq!(code(&ask(&gw, &mut rs, NOW)), "keys_unavailable");
+    let loaded = ms + 1_000;
+    assert_eq!(condition(&mut gw, loaded), None, "retried after 1 s");
+    gw.fetched("jwks:idp", 200, &v1, jwks.as_bytes(), loaded);
+    assert!(ask(&gw, &mut rs, NOW + 1).allowed);
+    // The conditional header survives a failed fetch, and a 304 ends the outage.
+    let t = loaded + 60_000;
+    assert_eq!(condition(&mut gw, t).as_deref(), Some("\"v1\""));
+    gw.fetched("jwks:idp", 500, &none, b"", t);
+    assert_eq!(condition(&mut gw, t + 1_000).as_deref(), Some("\"v1\""));
+    let line = gw.fetched("jwks:idp", 304, &none, b"", t + 1_000);
+    assert!(line.is_some_and(|l| l.contains("after 1 failed attempt(s)")));
+    assert_eq!(gw.poll_timeout(), Some(t + 61_000), "backoff reset");
+    assert_eq!(condition(&mut gw, t + 61_000).as_deref(), Some("\"v1\""));
+    assert_eq!(gw.fetched("jwks:idp", 304, &none, b"", t + 61_000), None);
+    // Past the first load's refresh + max_stale (120 s), renewed by the 304s.
+    let late = NOW + 175;
+    assert!(loaded + 120_000 < late * 1000);
+    let d = ask(&gw, &mut rs, late);
+    assert!(d.allowed, "{:?}", d.error);
+
+    // Loaded without validators: the next fetch asks for none, and a 304 is no answer to it.
+    let mut plain = Gateway::from_json(&cfg).unwrap();
+    condition(&mut plain, loaded);
+    plain.fetched("jwks:idp", 200, &none, jwks.as_bytes(), loaded);
+    assert_eq!(condition(&mut plain, t), None);
+    assert!(plain.fetched("jwks:idp", 304, &v1, b"", t).is_some());
+    let d = ask(&plain, &mut rs, late);
+    assert_eq!((d.status, code(&d)), (503, "keys_unavailable"));
 }
 
 /// Regression: the gateway told a JWT by its `eyJ` prefix, so a valid JWS whose header JSON
@@ -1325,7 +1446,13 @@ fn discovery_follows_an_issuer_with_a_path() {
     let meta = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/protocol/openid-connect/certs"),
         "authorization_endpoint": format!("{issuer}/auth"), "token_endpoint": format!("{issuer}/token")});
     let next = gw
-        .on_fetched("discovery:kc", 200, meta.to_string().as_bytes(), NOW)
+        .on_fetched(
+            "discovery:kc",
+            200,
+            &Validators::default(),
+            meta.to_string().as_bytes(),
+            NOW,
+        )
         .unwrap()
         .expect("the JWKS to fetch next");
     let certs = "/realms/acme/protocol/openid-connect/certs";
@@ -1409,7 +1536,13 @@ fn revoked_tokens_are_refused_even_when_cached() {
     );
     let list = json!({"version": 1, "jti": [], "subjects": []}).to_string();
     assert_eq!(
-        gw.fetched("revoked_tokens", 200, list.as_bytes(), NOW * 1000),
+        gw.fetched(
+            "revoked_tokens",
+            200,
+            &Validators::default(),
+            list.as_bytes(),
+            NOW * 1000
+        ),
         None
     );
     assert!(
@@ -1420,7 +1553,13 @@ fn revoked_tokens_are_refused_even_when_cached() {
         "subjects": [{"sub": "user_2", "issued_before": NOW + 1, "iss": ISS}]})
     .to_string();
     assert!(gw.due_fetches(NOW * 1000 + 60_000).len() == 1);
-    gw.fetched("revoked_tokens", 200, list.as_bytes(), NOW * 1000 + 60_000);
+    gw.fetched(
+        "revoked_tokens",
+        200,
+        &Validators::default(),
+        list.as_bytes(),
+        NOW * 1000 + 60_000,
+    );
     let d = ask(&gw, &mut rs, &deleted, NOW + 61);
     assert_eq!((d.status, code(&d)), (401, "revoked_token"));
     assert_eq!(d.provider.as_deref(), Some("idp"));

@@ -34,7 +34,7 @@ pub use self::limiter::{MemoryRateStore, RateStore};
 use self::response::Answer;
 pub use self::response::{unconfigured, CacheUse, Decision, Forward, LocalReply, Report};
 use self::sources::{Fed, Sources};
-pub use self::sources::{Fetch, SourceId};
+pub use self::sources::{Fetch, SourceId, Validators};
 use crate::error::{AuthError, ErrorCode};
 use crate::policy;
 use crate::ratelimit::RateLimit;
@@ -228,13 +228,20 @@ impl Gateway {
 
     /// An answer to a fetch from [`Gateway::due_fetches`] (status 0: no answer): feeds the
     /// document and schedules the next fetch. Returns the log line the outcome deserves, if any.
-    pub fn fetched(&mut self, id: &str, status: u16, body: &[u8], now_ms: u64) -> Option<String> {
+    pub fn fetched(
+        &mut self,
+        id: &str,
+        status: u16,
+        validators: &Validators,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Option<String> {
         let fetch = self
             .sources
             .fetches()
             .into_iter()
             .find(|f| f.id.to_string() == id)?;
-        let result = self.on_fetched(id, status, body, now_ms / 1000);
+        let result = self.on_fetched(id, status, validators, body, now_ms / 1000);
         let transition = self
             .schedule
             .state_mut(id)
@@ -258,24 +265,35 @@ impl Gateway {
             .request_refetch(now_ms, &f.timing)
     }
 
-    /// Feeds a fetched document back (status 0: no answer). On an error the previous keys stay
-    /// in use (stale-if-error, bounded by `max_stale_secs`). A discovery document answers with
-    /// the JWKS fetch to do next.
+    /// Feeds a fetched document back (status 0: no answer) with the response's validators. On
+    /// an error the previous keys stay in use (stale-if-error, bounded by `max_stale_secs`). A
+    /// `304` to a conditional fetch keeps the document in use as if it was just loaded. A
+    /// discovery document answers with the JWKS fetch to do next.
     pub fn on_fetched(
         &mut self,
         id: &str,
         status: u16,
+        validators: &Validators,
         body: &[u8],
         now: u64,
     ) -> Result<Option<Fetch>, AuthError> {
         let source: SourceId = id.parse()?;
-        if status != 200 {
-            return Err(AuthError::with_message(
-                ErrorCode::KeysUnavailable,
-                format!("{id}: the fetch did not answer 200"),
-            ));
+        match status {
+            200 => {}
+            304 => return self.sources.revalidate(&source, now).map(|()| None),
+            _ => {
+                return Err(AuthError::with_message(
+                    ErrorCode::KeysUnavailable,
+                    format!("{id}: the fetch did not answer 200"),
+                ))
+            }
         }
-        match self.sources.feed(&source, body, now)? {
+        // Before feeding: a discovery document is no longer fetched once it named the JWKS.
+        let place = self.sources.fetches().into_iter().find(|f| f.id == source);
+        let fed = self.sources.feed(&source, body, now)?;
+        self.sources
+            .keep_validators(&source, place.as_ref(), validators);
+        match fed {
             Fed::NewKeys { provider } => {
                 // Tokens verified with the previous keys must be verified again.
                 self.jwt_cache.retain(|a| a.provider != provider);
@@ -479,7 +497,7 @@ pub fn fetch_log_line(
     let why = match (status, error) {
         (_, None) => String::new(),
         (0, Some(_)) => "no answer (timeout, connection failure, or the call was not sent)".into(),
-        (200, Some(e)) => e.message().to_owned(),
+        (200 | 304, Some(e)) => e.message().to_owned(),
         (s, Some(_)) => format!("HTTP {s}"),
     };
     let location = match (&fetch.cluster, &fetch.url) {

@@ -74,12 +74,83 @@ pub struct Fetch {
     pub authority: Option<String>,
     pub path: String,
     pub url: Option<String>,
+    /// The request headers to send: `accept`, and `if-none-match` or `if-modified-since` once
+    /// a document from this place is in use (a `304` answer then keeps it).
+    pub headers: Vec<(String, String)>,
     pub timeout_ms: u64,
     /// Nothing was ever loaded from this source, so requests that need it are refused until
     /// it is: a host that can hold a request while it fetches may wait for this one.
     pub first: bool,
     #[serde(skip)]
     pub timing: Timing,
+}
+
+/// Where a fetch goes: validators are sent back only to the place that gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    cluster: Option<String>,
+    authority: Option<String>,
+    path: String,
+    url: Option<String>,
+}
+
+impl Place {
+    fn of(f: &Fetch) -> Place {
+        Place {
+            cluster: f.cluster.clone(),
+            authority: f.authority.clone(),
+            path: f.path.clone(),
+            url: f.url.clone(),
+        }
+    }
+}
+
+/// Longest `ETag` or `Last-Modified` kept: a validator is echoed in a request header, so a
+/// source cannot make the gateway send an arbitrary amount.
+const MAX_VALIDATOR_LEN: usize = 256;
+
+/// A fetched document's validators (RFC 9110 §8.8): sent back with the next fetch of the same
+/// place, so that an unchanged document is answered `304 Not Modified` and not parsed again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl Validators {
+    /// A response's `ETag` and `Last-Modified` headers, as received. One that is empty, longer
+    /// than 256 bytes or not printable ASCII (a control character would end the request
+    /// header it is echoed in) is ignored.
+    pub fn new(etag: Option<&str>, last_modified: Option<&str>) -> Validators {
+        let fits = |v: &&str| {
+            !v.is_empty()
+                && v.len() <= MAX_VALIDATOR_LEN
+                && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+        };
+        let keep = |v: Option<&str>| v.map(str::trim).filter(fits).map(str::to_owned);
+        Validators {
+            etag: keep(etag),
+            last_modified: keep(last_modified),
+        }
+    }
+
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
+    pub fn last_modified(&self) -> Option<&str> {
+        self.last_modified.as_deref()
+    }
+
+    /// The request header asking for the document only if it changed (a server ignores
+    /// `if-modified-since` beside `if-none-match`, so one is enough).
+    fn condition(&self) -> Option<(String, String)> {
+        match (&self.etag, &self.last_modified) {
+            (Some(e), _) => Some(("if-none-match".into(), e.clone())),
+            (None, Some(d)) => Some(("if-modified-since".into(), d.clone())),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -169,6 +240,9 @@ pub(super) struct Sources {
     pub providers: Vec<Provider>,
     pub api_keys: Option<ApiKeys>,
     pub revocations: Option<Revocations>,
+    /// The validators of each document in use, with the place that gave them (at most one
+    /// per source).
+    validators: Vec<(SourceId, Place, Validators)>,
 }
 
 /// What feeding a document changed.
@@ -271,6 +345,7 @@ impl Sources {
             providers,
             api_keys,
             revocations,
+            validators: Vec::new(),
         })
     }
 
@@ -315,7 +390,59 @@ impl Sources {
                 ));
             }
         }
+        for f in &mut out {
+            f.headers.extend(self.condition(f));
+        }
         out
+    }
+
+    /// The conditional header for `f`, if a document from its place is in use.
+    fn condition(&self, f: &Fetch) -> Option<(String, String)> {
+        let place = Place::of(f);
+        let (_, _, v) = self
+            .validators
+            .iter()
+            .find(|(id, p, _)| *id == f.id && *p == place)?;
+        v.condition()
+    }
+
+    /// After a document of `id` fetched from `place` was fed: its validators replace any
+    /// earlier ones (none kept: the next fetch is unconditional).
+    pub fn keep_validators(&mut self, id: &SourceId, place: Option<&Fetch>, v: &Validators) {
+        self.validators.retain(|(i, _, _)| i != id);
+        if let (Some(f), Some(_)) = (place, v.condition()) {
+            self.validators.push((id.clone(), Place::of(f), v.clone()));
+        }
+    }
+
+    /// A `304 Not Modified`: the document in use is still current, so it is as good as just
+    /// loaded, with nothing to parse. Only an answer to a conditional fetch (one this gateway
+    /// asked for, with a document in use) can say so; any other `304` is a failure.
+    pub fn revalidate(&mut self, id: &SourceId, now: u64) -> Result<(), AuthError> {
+        let asked = self
+            .fetches()
+            .iter()
+            .any(|f| f.id == *id && self.condition(f).is_some());
+        let loaded_at = match id {
+            SourceId::Jwks(name) => self
+                .providers
+                .iter_mut()
+                .find(|p| p.cfg.name == *name)
+                .map(|p| &mut p.loaded_at),
+            SourceId::KeyStore => self.api_keys.as_mut().map(|k| &mut k.loaded_at),
+            SourceId::RevokedTokens => self.revocations.as_mut().map(|v| &mut v.loaded_at),
+            SourceId::Discovery(_) => None,
+        };
+        match loaded_at {
+            Some(at @ Some(_)) if asked => {
+                *at = Some(now);
+                Ok(())
+            }
+            _ => Err(AuthError::with_message(
+                ErrorCode::KeysUnavailable,
+                format!("{id}: 304 Not Modified, but no document to keep"),
+            )),
+        }
     }
 
     /// Feeds a fetched document. On an error the previous keys stay in use (stale-if-error,
@@ -361,12 +488,12 @@ impl Sources {
                     .as_deref()
                     .and_then(url_path)
                     .ok_or_else(|| bad("the discovery document has no usable jwks_uri"))?;
-                p.discovered_path = Some(path.clone());
-                let Some(r) = p.remote() else {
-                    return Err(bad("not a discovery provider"));
-                };
-                let first = p.loaded_at.is_none();
-                Ok(Fed::Next(discovered_jwks(name.clone(), r, path, first)))
+                p.discovered_path = Some(path);
+                // As listed, so it carries a validator if its document is in use already.
+                let jwks = SourceId::Jwks(name.clone());
+                let next = self.fetches().into_iter().find(|f| f.id == jwks);
+                next.map(Fed::Next)
+                    .ok_or_else(|| bad("not a discovery provider"))
             }
             SourceId::KeyStore => {
                 let k = self
@@ -397,6 +524,7 @@ fn fetch(id: SourceId, r: &RemoteSource, path: String, first: bool) -> Fetch {
         authority: r.authority.clone(),
         url: source_url(r, &path),
         path,
+        headers: vec![("accept".into(), "application/json".into())],
         timeout_ms: r.timeout_ms,
         first,
         timing: timing(r),
@@ -476,5 +604,44 @@ mod tests {
             assert_eq!(id.to_string().parse::<SourceId>().unwrap(), id);
         }
         assert!("nope".parse::<SourceId>().is_err());
+    }
+
+    #[test]
+    fn validators_are_bounded_and_sent_only_to_the_place_that_gave_them() {
+        let long = format!("\"{}\"", "a".repeat(254));
+        assert_eq!(
+            Validators::new(Some(&long), None).etag(),
+            Some(long.as_str())
+        );
+        let longer = format!("\"{}\"", "a".repeat(255));
+        assert_eq!(Validators::new(Some(&longer), None).etag(), None);
+        for bad in ["\"a\r\nx: y\"", "\"a\u{7f}\"", "\"é\"", " "] {
+            assert_eq!(Validators::new(Some(bad), Some(bad)), Validators::default());
+        }
+        let date = "Tue, 01 Dec 2026 00:00:00 GMT";
+        let v = Validators::new(None, Some(date));
+        assert_eq!(
+            v.condition(),
+            Some(("if-modified-since".into(), date.into()))
+        );
+
+        let config = GatewayConfig::from_json(
+            r#"{"api_keys": {"store": {"remote": {"url": "https://keys.test/store.json"}}}}"#,
+        )
+        .unwrap();
+        let mut sources = Sources::new(&config).unwrap();
+        let [keys] = &sources.fetches()[..] else {
+            panic!("one fetch")
+        };
+        let elsewhere = Fetch {
+            url: Some("https://other.test/store.json".into()),
+            ..keys.clone()
+        };
+        let etag = Validators::new(Some("\"v1\""), None);
+        sources.keep_validators(&SourceId::KeyStore, Some(&elsewhere), &etag);
+        assert_eq!(sources.fetches()[0].headers.len(), 1, "only accept");
+        sources.keep_validators(&SourceId::KeyStore, Some(keys), &etag);
+        let sent = sources.fetches()[0].headers.clone();
+        assert_eq!(sent[1], ("if-none-match".into(), "\"v1\"".into()));
     }
 }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::gateway::{Decision, Host, MemoryRateStore, RateStore, Request};
+use crate::gateway::{Decision, Host, MemoryRateStore, RateStore, Request, Validators};
 use crate::ratelimit::GcraState;
 
 /// A configured gateway with its per-isolate rate-limit buckets.
@@ -240,10 +240,20 @@ impl JsGateway {
         serde_json::to_string(&self.gateway.due_fetches(now_ms)).unwrap_or_else(|_| "[]".into())
     }
 
-    /// A fetch's answer (status 0: no answer). Returns the log line the outcome deserves, if
+    /// A fetch's answer (status 0: no answer) with its `ETag` and `Last-Modified` headers as
+    /// received (the next fetch sends them back). Returns the log line the outcome deserves, if
     /// any; a refused document leaves the previous keys in use.
-    pub fn fetched(&mut self, id: &str, status: u16, body: &[u8], now_ms: u64) -> Option<String> {
-        self.gateway.fetched(id, status, body, now_ms)
+    pub fn fetched(
+        &mut self,
+        id: &str,
+        status: u16,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Option<String> {
+        let validators = Validators::new(etag.as_deref(), last_modified.as_deref());
+        self.gateway.fetched(id, status, &validators, body, now_ms)
     }
 }
 

@@ -9,7 +9,9 @@
 //   refetch (refresh is 300 s, so only that refetch explains it), and one with the retired key
 //   is refused alike;
 // - a garbage document: both keep the last good keys, then fail closed once
-//   `refresh + max_stale` has passed since the last good load.
+//   `refresh + max_stale` has passed since the last good load;
+// - a document served with an `ETag`: both ask again with `If-None-Match`, and the `304 Not
+//   Modified` answers keep the keys in use past `refresh + max_stale`.
 //
 // Needs `make filter` and `make worker` (make conformance does both).
 
@@ -26,6 +28,10 @@ const late = es256Issuer({ issuer: 'https://late.recovery.test', kid: 'late-1' }
 const rot = es256Issuer({ issuer: 'https://rot.recovery.test', kid: 'rot-1' });
 const rotNext = es256Issuer({ issuer: 'https://rot.recovery.test', kid: 'rot-2' });
 const junk = es256Issuer({ issuer: 'https://junk.recovery.test', kid: 'junk-1' });
+const tagged = es256Issuer({ issuer: 'https://tagged.recovery.test', kid: 'tagged-1' });
+const TAG = '"tagged-v1"';
+/** The tagged JWKS, at one path per edge so that each edge's requests can be told apart. */
+const TAGGED = { envoy: '/tagged/envoy/jwks', worker: '/tagged/worker/jwks' };
 
 /** The bound within which a source that comes back is used: the retries after the first
  * three failures are 1, 2 and 4 s apart, plus Envoy's 0.5 s tick and request spacing. */
@@ -42,7 +48,10 @@ before(async () => {
     // `late` is down at start: the server answers 404 until the test serves its JWKS.
     '/rot/jwks': rot.jwks,
     '/junk/jwks': junk.jwks,
+    [TAGGED.envoy]: tagged.jwks,
+    [TAGGED.worker]: tagged.jwks,
   });
+  Object.assign(docs.etags, { [TAGGED.envoy]: TAG, [TAGGED.worker]: TAG });
   const source = (path, extra = {}) => ({
     cluster: 'docs',
     url: `http://127.0.0.1:${docs.port}${path}`,
@@ -57,6 +66,12 @@ before(async () => {
       provider('late', late, source('/late/jwks')),
       provider('rot', rot, source('/rot/jwks')),
       provider('junk', junk, source('/junk/jwks', { refresh_secs: 1, max_stale_secs: 3 })),
+      provider(
+        'tagged',
+        tagged,
+        // Envoy fetches the cluster's path, the Worker the url.
+        source(TAGGED.envoy, { url: `http://127.0.0.1:${docs.port}${TAGGED.worker}`, refresh_secs: 1, max_stale_secs: 2 }),
+      ),
     ],
     cache: { max_entries: 0 },
   };
@@ -143,4 +158,25 @@ test('a garbage document keeps the last good keys on both edges, until max_stale
   const closed = await answers(bearer(junk));
   assert.deepEqual(closed.envoy, { status: 503, code: 'keys_unavailable' });
   assert.deepEqual(closed.worker, closed.envoy);
+});
+
+test('a document served with an ETag is asked for with If-None-Match, and the 304s keep it in use on both edges', async () => {
+  const ok = { envoy: { status: 200, code: undefined }, worker: { status: 200, code: undefined } };
+  // The Worker fetches only when asked: after the previous test's quiet sleeps its first
+  // request may find the keys too old and start a refetch, whose 304 makes them usable again.
+  const took = await untilEach(200, () => bearer(tagged), 3000);
+  for (const edge of Object.keys(edges)) assert.ok(took[edge] !== undefined, `${edge} never accepted`);
+  const start = Date.now();
+  // Requests throughout (the Worker fetches only when asked), well past refresh (1 s) +
+  // max_stale (2 s) after the only 200: every one is accepted on both edges.
+  while (Date.now() - start < 5000) {
+    assert.deepEqual(await answers(bearer(tagged)), ok, `${Date.now() - start} ms in`);
+    await sleep(250);
+  }
+  for (const [edge, path] of Object.entries(TAGGED)) {
+    const asked = docs.requests.filter((r) => r.url === path);
+    assert.equal(asked[0]?.headers['if-none-match'], undefined, `${edge}: the first fetch is unconditional`);
+    const conditional = asked.filter((r) => r.headers['if-none-match'] === TAG).length;
+    assert.ok(conditional >= 3, `${edge}: ${conditional} of ${asked.length} fetches sent If-None-Match ${TAG}`);
+  }
 });

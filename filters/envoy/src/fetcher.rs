@@ -5,9 +5,10 @@
 //! [`SourceState`] lives in shared data and is changed only by compare-and-swap
 //! ([`update`]): the thread whose `begin` lands holds the lease and fetches, and the lease lapses
 //! by itself (a thread that died mid-call blocks nobody). The fetcher stores a good
-//! **document** — raw bytes with the fetch time; its version is the shared-data `cas`, which
-//! changes on every write — and every thread feeds a new version to its own gateway on its next
-//! tick (`Local::sync`). Failures and the unknown-`kid` cooldown are in the shared state too, so
+//! **document** — raw bytes with the fetch time and its validators; its version is the
+//! shared-data `cas`, which changes on every write — and every thread feeds a new version to its
+//! own gateway on its next tick (`Local::sync`). A `304 Not Modified` stores the same document
+//! again with the new time, so every thread's copy stays usable. Failures and the unknown-`kid` cooldown are in the shared state too, so
 //! an outage is logged once by whichever thread meets it first, not once per tick or thread.
 
 use std::cell::{Cell, RefCell};
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::Status;
 use sha2::{Digest, Sha256};
-use tokenwarden::gateway::{Gateway, SourceState};
+use tokenwarden::gateway::{Gateway, SourceState, Validators};
 use tokenwarden::schedule::Timing;
 
 use crate::metrics::Metrics;
@@ -25,7 +26,9 @@ use crate::metrics::Metrics;
 /// [`scope`]), so two filters with different configurations in one VM, or a configuration
 /// replaced by an LDS update, never read each other's schedules, documents or buckets.
 const SCHEDULE: &str = "fetch/schedule/";
-const DOCUMENT: &str = "fetch/document/";
+/// `document2`: documents with their validators; a filter of the earlier format, in the same
+/// VM during an upgrade, keeps to its own key.
+const DOCUMENT: &str = "fetch/document2/";
 /// Rewritten with every shared document: its version tells a thread, in one small read,
 /// whether any document changed since it last looked.
 const GENERATION: &str = "fetch/generation";
@@ -94,17 +97,32 @@ pub fn update<T>(scope: &str, id: &str, step: impl Fn(&mut SourceState) -> T) ->
 
 /// A good document, as shared.
 pub struct Document {
-    /// Unix seconds of the fetch.
+    /// Unix seconds of the fetch (or of the last `304` that kept it).
     pub fetched_at: u64,
+    /// Its `ETag` / `Last-Modified`, so whichever thread fetches next can ask conditionally.
+    pub validators: Validators,
     pub body: Vec<u8>,
     /// Changes with every store.
     pub version: u32,
 }
 
-/// Shares a good document (only the lease holder writes it, so no compare-and-swap).
-pub fn store_document(scope: &str, id: &str, fetched_at: u64, body: &[u8]) -> bool {
+/// Shares a good document (only the lease holder writes it, so no compare-and-swap). The value
+/// is the fetch time (u64), each validator as a u16 length and its bytes, then the body.
+pub fn store_document(
+    scope: &str,
+    id: &str,
+    fetched_at: u64,
+    validators: &Validators,
+    body: &[u8],
+) -> bool {
     let mut value = Vec::with_capacity(8 + body.len());
     value.extend_from_slice(&fetched_at.to_le_bytes());
+    for v in [validators.etag(), validators.last_modified()] {
+        // The core keeps no validator over 256 bytes.
+        let v = v.unwrap_or_default().as_bytes();
+        value.extend_from_slice(&(v.len() as u16).to_le_bytes());
+        value.extend_from_slice(v);
+    }
     value.extend_from_slice(body);
     match hostcalls::set_shared_data(&key(scope, DOCUMENT, id), Some(&value), None) {
         Ok(()) => {
@@ -118,20 +136,38 @@ pub fn store_document(scope: &str, id: &str, fetched_at: u64, body: &[u8]) -> bo
     }
 }
 
+/// After a `304` to this thread's conditional fetch: shares the document again with the new
+/// time, so every thread's copy counts as just loaded. Only if the shared document is still
+/// `version`, the one this thread's gateway holds (and asked about).
+pub fn renew_document(scope: &str, id: &str, fetched_at: u64, version: Option<u32>) -> bool {
+    match load_document(scope, id) {
+        Some(doc) if Some(doc.version) == version => {
+            store_document(scope, id, fetched_at, &doc.validators, &doc.body)
+        }
+        _ => false,
+    }
+}
+
 /// The last good document of `id`, if any thread has fetched one.
 pub fn load_document(scope: &str, id: &str) -> Option<Document> {
-    match hostcalls::get_shared_data(&key(scope, DOCUMENT, id)) {
-        Ok((Some(value), Some(version))) if value.len() >= 8 => {
-            let mut at = [0u8; 8];
-            at.copy_from_slice(&value[..8]);
-            Some(Document {
-                fetched_at: u64::from_le_bytes(at),
-                body: value[8..].to_vec(),
-                version,
-            })
-        }
-        _ => None,
-    }
+    let Ok((Some(value), Some(version))) = hostcalls::get_shared_data(&key(scope, DOCUMENT, id))
+    else {
+        return None;
+    };
+    let (at, mut rest) = value.split_at_checked(8)?;
+    let mut validator = || {
+        let (len, tail) = rest.split_at_checked(2)?;
+        let (v, tail) = tail.split_at_checked(u16::from_le_bytes([len[0], len[1]]).into())?;
+        rest = tail;
+        Some(std::str::from_utf8(v).ok().filter(|v| !v.is_empty()))
+    };
+    let (etag, last_modified) = (validator()?, validator()?);
+    Some(Document {
+        fetched_at: u64::from_le_bytes(at.try_into().ok()?),
+        validators: Validators::new(etag, last_modified),
+        body: rest.to_vec(),
+        version,
+    })
 }
 
 /// The version of the generation key (`None`: no document shared yet).
@@ -186,6 +222,11 @@ impl Local {
         self.applied.borrow_mut().insert(id.to_owned(), version);
     }
 
+    /// The shared version of `id` this thread's gateway holds.
+    pub fn applied_version(&self, id: &str) -> Option<u32> {
+        self.applied.borrow().get(id).copied()
+    }
+
     /// Before a request: syncs when any thread shared a document since the last look, so a new
     /// key fetched by another thread is used within [`LOOK_EVERY_MS`] of its arrival.
     pub fn sync_if_changed(&self, metrics: &Metrics, now_ms: u64) {
@@ -228,7 +269,8 @@ impl Local {
                 };
                 // The fetching thread's gateway accepted this document: so does this one
                 // (same configuration). Either way this version is not tried again.
-                if let Err(e) = g.on_fetched(&id, 200, &doc.body, doc.fetched_at) {
+                let fed = g.on_fetched(&id, 200, &doc.validators, &doc.body, doc.fetched_at);
+                if let Err(e) = fed {
                     log::warn!("{id}: a shared document was refused: {}", e.message());
                 }
                 self.applied(&id, doc.version);

@@ -33,7 +33,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use tokenwarden::gateway::{self, Fetch, Host};
+use tokenwarden::gateway::{self, Fetch, Host, Validators};
 use tokenwarden::{AuthError, ErrorCode};
 
 use crate::fetcher::Local;
@@ -72,7 +72,15 @@ impl Context for Root {
             return;
         };
         let (status, body) = call_response(self, body_size);
-        self.fetched(fetch, status, &body);
+        let header = |name| {
+            let value = self.get_http_call_response_header_bytes(name)?;
+            String::from_utf8(value).ok()
+        };
+        let validators = Validators::new(
+            header("etag").as_deref(),
+            header("last-modified").as_deref(),
+        );
+        self.fetched(fetch, status, &validators, &body);
     }
 }
 
@@ -176,12 +184,13 @@ impl Root {
             return;
         };
         let authority = fetch.authority.clone().unwrap_or_else(|| cluster.clone());
-        let headers = vec![
+        let mut headers = vec![
             (":method", "GET"),
             (":path", fetch.path.as_str()),
             (":authority", authority.as_str()),
-            ("accept", "application/json"),
         ];
+        // `accept`, and the conditional header once a document is in use.
+        headers.extend(fetch.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let timeout = Duration::from_millis(fetch.timeout_ms);
         match self.dispatch_http_call(&cluster, headers, None, vec![], timeout) {
             Ok(token) => {
@@ -193,14 +202,14 @@ impl Root {
     }
 
     /// This thread's fetch answered (or timed out: status 0).
-    fn fetched(&mut self, fetch: Fetch, status: u16, body: &[u8]) {
+    fn fetched(&mut self, fetch: Fetch, status: u16, validators: &Validators, body: &[u8]) {
         let Some(local) = self.local.clone() else {
             return;
         };
         let now_ms = self.now_ms();
         let now = now_ms / 1000;
         let result = match local.gateway.try_borrow_mut() {
-            Ok(mut g) => g.on_fetched(&fetch.id.to_string(), status, body, now),
+            Ok(mut g) => g.on_fetched(&fetch.id.to_string(), status, validators, body, now),
             Err(_) => return,
         };
         let next = match result {
@@ -208,7 +217,13 @@ impl Root {
             Err(e) => return self.finish(&fetch, now_ms, status, Some(&e)),
         };
         let (scope, id) = (local.scope.as_str(), fetch.id.to_string());
-        if fetcher::store_document(scope, &id, now, body) {
+        let shared = if status == 304 {
+            // Still current (the core checked it asked): every thread's copy is renewed.
+            fetcher::renew_document(scope, &id, now, local.applied_version(&id))
+        } else {
+            fetcher::store_document(scope, &id, now, validators, body)
+        };
+        if shared {
             if let Some(doc) = fetcher::load_document(scope, &id) {
                 // This thread's gateway has it already.
                 local.applied(&id, doc.version);

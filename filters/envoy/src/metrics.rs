@@ -7,7 +7,7 @@
 //! | `tokenwarden.denied.<code>` | counter | refusals by error code (`expired_token`, `keys_unavailable`, …), except rate limiting |
 //! | `tokenwarden.rate_limited` | counter | 429 answers (per-credential limits and failed-attempt throttling) |
 //! | `tokenwarden.cache.hit`, `tokenwarden.cache.miss` | counter | verified-token cache lookups by JWTs and introspected tokens |
-//! | `tokenwarden.fetch.<source>.ok`, `….failed` | counter | fetches of `jwks.<provider>`, `discovery.<provider>`, `keys` by this Envoy |
+//! | `tokenwarden.fetch.<source>.ok`, `….failed` | counter | fetches of `jwks.<provider>`, `discovery.<provider>`, `keys`, `revoked_tokens` by this Envoy; a `304 Not Modified` that keeps the document counts as `ok` |
 //! | `tokenwarden.key_age_seconds.<source>` | gauge | seconds since the last good fetch of the source (by any thread) |
 //! | `tokenwarden.provider.<name>.allowed`, `….denied.<code>`, `….rate_limited`, `….cache.hit`, `….cache.miss` | counter | the same, per source that decided: a provider's name, `api_keys` or `introspection` |
 

@@ -85,8 +85,9 @@ class Sources {
   }
 
   async run(f, ctx) {
-    const { status, body } = await get(f);
-    const line = this.gateway.fetched(f.id, status, body, BigInt(Date.now()));
+    // f.headers: `accept`, and `if-none-match` / `if-modified-since` once a document is in use.
+    const { status, headers, body } = await get(f);
+    const line = this.gateway.fetched(f.id, status, headers.get('etag'), headers.get('last-modified'), body, BigInt(Date.now()));
     if (line) console.warn(`tokenwarden: ${line}`);
     // A discovery document named the JWKS: it is due now, and whoever waited for the first
     // load waits for it too.
@@ -94,14 +95,14 @@ class Sources {
   }
 }
 
-const NO_ANSWER = { status: 0, body: new Uint8Array() };
+const NO_ANSWER = { status: 0, headers: new Headers(), body: new Uint8Array() };
 
 /** Makes a call the core asked for; status 0 when there was no answer (or no url to call). */
-async function call({ url, method = 'GET', headers = [['accept', 'application/json']], body, timeout_ms: timeout }) {
+async function call({ url, method = 'GET', headers, body, timeout_ms: timeout }) {
   if (!url) return NO_ANSWER;
   try {
     const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeout) });
-    return { status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
+    return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
   } catch {
     return NO_ANSWER;
   }

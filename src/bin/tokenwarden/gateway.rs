@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokenwarden::gateway::{Decision, Gateway, Host, RateStore, Request};
+use tokenwarden::gateway::{Decision, Gateway, Host, RateStore, Request, Validators};
 use tokenwarden::ratelimit::GcraState;
 
 use crate::args::Usage;
@@ -182,15 +182,21 @@ fn agent(timeout_ms: u64) -> ureq::Agent {
         .into()
 }
 
-/// A call's status and body; status 0 when there was no answer.
-fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Vec<u8>) {
+/// A call's status, validators and body; status 0 when there was no answer.
+fn answer(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, Validators, Vec<u8>) {
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
+            let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
+            let validators = Validators::new(header("etag"), header("last-modified"));
             let body = res.body_mut().with_config().limit(MAX_BODY).read_to_vec();
-            body.map_or((0, Vec::new()), |b| (status, b))
+            body.map_or((0, Validators::default(), Vec::new()), |b| {
+                (status, validators, b)
+            })
         }
-        Err(_) => (0, Vec::new()),
+        Err(_) => (0, Validators::default(), Vec::new()),
     }
 }
 
@@ -211,13 +217,13 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
             }
             for f in due {
                 let url = f.url.clone().unwrap_or_default();
-                let (status, body) = answer(
-                    agent(f.timeout_ms)
-                        .get(&url)
-                        .header("accept", "application/json")
-                        .call(),
-                );
-                if let Some(line) = gw.fetched(&f.id.to_string(), status, &body, now_ms) {
+                let mut req = agent(f.timeout_ms).get(&url);
+                for (name, value) in &f.headers {
+                    req = req.header(name, value);
+                }
+                let (status, validators, body) = answer(req.call());
+                let id = f.id.to_string();
+                if let Some(line) = gw.fetched(&id, status, &validators, &body, now_ms) {
                     eprintln!("tokenwarden: {line}");
                 }
             }
@@ -245,7 +251,8 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
                 for (name, value) in &call.headers {
                     req = req.header(name, value);
                 }
-                answer(req.send(call.body.as_str()))
+                let (status, _, body) = answer(req.send(call.body.as_str()));
+                (status, body)
             }
             _ => (0, Vec::new()),
         };

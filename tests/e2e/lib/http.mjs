@@ -44,6 +44,8 @@ export function request(port, { method = 'GET', path = '/', headers = {} } = {})
  * A document server on 127.0.0.1 (JWKS, OpenID discovery, key stores) that the test changes while
  * Envoy polls it: `docs` maps a path to a JSON value, `hits` lists the paths asked for, and
  * `requests` their URLs and headers, `hang = true` makes it accept requests without ever answering. `stop()` takes it down.
+ * `etags` maps a path to the `ETag` its document is served with; a request whose `If-None-Match`
+ * names it is answered `304 Not Modified`.
  */
 export async function startDocumentServer(docs = {}) {
   const server = http.createServer((req, res) => {
@@ -51,10 +53,12 @@ export async function startDocumentServer(docs = {}) {
     server.requests.push({ url: req.url, headers: req.headers });
     if (server.hang) return;
     const doc = server.docs[req.url];
+    const etag = server.etags[req.url];
     if (doc === undefined) res.writeHead(404).end();
-    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    else if (etag !== undefined && req.headers['if-none-match'] === etag) res.writeHead(304, { etag }).end();
+    else res.writeHead(200, { 'content-type': 'application/json', ...(etag && { etag }) }).end(JSON.stringify(doc));
   });
-  Object.assign(server, { docs, hits: [], requests: [], hang: false });
+  Object.assign(server, { docs, etags: {}, hits: [], requests: [], hang: false });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   server.port = server.address().port;
