@@ -42,6 +42,7 @@ export default {
       { name: 'read_write runs ETL pipelines', request: { method: 'POST', path: '/v1/pipelines/ingest/runs', headers: bearer(KEYS.business) }, expect: { status: 200 } },
       { name: 'read_write is no user manager', request: { path: '/v1/users', headers: bearer(KEYS.business) }, expect: { status: 403, code: 'insufficient_scope' } },
       { name: 'admin manages users', request: { method: 'POST', path: '/v1/users/invite', headers: bearer(KEYS.enterprise) }, expect: { status: 200 } },
+      { name: 'the /auth/refresh endpoint needs no credential (the refresh token is in the body)', request: { method: 'POST', path: '/auth/refresh' }, expect: { status: 200 } },
       { name: 'an unknown key', request: { path: '/v1/datasets/sales', headers: bearer('dp_live_8f3k29dQz81mLk0aP3') }, expect: { status: 401, code: 'invalid_api_key' } },
       {
         name: 'an OAuth token with analytics:read pipelines:write reads and writes pipelines',

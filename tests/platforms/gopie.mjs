@@ -151,6 +151,12 @@ export default {
         expect: { status: 403, body: INSUFFICIENT_PERMISSIONS },
       },
       { name: 'an organisation admin (admin@org=acme) sees billing', request: { path: '/v1/acme/billing', headers: jwt({ scope: '', roles: ['admin@org=acme'] }) }, expect: { status: 200 } },
+      {
+        name: 'an organisation admin reaches every project of acme (all:projects): reads, writes, deletes',
+        request: { method: 'DELETE', path: '/v1/acme/mobile/datasets/old', headers: jwt({ scope: '', roles: ['admin@org=acme'] }) },
+        expect: { status: 200 },
+      },
+      { name: 'an organisation admin writes data', request: { method: 'POST', path: '/v1/acme/web/data', headers: jwt({ scope: '', roles: ['admin@org=acme'] }) }, expect: { status: 200 } },
       { name: 'an organisation admin of acme is nothing in globex', request: { path: '/v1/globex/billing', headers: jwt({ scope: '', org: 'globex', roles: ['admin@org=acme'] }) }, expect: { status: 403, body: INSUFFICIENT_PERMISSIONS } },
       {
         name: 'a project viewer (viewer@project=web) runs read-only queries only there',
