@@ -20,6 +20,7 @@ pub mod config;
 pub mod extract;
 mod introspection;
 mod limiter;
+pub mod metrics;
 mod response;
 mod sources;
 
@@ -247,6 +248,12 @@ impl Gateway {
             .state_mut(id)
             .finish(now_ms, &fetch.timing, result.is_ok());
         fetch_log_line(&fetch, transition, status, result.err().as_ref())
+    }
+
+    /// Where fetch `id` stands in this gateway's schedule (`failures` 0: its last fetch, if any,
+    /// succeeded).
+    pub fn source_state(&self, id: &str) -> SourceState {
+        self.schedule.state(id)
     }
 
     /// An unknown `kid` (or no keys): fetch `id` ahead of this gateway's own schedule, within

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
+use crate::gateway::metrics::{decision_counters, fetch_counter};
 use crate::gateway::{Decision, Host, MemoryRateStore, RateStore, Request, Validators};
 use crate::ratelimit::GcraState;
 
@@ -146,6 +147,8 @@ impl RateStore for Snapshot<'_> {
 #[derive(Serialize)]
 struct Outcome<'a> {
     decision: &'a Decision,
+    /// The counters the decision adds one to (the filter's stat names).
+    metrics: Vec<String>,
     reads: HashMap<String, u32>,
     writes: Vec<Write>,
 }
@@ -241,8 +244,9 @@ impl JsGateway {
     }
 
     /// A fetch's answer (status 0: no answer) with its `ETag` and `Last-Modified` headers as
-    /// received (the next fetch sends them back). Returns the log line the outcome deserves, if
-    /// any; a refused document leaves the previous keys in use.
+    /// received (the next fetch sends them back). Returns JSON `{log, counter}`: the log line
+    /// the outcome deserves, if any, and its counter (`tokenwarden.fetch.<source>.ok|failed`);
+    /// a refused document leaves the previous keys in use.
     pub fn fetched(
         &mut self,
         id: &str,
@@ -251,9 +255,11 @@ impl JsGateway {
         last_modified: Option<String>,
         body: &[u8],
         now_ms: u64,
-    ) -> Option<String> {
+    ) -> String {
         let validators = Validators::new(etag.as_deref(), last_modified.as_deref());
-        self.gateway.fetched(id, status, &validators, body, now_ms)
+        let log = self.gateway.fetched(id, status, &validators, body, now_ms);
+        let ok = self.gateway.source_state(id).failures == 0;
+        serde_json::json!({ "log": log, "counter": fetch_counter(id, ok) }).to_string()
     }
 }
 
@@ -277,6 +283,7 @@ fn with_store(
         _ => return Err(JsError::new("store: local, shared or closed")),
     };
     let out = Outcome {
+        metrics: decision.report().map(decision_counters).unwrap_or_default(),
         decision: &decision,
         reads: snapshot.reads,
         writes: snapshot.writes,

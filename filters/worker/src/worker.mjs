@@ -7,7 +7,8 @@
 //
 // Bindings: TOKENWARDEN_CONFIG (the gateway JSON, text), ORIGIN (the origin's base URL, text),
 // optionally RATE_LIMITER (a Durable Object namespace of the RateLimiter class below) for
-// rate limits shared by every isolate of the fleet instead of per-isolate buckets.
+// rate limits shared by every isolate of the fleet instead of per-isolate buckets, and
+// TOKENWARDEN_METRICS (a Workers Analytics Engine dataset) for the filter's counters.
 
 import { DurableObject } from 'cloudflare:workers';
 
@@ -37,13 +38,25 @@ function load(env) {
     if (!URL.canParse(env.ORIGIN ?? '')) throw new Error('invalid configuration: ORIGIN: not set or not a URL');
     const gateway = new Gateway(text);
     for (const line of gateway.limitations()) console.warn(`tokenwarden: ${line}`);
-    current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway) };
+    current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway, (names) => count(env, names)) };
   } catch (e) {
     // One line naming the field (the core never quotes the document's values).
     console.error(`tokenwarden: ${e.message}; every request is refused with invalid_config`);
     current = { text, origin: env.ORIGIN, gateway: null };
   }
   return current;
+}
+
+/**
+ * Adds one to each named counter (the filter's stat names, chosen by the core) in the
+ * Analytics Engine dataset, if bound: one data point per counter, the name as index and blob1
+ * and 1 as double1, so `SELECT blob1, SUM(_sample_interval * double1) … GROUP BY blob1` reads
+ * the same totals as Envoy's /stats. Isolates share no memory, so counters kept here and served
+ * from an endpoint would count one isolate only.
+ */
+function count(env, names) {
+  if (!env.TOKENWARDEN_METRICS) return;
+  for (const name of names) env.TOKENWARDEN_METRICS.writeDataPoint({ indexes: [name], blobs: [name], doubles: [1] });
 }
 
 /** The core's local reply as a Response. */
@@ -57,8 +70,9 @@ function respond({ status, headers, body }) {
  * schedule; this only fetches what it says is due and hands the answer back.
  */
 class Sources {
-  constructor(gateway) {
+  constructor(gateway, count) {
     this.gateway = gateway;
+    this.count = count;
     /** id → the fetch out for a source never loaded, which requests wait for. */
     this.first = new Map();
   }
@@ -87,8 +101,9 @@ class Sources {
   async run(f, ctx) {
     // f.headers: `accept`, and `if-none-match` / `if-modified-since` once a document is in use.
     const { status, headers, body } = await get(f);
-    const line = this.gateway.fetched(f.id, status, headers.get('etag'), headers.get('last-modified'), body, BigInt(Date.now()));
-    if (line) console.warn(`tokenwarden: ${line}`);
+    const { log, counter } = JSON.parse(this.gateway.fetched(f.id, status, headers.get('etag'), headers.get('last-modified'), body, BigInt(Date.now())));
+    if (log) console.warn(`tokenwarden: ${log}`);
+    this.count([counter]);
     // A discovery document named the JWKS: it is due now, and whoever waited for the first
     // load waits for it too.
     await Promise.all(this.start(Date.now(), ctx));
@@ -191,13 +206,14 @@ export default {
     const nowMs = Date.now();
     await s.sources.pump(nowMs, ctx);
     const facts = factsOf(request, nowMs);
-    let { decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
+    let { decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
     // An unknown `kid` may have made a refetch due.
     ctx.waitUntil(s.sources.pump(nowMs, ctx));
     if (d.action === 'introspect') {
       const { status, body } = await introspect(d);
-      ({ decision: d } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
+      ({ decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
     }
+    count(env, metrics);
     const audit = d.report?.audit;
     if (d.action === 'forward') {
       const forwarded = forward(request, env, d);

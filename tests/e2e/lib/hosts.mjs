@@ -60,15 +60,16 @@ export async function decideCli(configFile, state, { method = 'GET', path: p = '
 /**
  * Starts every host with one gateway configuration in front of the origin on `originPort`:
  * Envoy (`envoy`), workerd with per-isolate limits (`worker`), optionally workerd with the
- * RateLimiter Durable Object (`worker+do`), and the CLI (`cli`). `clusters` maps Envoy cluster
+ * RateLimiter Durable Object (`worker+do`), and the CLI (`cli`); `metrics` binds the Worker's
+ * Analytics Engine dataset (data points on its console). `clusters` maps Envoy cluster
  * names to local ports. Resolves to `{ hosts, envoy, worker, stop }` (`envoy` and `worker` the
  * processes, for their logs); `ask(hosts[name], request)` sends one.
  */
-export async function startHosts({ gatewayConfig, originPort, clusters = {}, durable = false }) {
+export async function startHosts({ gatewayConfig, originPort, clusters = {}, durable = false, metrics = false }) {
   const [listenerPort, adminPort, workerPort] = [await freePort(), await freePort(), await freePort()];
   const config = bootstrap({ listenerPort, adminPort, upstreamPort: originPort, pluginConfig: gatewayConfig, clusters });
   const origin = `http://127.0.0.1:${originPort}`;
-  const starting = [startEnvoy({ config, listenerPort, adminPort }), startWorkerd({ port: workerPort, origin, gatewayConfig })];
+  const starting = [startEnvoy({ config, listenerPort, adminPort }), startWorkerd({ port: workerPort, origin, gatewayConfig, metrics })];
   const durablePort = durable ? await freePort() : undefined;
   if (durable) starting.push(startWorkerd({ port: durablePort, origin, gatewayConfig, durable: true }));
   const running = await Promise.all(starting);

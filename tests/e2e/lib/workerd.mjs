@@ -9,12 +9,15 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { cleanup, REPO, stopChild, tempDir } from './envoy.mjs';
 
 export const WORKERD_BIN = process.env.TOKENWARDEN_WORKERD ?? path.join(REPO, 'node_modules/.bin/workerd');
 export const WORKER_DIR = path.join(REPO, 'filters/worker');
 const DIST = path.join(WORKER_DIR, 'dist');
+const LIB = path.dirname(fileURLToPath(import.meta.url));
+const METRICS_MODULE = 'tokenwarden-test:analytics-engine';
 
 /**
  * The capnp module list of the Worker, paths relative to `dir` (where the config file is);
@@ -32,16 +35,21 @@ export function workerModules(dir, testModule) {
 
 /**
  * The capnp configuration of one Worker listening on 127.0.0.1:`port`. `dir` holds the config
- * file (paths are embedded relative to it); `durable` adds the RATE_LIMITER binding.
+ * file (paths are embedded relative to it); `durable` adds the RATE_LIMITER binding, `metrics` a
+ * TOKENWARDEN_METRICS dataset whose data points are written to the console (analytics_engine.mjs).
  */
-export function workerdConfig({ dir, port, origin, configFile, durable = false }) {
+export function workerdConfig({ dir, port, origin, configFile, durable = false, metrics = false }) {
   const rel = (p) => JSON.stringify(path.relative(dir, p));
   const modules = workerModules(dir);
   const bindings = [
     configFile && `(name = "TOKENWARDEN_CONFIG", text = embed ${rel(configFile)})`,
     origin && `(name = "ORIGIN", text = ${JSON.stringify(origin)})`,
     durable && '(name = "RATE_LIMITER", durableObjectNamespace = "RateLimiter")',
+    metrics && `(name = "TOKENWARDEN_METRICS", wrapped = (moduleName = "${METRICS_MODULE}"))`,
   ].filter(Boolean);
+  const extensions = metrics
+    ? `extensions = [(modules = [(name = "${METRICS_MODULE}", internal = true, esModule = embed ${rel(path.join(LIB, 'analytics_engine.mjs'))})])],`
+    : '';
   const durableParts = durable
     ? `durableObjectNamespaces = [(className = "RateLimiter", uniqueKey = "tokenwarden-rate-limiter")],
     durableObjectStorage = (inMemory = void),`
@@ -55,6 +63,7 @@ const config :Workerd.Config = (
     (name = "internet", network = (allow = ["public", "private", "local"])),
   ],
   sockets = [(name = "http", address = "127.0.0.1:${port ?? 0}", http = (), service = "main")],
+  ${extensions}
 );
 
 const worker :Workerd.Worker = (
@@ -101,14 +110,14 @@ export class Workerd {
  * Starts workerd serving the Worker with `gatewayConfig` (an object, or raw text) in front of
  * `origin` on `port`; resolves once the port accepts connections.
  */
-export async function startWorkerd({ gatewayConfig, origin, port, durable = false, timeoutMs = 20000 }) {
+export async function startWorkerd({ gatewayConfig, origin, port, durable = false, metrics = false, timeoutMs = 20000 }) {
   if (!existsSync(WORKERD_BIN)) throw new Error(`no workerd at ${WORKERD_BIN}: run scripts/setup.sh`);
   if (!existsSync(path.join(DIST, 'tokenwarden_bg.wasm'))) throw new Error(`no Worker build in ${DIST}: run make worker`);
   const dir = await tempDir('workerd-');
   const configFile = path.join(dir, 'gateway.json');
   await writeFile(configFile, typeof gatewayConfig === 'string' ? gatewayConfig : JSON.stringify(gatewayConfig));
   const capnp = path.join(dir, 'config.capnp');
-  await writeFile(capnp, workerdConfig({ dir, port, origin, configFile, durable }));
+  await writeFile(capnp, workerdConfig({ dir, port, origin, configFile, durable, metrics }));
   return spawnWorkerd(['serve', capnp, '--verbose'], { dir, port, timeoutMs });
 }
 
