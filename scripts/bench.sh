@@ -30,6 +30,9 @@ make -s filter
 cargo build --quiet -p tokenwarden-envoy --example floor --target wasm32-wasip1 --profile filter
 BENCH_OUT="$out" node scripts/bench-envoy.mjs > /dev/null
 
+echo "bench: a 100k-key polled store in the Envoy filter (load time, memory) beside a 1-key store"
+BENCH_OUT="$out" node scripts/bench-keystore.mjs > /dev/null
+
 python3 scripts/bench_report.py "$out" "${CARGO_TARGET_DIR:-target}" > docs/benchmarks.md
 
 echo "bench: the npm package (sizes beside oauth4webapi, oidc-client-ts, auth0-spa-js; instantiation; verifyJwt vs jose)"
