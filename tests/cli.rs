@@ -660,6 +660,24 @@ fn imported_keys_keep_working() {
         .as_str()
         .unwrap()
         .contains("line 2"));
+    // Regression: a key shorter than the edge's imported bounds was imported, then refused at
+    // the edge by its shape. Now the import refuses it, with the gateway's bounds as flags.
+    let short = dir.path("short.txt");
+    std::fs::write(&short, "dp_live_short1\n").unwrap();
+    let import_short = |extra: &[&str]| {
+        let mut args = vec![
+            "keys", "import", "--type", "sk", "--env", "live", "--prefix", "dp_live_", "--name",
+            "short", "--keys", &short, "--store", &store, "--now", NOW,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    assert_eq!(
+        refused(&import_short(&[])),
+        "invalid_config",
+        "under the default 8"
+    );
+    assert_eq!(import_short(&["--min-length", "6"]).status.code(), Some(0));
     let stored: Value = serde_json::from_str(&std::fs::read_to_string(&store).unwrap()).unwrap();
     let config = serde_json::json!({
         "api_keys": {"store": {"inline": stored}, "prefixes": [
@@ -709,4 +727,24 @@ fn imported_keys_keep_working() {
         NOW,
     ]);
     assert_eq!(json(&no)["report"]["code"], "invalid_api_key");
+}
+
+/// Regression: a reader that went away (`tokenwarden keys list | head -1`) made the CLI panic
+/// on its next write. The command's work is done by then: it exits with its own code, quietly.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    // A pipe whose reader has exited: every write to it fails with EPIPE.
+    let mut reader = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    let out = Command::new(BIN)
+        .arg("help")
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -81,6 +81,16 @@ pub struct ImportedFormat {
     pub max_len: usize,
 }
 
+impl ImportedFormat {
+    /// Whether `body` (the key after its prefix) has this format.
+    pub fn fits(&self, body: &str) -> bool {
+        (self.min_len..=self.max_len).contains(&body.len())
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+}
+
 impl KeyPrefix {
     /// A custom prefix: 2-32 characters of letters, digits, `_` and `-`, ending in `_` so the
     /// boundary with the base62 body is unambiguous.
@@ -271,11 +281,7 @@ fn parse_imported(key: &str, prefixes: &KeyPrefixes) -> Option<ParsedApiKey> {
         .max_by_key(|p| p.prefix.len())?;
     let format = prefix.imported?;
     let body = &key[prefix.prefix.len()..];
-    let fits = (format.min_len..=format.max_len).contains(&body.len())
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    fits.then(|| ParsedApiKey {
+    format.fits(body).then(|| ParsedApiKey {
         prefix: prefix.clone(),
         display_prefix: format!("{}{}", prefix.prefix, imported_head(body)),
     })

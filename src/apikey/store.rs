@@ -228,6 +228,12 @@ impl KeyStore {
                     .ok_or_else(|| {
                         invalid_config("an imported key does not start with the given prefix")
                     })?;
+                // A key the edge would refuse by its shape must not be imported as if it worked.
+                if prefix.imported().is_some_and(|f| !f.fits(body)) {
+                    return Err(invalid_config(
+                        "an imported key's body is outside the prefix's imported length or alphabet (letters, digits, _ and -)",
+                    ));
+                }
                 (hash_key(k), imported_head(body))
             }
             ImportedKey::Hash(h) => {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use tokenwarden::apikey::{
-    CheckContext, Environment, ImportedKey, KeyPrefix, KeyRecord, KeyStore, KeyType, NewKey,
+    CheckContext, Environment, ImportedFormat, ImportedKey, KeyPrefix, KeyRecord, KeyStore,
+    KeyType, NewKey,
 };
 
 use crate::args::{duration, Args, Usage};
@@ -149,11 +150,21 @@ fn import(raw: &[String]) -> Result<Outcome, Usage> {
     let flags: Vec<&str> = SPEC_FLAGS
         .iter()
         .copied()
-        .chain(["keys", "hashes"])
+        .chain(["keys", "hashes", "min-length", "max-length"])
         .collect();
     let a = Args::parse(raw, &flags)?;
     let path = a.require("store")?;
     let (prefix, spec, now) = store_or_refuse!(spec(&a)?);
+    // The gateway's `imported` bounds (same defaults): a key outside them is refused here.
+    let length = |name: &str, default: usize| -> Result<usize, Usage> {
+        Ok(a.u64(name)?
+            .map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX)))
+    };
+    let format = ImportedFormat {
+        min_len: length("min-length", 8)?,
+        max_len: length("max-length", 128)?,
+    };
+    let prefix = store_or_refuse!(prefix.with_imported(format));
     let (file, hashes) = match (a.get("keys"), a.get("hashes")) {
         (Some(f), None) => (f, false),
         (None, Some(f)) => (f, true),

@@ -32,7 +32,8 @@ const USAGE: &str = "usage:
                           [--allowed-ips CIDR,...] [--roles r,s] [--attributes org=acme,...]
                           [--prefix PREFIX] --store keys.json
   tokenwarden keys import --type sk|pk|rk --env live|test --name NAME [--prefix PREFIX]
-                          (--keys FILE | --hashes FILE) [--permissions a,b] ... --store keys.json
+                          (--keys FILE | --hashes FILE) [--min-length 8] [--max-length 128]
+                          [--permissions a,b] ... --store keys.json
   tokenwarden keys list --store keys.json
   tokenwarden keys revoke ID --store keys.json
   tokenwarden keys rotate ID [--overlap 24h] --store keys.json
@@ -67,26 +68,26 @@ fn main() {
         ["decide", ..] => gateway::decide(&argv[1..]),
         ["webhook", ..] => webhook::run(&argv[1..]),
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
+            emit(USAGE);
             return;
         }
         _ => Err(Usage("unknown command".into())),
     };
     std::process::exit(match outcome {
         Ok(Outcome::Ok(v)) => {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            emit(&serde_json::to_string_pretty(&v).unwrap_or_default());
             0
         }
         Ok(Outcome::Text(t)) => {
-            println!("{t}");
+            emit(&t);
             0
         }
         Ok(Outcome::Exit(v, code)) => {
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            emit(&serde_json::to_string_pretty(&v).unwrap_or_default());
             code
         }
         Ok(Outcome::Refused(e)) => {
-            println!("{}", e.body(tokenwarden::ErrorStyle::Simple));
+            emit(&e.body(tokenwarden::ErrorStyle::Simple));
             1
         }
         Err(Usage(msg)) => {
@@ -94,6 +95,13 @@ fn main() {
             2
         }
     });
+}
+
+/// Writes the result to stdout. A reader that went away (`| head`) is not an error of the
+/// command, whose work is done: the exit code still says how it went.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 /// The current time; the only clock read in tokenwarden lives in its hosts.
