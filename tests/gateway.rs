@@ -1938,3 +1938,77 @@ fn keys_carry_their_tenant_roles_hold_per_scope_and_routes_choose_a_typ() {
     );
     assert_eq!(refused.unwrap_err().code(), ErrorCode::InvalidConfig);
 }
+
+/// Every remote document has a size cap hosts read up to (plus one byte) and the core enforces:
+/// a JWKS 256 KiB at most, a key store 64 MiB unless configured; a larger answer is a failed
+/// fetch that keeps the last good document.
+#[test]
+fn documents_over_their_size_cap_are_failed_fetches() {
+    let f = fixture();
+    let extra = json!({
+        "providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+            "jwks": {"remote": {"url": "https://keys.test/jwks", "max_bytes": 1_000_000_000}}}],
+        "api_keys": {"store": {"remote": {"url": "https://keys.test/store", "max_bytes": 4096}}}
+    });
+    let mut gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let due = gw.due_fetches(NOW * 1000);
+    let cap = |id: &str| {
+        due.iter()
+            .find(|d| d.id.to_string() == id)
+            .unwrap()
+            .max_bytes
+    };
+    assert_eq!(
+        cap("jwks:idp"),
+        256 * 1024,
+        "a JWKS is never read past 256 KiB"
+    );
+    assert_eq!(cap("keys"), 4096);
+    let jwks = json!({"keys": [f.key.public_jwk()]}).to_string();
+    let none = Validators::default();
+    assert_eq!(
+        gw.fetched("jwks:idp", 200, &none, jwks.as_bytes(), NOW * 1000),
+        None
+    );
+    let auth = format!("Bearer {}", token(&f, json!({})));
+    let mut rs = MemoryRateStore::default();
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW
+        )
+        .allowed
+    );
+    // Valid JSON, one byte too long: refused as too large, and the keys stay in use.
+    let padded = format!("{jwks}{}", " ".repeat(256 * 1024 + 1 - jwks.len()));
+    let later = (NOW + 400) * 1000;
+    gw.due_fetches(later);
+    let line = gw.fetched("jwks:idp", 200, &none, padded.as_bytes(), later);
+    assert!(line.is_some_and(|l| l.contains("larger than max_bytes (262144)")));
+    let auth = format!("Bearer {}", token(&f, json!({"sub": "other"})));
+    assert!(
+        call(
+            &gw,
+            &mut rs,
+            "GET",
+            "/x",
+            &[("authorization", &auth), XFF],
+            NOW + 400
+        )
+        .allowed
+    );
+    let store = KeyStore::new().to_json().unwrap();
+    let big = format!("{store:<4097}");
+    let line = gw.fetched("keys", 200, &none, big.as_bytes(), NOW * 1000);
+    assert!(line.is_some_and(|l| l.contains("keys: the document is larger than max_bytes (4096)")));
+    assert_eq!(
+        gw.fetched("keys", 200, &none, store.as_bytes(), NOW * 1000 + 2000),
+        Some(String::from(
+            "keys: fetched again after 1 failed attempt(s)"
+        ))
+    );
+}

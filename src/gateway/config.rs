@@ -269,6 +269,11 @@ pub struct RemoteSource {
     /// How long stale keys are kept when refreshes fail (default 24 h).
     #[serde(default = "default_max_stale")]
     pub max_stale_secs: u64,
+    /// Largest document accepted, in bytes (defaults by kind: a JWKS 256 KiB, a discovery
+    /// document 64 KiB, a key store 64 MiB, a revoked-tokens list 16 MiB). Hosts read no more
+    /// than this plus one byte; a larger document is a failed fetch and the last good one stays.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
 }
 
 fn default_max_stale() -> u64 {

@@ -297,6 +297,14 @@ impl Gateway {
         }
         // Before feeding: a discovery document is no longer fetched once it named the JWKS.
         let place = self.sources.fetches().into_iter().find(|f| f.id == source);
+        if let Some(max) = place.as_ref().map(|f| f.max_bytes) {
+            if body.len() as u64 > max {
+                return Err(AuthError::with_message(
+                    ErrorCode::KeysUnavailable,
+                    format!("{id}: the document is larger than max_bytes ({max})"),
+                ));
+            }
+        }
         let fed = self.sources.feed(&source, body, now)?;
         self.sources
             .keep_validators(&source, place.as_ref(), validators);

@@ -11,7 +11,7 @@ use super::config::{GatewayConfig, JwksSource, KeyStoreSource, ProviderConfig, R
 use super::{cache, config_error};
 use crate::apikey::{Environment, ImportedFormat, KeyPrefix, KeyPrefixes, KeyStore};
 use crate::error::{AuthError, ErrorCode};
-use crate::jwks::JwkSet;
+use crate::jwks::{JwkSet, MAX_JWKS_BYTES};
 use crate::oauth::discovery::ProviderMetadata;
 use crate::revoked_tokens::RevokedTokens;
 use crate::schedule::Timing;
@@ -78,6 +78,8 @@ pub struct Fetch {
     /// a document from this place is in use (a `304` answer then keeps it).
     pub headers: Vec<(String, String)>,
     pub timeout_ms: u64,
+    /// The largest document accepted: hosts read at most one byte more, and a longer one fails.
+    pub max_bytes: u64,
     /// Nothing was ever loaded from this source, so requests that need it are refused until
     /// it is: a host that can hold a request while it fetches may wait for this one.
     pub first: bool,
@@ -517,8 +519,22 @@ impl Sources {
     }
 }
 
+/// A document's size cap: the configured `max_bytes`, never above what its kind can need.
+fn max_bytes(id: &SourceId, r: &RemoteSource) -> u64 {
+    let (default, ceiling) = match id {
+        SourceId::Jwks(_) => (MAX_JWKS_BYTES as u64, MAX_JWKS_BYTES as u64),
+        SourceId::Discovery(_) => (MAX_DISCOVERY_BYTES, MAX_DISCOVERY_BYTES),
+        SourceId::KeyStore => (64 << 20, u64::MAX),
+        SourceId::RevokedTokens => (16 << 20, u64::MAX),
+    };
+    r.max_bytes.map_or(default, |m| m.min(ceiling))
+}
+
+const MAX_DISCOVERY_BYTES: u64 = 64 * 1024;
+
 fn fetch(id: SourceId, r: &RemoteSource, path: String, first: bool) -> Fetch {
     Fetch {
+        max_bytes: max_bytes(&id, r),
         id,
         cluster: r.cluster.clone(),
         authority: r.authority.clone(),

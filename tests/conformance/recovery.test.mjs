@@ -30,6 +30,7 @@ const rotNext = es256Issuer({ issuer: 'https://rot.recovery.test', kid: 'rot-2' 
 const junk = es256Issuer({ issuer: 'https://junk.recovery.test', kid: 'junk-1' });
 const tagged = es256Issuer({ issuer: 'https://tagged.recovery.test', kid: 'tagged-1' });
 const TAG = '"tagged-v1"';
+const faulty = es256Issuer({ issuer: 'https://faulty.recovery.test', kid: 'faulty-1' });
 /** The tagged JWKS, at one path per edge so that each edge's requests can be told apart. */
 const TAGGED = { envoy: '/tagged/envoy/jwks', worker: '/tagged/worker/jwks' };
 
@@ -50,6 +51,7 @@ before(async () => {
     '/junk/jwks': junk.jwks,
     [TAGGED.envoy]: tagged.jwks,
     [TAGGED.worker]: tagged.jwks,
+    '/faulty/jwks': faulty.jwks,
   });
   Object.assign(docs.etags, { [TAGGED.envoy]: TAG, [TAGGED.worker]: TAG });
   const source = (path, extra = {}) => ({
@@ -72,6 +74,7 @@ before(async () => {
         // Envoy fetches the cluster's path, the Worker the url.
         source(TAGGED.envoy, { url: `http://127.0.0.1:${docs.port}${TAGGED.worker}`, refresh_secs: 1, max_stale_secs: 2 }),
       ),
+      provider('faulty', faulty, source('/faulty/jwks', { refresh_secs: 1, timeout_ms: 500, max_stale_secs: 60 })),
     ],
     cache: { max_entries: 0 },
   };
@@ -178,5 +181,39 @@ test('a document served with an ETag is asked for with If-None-Match, and the 30
     assert.equal(asked[0]?.headers['if-none-match'], undefined, `${edge}: the first fetch is unconditional`);
     const conditional = asked.filter((r) => r.headers['if-none-match'] === TAG).length;
     assert.ok(conditional >= 3, `${edge}: ${conditional} of ${asked.length} fetches sent If-None-Match ${TAG}`);
+  }
+});
+
+test('a JWKS answering 500, then past the timeout, then a 50 MB document: both edges keep the last good keys, log the outage once, and recover within a poll', async () => {
+  const ok = { envoy: { status: 200, code: undefined }, worker: { status: 200, code: undefined } };
+  const took = await untilEach(200, () => bearer(faulty), 4000);
+  for (const edge of Object.keys(edges)) assert.ok(took[edge] !== undefined, `${edge} never accepted`);
+  const path = '/faulty/jwks';
+  for (const fault of [{ status: 500 }, { hang: true }, { bytes: 50 << 20 }]) {
+    docs.faults[path] = fault;
+    const asked = docs.count(path);
+    // Requests throughout: the Worker fetches only when asked; refresh is 1 s.
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      assert.deepEqual(await answers(bearer(faulty)), ok, `during ${JSON.stringify(fault)}`);
+      await sleep(250);
+    }
+    assert.ok(docs.count(path) >= asked + 2, `both edges met ${JSON.stringify(fault)}`);
+  }
+  delete docs.faults[path];
+  // The retries of an outage are capped at refresh (1 s): back within a poll or two.
+  const recovered = (lines) => lines.filter((l) => l.includes('jwks:faulty: fetched again after')).length;
+  const logs = async () => ({ envoy: (await running[0].log()).split('\n'), worker: running[1].lines() });
+  const deadline = Date.now() + 4000;
+  while (Date.now() < deadline) {
+    await answers(bearer(faulty));
+    const l = await logs();
+    if (recovered(l.envoy) && recovered(l.worker)) break;
+    await sleep(200);
+  }
+  for (const [edge, lines] of Object.entries(await logs())) {
+    const started = lines.filter((l) => l.includes('jwks:faulty: fetch of') && l.includes('failed'));
+    assert.equal(started.length, 1, `${edge}: one line for the outage's start: ${started.join(' | ')}`);
+    assert.equal(recovered(lines), 1, `${edge}: one line when it ends`);
   }
 });

@@ -71,7 +71,9 @@ impl Context for Root {
         let Some(fetch) = self.calls.remove(&token_id) else {
             return;
         };
-        let (status, body) = call_response(self, body_size);
+        // Never more than the core accepts plus one byte (which the core then refuses).
+        let limit = usize::try_from(fetch.max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
+        let (status, body) = call_response(self, body_size.min(limit));
         let header = |name| {
             let value = self.get_http_call_response_header_bytes(name)?;
             String::from_utf8(value).ok()

@@ -112,15 +112,42 @@ class Sources {
 
 const NO_ANSWER = { status: 0, headers: new Headers(), body: new Uint8Array() };
 
-/** Makes a call the core asked for; status 0 when there was no answer (or no url to call). */
-async function call({ url, method = 'GET', headers, body, timeout_ms: timeout }) {
+/**
+ * Makes a call the core asked for; status 0 when there was no answer (or no url to call). A
+ * document's body is read up to its `max_bytes` plus one byte (the core refuses it then),
+ * never whole: a 50 MB answer costs no more than that.
+ */
+async function call({ url, method = 'GET', headers, body, timeout_ms: timeout, max_bytes: max }) {
   if (!url) return NO_ANSWER;
   try {
     const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeout) });
-    return { status: res.status, headers: res.headers, body: new Uint8Array(await res.arrayBuffer()) };
+    return { status: res.status, headers: res.headers, body: await readUpTo(res, max === undefined ? Infinity : max + 1) };
   } catch {
     return NO_ANSWER;
   }
+}
+
+/** At most `limit` bytes of a response body; the rest is not read. */
+async function readUpTo(res, limit) {
+  if (limit === Infinity || !res.body) return new Uint8Array(await res.arrayBuffer());
+  const chunks = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  if (size >= limit) await reader.cancel();
+  const out = new Uint8Array(Math.min(size, limit));
+  let at = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, out.length - at);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /** GETs a document. */

@@ -15,7 +15,7 @@ use tokenwarden::ratelimit::GcraState;
 use crate::args::Usage;
 use crate::{now, Outcome};
 
-/// Longest document or introspection answer read (the core refuses larger ones anyway).
+/// Longest introspection answer read (documents are read up to their fetch's `max_bytes`).
 const MAX_BODY: u64 = 1 << 20;
 /// Rounds of fetches before deciding (a discovery document, then the JWKS it names).
 const FETCH_ROUNDS: usize = 4;
@@ -183,18 +183,30 @@ fn agent(timeout_ms: u64) -> ureq::Agent {
 }
 
 /// A call's status, validators and body; status 0 when there was no answer.
+/// At most `limit` bytes of the body are read: a longer document arrives cut at `limit`, which
+/// the core refuses when it is over the fetch's `max_bytes`.
 fn answer(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
 ) -> (u16, Validators, Vec<u8>) {
+    use std::io::Read;
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
             let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
             let validators = Validators::new(header("etag"), header("last-modified"));
-            let body = res.body_mut().with_config().limit(MAX_BODY).read_to_vec();
-            body.map_or((0, Validators::default(), Vec::new()), |b| {
-                (status, validators, b)
-            })
+            let mut body = Vec::new();
+            let read = res
+                .body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .reader()
+                .take(limit)
+                .read_to_end(&mut body);
+            match read {
+                Ok(_) => (status, validators, body),
+                Err(_) => (0, Validators::default(), Vec::new()),
+            }
         }
         Err(_) => (0, Validators::default(), Vec::new()),
     }
@@ -221,7 +233,7 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
                 for (name, value) in &f.headers {
                     req = req.header(name, value);
                 }
-                let (status, validators, body) = answer(req.call());
+                let (status, validators, body) = answer(req.call(), f.max_bytes.saturating_add(1));
                 let id = f.id.to_string();
                 if let Some(line) = gw.fetched(&id, status, &validators, &body, now_ms) {
                     eprintln!("tokenwarden: {line}");
@@ -251,7 +263,7 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
                 for (name, value) in &call.headers {
                     req = req.header(name, value);
                 }
-                let (status, _, body) = answer(req.send(call.body.as_str()));
+                let (status, _, body) = answer(req.send(call.body.as_str()), MAX_BODY);
                 (status, body)
             }
             _ => (0, Vec::new()),

@@ -45,20 +45,25 @@ export function request(port, { method = 'GET', path = '/', headers = {} } = {})
  * Envoy polls it: `docs` maps a path to a JSON value, `hits` lists the paths asked for, and
  * `requests` their URLs and headers, `hang = true` makes it accept requests without ever answering. `stop()` takes it down.
  * `etags` maps a path to the `ETag` its document is served with; a request whose `If-None-Match`
- * names it is answered `304 Not Modified`.
+ * names it is answered `304 Not Modified`. `faults` maps a path to what goes wrong there instead:
+ * `{ status }` (answered with it), `{ hang: true }` (never answered) or `{ bytes }` (a 200 of
+ * that many bytes, streamed).
  */
 export async function startDocumentServer(docs = {}) {
   const server = http.createServer((req, res) => {
     server.hits.push(req.url);
     server.requests.push({ url: req.url, headers: req.headers });
-    if (server.hang) return;
+    const fault = server.faults[req.url];
+    if (server.hang || fault?.hang) return;
+    if (fault?.status) return res.writeHead(fault.status).end('failing');
+    if (fault?.bytes) return streamBytes(res, fault.bytes);
     const doc = server.docs[req.url];
     const etag = server.etags[req.url];
     if (doc === undefined) res.writeHead(404).end();
     else if (etag !== undefined && req.headers['if-none-match'] === etag) res.writeHead(304, { etag }).end();
     else res.writeHead(200, { 'content-type': 'application/json', ...(etag && { etag }) }).end(JSON.stringify(doc));
   });
-  Object.assign(server, { docs, etags: {}, hits: [], requests: [], hang: false });
+  Object.assign(server, { docs, etags: {}, faults: {}, hits: [], requests: [], hang: false });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   server.port = server.address().port;
@@ -68,6 +73,23 @@ export async function startDocumentServer(docs = {}) {
     return new Promise((resolve) => server.close(resolve));
   };
   return server;
+}
+
+/** A 200 of `total` bytes of JSON-looking filler, written in 1 MiB chunks as the reader takes them. */
+function streamBytes(res, total) {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': total });
+  const chunk = Buffer.alloc(1 << 20, 0x20);
+  let left = total;
+  const write = () => {
+    while (left > 0) {
+      const part = chunk.subarray(0, Math.min(chunk.length, left));
+      left -= part.length;
+      if (!res.write(part)) return res.once('drain', write);
+    }
+    res.end();
+  };
+  res.on('error', () => {});
+  write();
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
