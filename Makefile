@@ -34,7 +34,7 @@ demo-cli: setup
 bench: setup
 	@scripts/bench.sh
 
-## fuzz: cargo-fuzz targets (needs a nightly toolchain; not part of CI)
+## fuzz: the libFuzzer targets in fuzz/, built with stable Rust (not part of CI; CI runs their seeds)
 fuzz:
 	@scripts/fuzz.sh
 

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run jwks`: arbitrary input as a JWK Set, a single JWK and a PEM public
+//! `make fuzz` (FUZZ_TARGETS=jwks): arbitrary input as a JWK Set, a single JWK and a PEM public
 //! key (see `tokenwarden_fuzz::jwks`).
 #![no_main]
 

@@ -1,4 +1,4 @@
-//! `cargo +nightly fuzz run verify_token`: arbitrary input as a compact JWS, parsed and verified
+//! `make fuzz` (FUZZ_TARGETS=verify_token): arbitrary input as a compact JWS, parsed and verified
 //! against a fixed HS256 key and a fixed RS256 key (see `tokenwarden_fuzz::verify_token`).
 #![no_main]
 

@@ -110,3 +110,251 @@ pub fn jwks(data: &[u8]) -> usize {
     }
     loaded
 }
+
+thread_local! {
+    /// A fixed gateway for the decision target: an HS256 provider (RFC 7515 A.1's key, tokens
+    /// of any issuer), an API key store holding one minted key, a route policy with scoped
+    /// roles, binds and credential kinds, an error catalogue, a rate limit and an
+    /// introspection endpoint. Per thread: a gateway holds its caches in `RefCell`s.
+    static GATEWAY: (tokenwarden::gateway::Gateway, String) = fixed_gateway();
+}
+
+fn fixed_gateway() -> (tokenwarden::gateway::Gateway, String) {
+    use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
+    let mut store = KeyStore::new();
+    let key = store
+        .create(
+            &KeyPrefix::standard(KeyType::Secret, Environment::Live),
+            NewKey {
+                name: "fuzz".into(),
+                permissions: vec!["read:datasets".into()],
+                attributes: [("org".to_string(), vec!["acme".to_string()])].into(),
+                ..NewKey::default()
+            },
+            1_700_000_000,
+        )
+        .unwrap();
+    let store: Value = serde_json::from_str(&store.to_json().unwrap()).unwrap();
+    let hs: Value = serde_json::from_str(HS256_JWK).unwrap();
+    let config = serde_json::json!({
+        "providers": [{"name": "hs", "jwks": {"inline": {"keys": [hs]}}, "denied_claim": "deny",
+            "claim_headers": {"org": "x-org"}}],
+        "api_keys": {"store": {"inline": store}, "environments": ["live", "test"],
+            "prefixes": [{"prefix": "dp_live_", "type": "rk", "env": "live", "imported": {}}]},
+        "introspection": {"endpoint": {"url": "https://as.test/introspect"}, "client_id": "gw", "client_secret": "s"},
+        "sources": [{"type": "bearer"}, {"type": "header", "name": "x-api-key"},
+            {"type": "query", "name": "api_key"}, {"type": "cookie", "name": "session"}],
+        "client_ip": {"header": "x-forwarded-for", "trusted_hops": 1},
+        "rate_limits": [{"limit": "5/minute"}],
+        "policy": {"unmatched": "deny", "rules": [
+            {"name": "health", "method": "GET", "path": "/health", "anonymous": true},
+            {"name": "data", "method": "GET", "path": "/v1/{org}/{project}/datasets/{dataset}",
+             "require": ["read:datasets.{dataset}"], "bind": {"org": "org"}},
+            {"name": "keys", "method": "*", "path": "/keys/{rest*}", "credentials": ["api_key"]},
+            {"name": "at", "path": "/at", "typ": ["at+jwt"]},
+            {"name": "me", "path": "/me"}
+        ]},
+        "errors": {"401": {"code": "UNAUTHORIZED", "message": "{error} {realm} {status}"},
+            "rate_limited": {"code": "SLOW", "message": "retry after {retry_after}"}}
+    });
+    let gw = tokenwarden::gateway::Gateway::from_json(&config.to_string()).unwrap();
+    (gw, key.secret)
+}
+
+/// Decides an arbitrary request: the first line is `METHOD PATH`, every other `name: value` a
+/// header; `$KEY` anywhere stands for the store's key, so inputs reach the key checks. Whatever
+/// the request, the decision is well-formed: a refusal has an error status, a JSON body and
+/// clean headers; a forward sets only clean headers. Answers whether a decision forwarded.
+pub fn gateway_decide(data: &[u8]) -> bool {
+    GATEWAY.with(|(gw, key)| decide_one(gw, key, data))
+}
+
+fn decide_one(gw: &tokenwarden::gateway::Gateway, key: &str, data: &[u8]) -> bool {
+    use tokenwarden::gateway::{Decision, MemoryRateStore, Request};
+    let text = String::from_utf8_lossy(data).replace("$KEY", key);
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or_default();
+    let (method, path) = first.split_once(' ').unwrap_or((first, "/"));
+    let headers: Vec<(&str, &str)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim(), v.trim_start()))
+        .collect();
+    let clean = |v: &str| !v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
+    let mut rates = MemoryRateStore::default();
+    let mut forwarded = false;
+    for now_ms in [1_700_000_000_000, 1_300_819_280_000] {
+        let request = Request {
+            method,
+            path,
+            headers: &headers,
+            peer: Some("203.0.113.9".parse().unwrap()),
+            now_ms,
+            sample: 0,
+        };
+        match gw.decide(&request, &mut rates) {
+            Decision::Forward(f) => {
+                for (name, value) in &f.upstream_set {
+                    assert!(clean(name) && clean(value), "a clean upstream header");
+                }
+                if let Some(p) = &f.upstream_path {
+                    assert!(p.starts_with('/'), "an upstream path is a path");
+                }
+                assert!(f.report.code.is_none());
+                forwarded = true;
+            }
+            Decision::Respond(r) => {
+                assert!(
+                    matches!(r.status, 400 | 401 | 403 | 429 | 502 | 503),
+                    "status {}",
+                    r.status
+                );
+                assert!(
+                    serde_json::from_str::<Value>(&r.body).is_ok(),
+                    "a JSON body"
+                );
+                for (name, value) in &r.headers {
+                    assert!(clean(name) && clean(value), "a clean response header");
+                }
+                assert!(r.report.code.is_some());
+            }
+            _ => {}
+        }
+    }
+    forwarded
+}
+
+/// An arbitrary gateway configuration: loaded, or refused as `invalid_config` (never quoting a
+/// value of the document: it may hold secrets).
+pub fn gateway_config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match tokenwarden::gateway::Gateway::from_json(&text) {
+        Ok(mut gw) => {
+            let _ = gw.limitations(tokenwarden::gateway::Host::Envoy);
+            let _ = gw.due_fetches(0);
+        }
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::InvalidConfig);
+            for secret in ["fuzz-secret-value", "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ"] {
+                assert!(!e.message().contains(secret), "an error quotes a secret");
+            }
+        }
+    }
+}
+
+/// An arbitrary key store document, and the store's key checks against it.
+pub fn key_store(data: &[u8]) {
+    use tokenwarden::apikey::{CheckContext, Environment, KeyPrefixes, KeyStore};
+    let text = String::from_utf8_lossy(data);
+    match KeyStore::from_json(&text) {
+        Ok(store) => {
+            let again = KeyStore::from_json(&store.to_json().unwrap()).unwrap();
+            assert_eq!(
+                again.to_json().unwrap(),
+                store.to_json().unwrap(),
+                "a stable round trip"
+            );
+            let prefixes = KeyPrefixes::standard();
+            let ctx = CheckContext {
+                now: 1_700_000_000,
+                client_ip: None,
+                accepted_envs: &[Environment::Live, Environment::Test],
+                prefixes: &prefixes,
+            };
+            for line in text.lines().take(4) {
+                if let Ok(record) = store.check(line.trim(), &ctx) {
+                    assert!(!record.revoked, "a revoked key passed");
+                    assert!(
+                        record.expires_at.is_none_or(|at| at > 1_700_000_000),
+                        "an expired key passed"
+                    );
+                }
+            }
+        }
+        Err(e) => assert_eq!(e.code(), ErrorCode::InvalidConfig),
+    }
+}
+
+/// An arbitrary route policy (after the first line) evaluated on the first line's `METHOD PATH`.
+pub fn policy(data: &[u8]) {
+    use tokenwarden::policy::{Grant, Policy};
+    let text = String::from_utf8_lossy(data);
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let (method, path) = first.split_once(' ').unwrap_or((first, "/"));
+    let policy = match Policy::from_json(rest) {
+        Ok(p) => p,
+        Err(e) => return assert_eq!(e.code(), ErrorCode::InvalidConfig),
+    };
+    let grants = [
+        Grant::default(),
+        Grant::from_scopes(["*"]),
+        Grant {
+            roles: vec!["admin@org=acme".into(), "viewer".into()],
+            ..Grant::from_scopes(["read:datasets.sales", "write"])
+        }
+        .with_denied(["delete:*"]),
+    ];
+    for grant in &grants {
+        if let Err(e) = policy.evaluate(method, path, grant) {
+            assert!(matches!(
+                e.code(),
+                ErrorCode::InvalidRequest | ErrorCode::AccessDenied | ErrorCode::InsufficientScope
+            ));
+        }
+    }
+    let _ = policy.evaluate_anonymous(method, path);
+}
+
+/// Arbitrary answers of an authorization server: token, introspection, discovery and error
+/// responses, each at a success and an error status.
+pub fn oauth_responses(data: &[u8]) {
+    use tokenwarden::oauth::discovery::ProviderMetadata;
+    use tokenwarden::oauth::introspection::Introspection;
+    use tokenwarden::oauth::token_response::parse_token_response;
+    for status in [200, 400, 401, 503] {
+        if let Ok(t) = parse_token_response(status, data) {
+            assert_eq!(status, 200, "only a 200 carries tokens");
+            assert!(!t.access_token.is_empty());
+        }
+        if let Ok(i) = Introspection::parse(status, data, 1_700_000_000) {
+            assert_eq!(status, 200);
+            let _ = i.scopes().count();
+        }
+        let _ = ProviderMetadata::parse(status, data, "https://as.example");
+    }
+}
+
+/// An arbitrary webhook signature header (first line) over an arbitrary body (the rest).
+pub fn webhook(data: &[u8]) {
+    use tokenwarden::webhook::WebhookVerifier;
+    let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+    let header = String::from_utf8_lossy(&data[..split]);
+    let body = data.get(split + 1..).unwrap_or_default();
+    let verifier = WebhookVerifier::new(&[b"fuzz-webhook-secret-0123456789"]).unwrap();
+    assert!(verifier.verify(&header, body).is_err() || header.starts_with("sha256="));
+    let (timestamp, body) = match body.iter().position(|b| *b == b'\n') {
+        Some(i) => (
+            String::from_utf8_lossy(&body[..i]).into_owned(),
+            &body[i + 1..],
+        ),
+        None => (String::new(), body),
+    };
+    let _ = verifier.verify_timestamped(&header, &timestamp, body, 1_700_000_000);
+}
+
+/// Arbitrary CIDR entries and rate-limit strings: parsed, or refused with a stable code.
+pub fn cidr_and_rate_limit(data: &[u8]) {
+    use tokenwarden::cidr::Cidr;
+    use tokenwarden::ratelimit::RateLimit;
+    let text = String::from_utf8_lossy(data);
+    if let Ok(c) = text.parse::<Cidr>() {
+        assert!(
+            c.contains(c.network()),
+            "a block holds its own network address"
+        );
+    }
+    if let Ok(l) = text.parse::<RateLimit>() {
+        assert!(l.count() >= 1 && l.period_secs() >= 1);
+        let again: RateLimit = l.to_string().parse().unwrap();
+        assert_eq!(again, l, "a limit reads back as written");
+    }
+}

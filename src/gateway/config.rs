@@ -459,8 +459,11 @@ impl IdentityHeaders {
 
 /// The problem in a serde data error, without the offending value: serde quotes values
 /// (`invalid type: string "…"`, `unknown variant `…``) and a configuration holds secrets. What
-/// follows ", expected" comes from the types, never from the document.
-fn data_problem(serde_message: &str) -> String {
+/// follows ", expected" comes from the types, never from the document. An unknown field is
+/// named only when it is a near miss of a field that exists (`error_syle` for `error_style`)
+/// or shaped like a field name (`audiences` one level too high): any other key may be a secret
+/// typed where a field name belongs. The `bool` says whether the problem names the key.
+fn data_problem(serde_message: &str) -> (String, bool) {
     let msg = serde_message
         .rsplit_once(" at line ")
         .map_or(serde_message, |(m, _)| m);
@@ -469,19 +472,60 @@ fn data_problem(serde_message: &str) -> String {
         (n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
             .then(|| n.to_owned())
     };
-    for kind in ["missing field `", "unknown field `", "duplicate field `"] {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let expected: Vec<&str> = rest.split_once("expected ").map_or(Vec::new(), |(_, e)| {
+            e.split('`').skip(1).step_by(2).collect()
+        });
+        return match name(rest) {
+            Some(n) => match expected.iter().find(|e| near_miss(&n, e)) {
+                Some(e) => (format!("unknown field `{n}` (did you mean `{e}`?)"), true),
+                None if field_shaped(&n) => (format!("unknown field `{n}`"), true),
+                None => ("unknown field".to_owned(), false),
+            },
+            None => ("unknown field".to_owned(), false),
+        };
+    }
+    for kind in ["missing field `", "duplicate field `"] {
         if let Some(rest) = msg.strip_prefix(kind) {
             let kind = kind.trim_end_matches(" `");
             return match name(rest) {
-                Some(n) => format!("{kind} `{n}`"),
-                None => kind.to_owned(),
+                Some(n) => (format!("{kind} `{n}`"), true),
+                None => (kind.to_owned(), true),
             };
         }
     }
-    match msg.rsplit_once(", expected ") {
+    let problem = match msg.rsplit_once(", expected ") {
         Some((_, expected)) => format!("expected {expected}"),
         None => "unexpected value".to_owned(),
+    };
+    (problem, true)
+}
+
+/// A key shaped like the configuration's own names (lowercase words joined by `_`), which a
+/// secret (digits, capitals, other signs) never is.
+fn field_shaped(name: &str) -> bool {
+    name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// Whether `a` is `b` misspelt: at most two edits apart (and not a short word matching anything).
+fn near_miss(a: &str, b: &str) -> bool {
+    if a.len() < 3 || a.len().abs_diff(b.len()) > 2 {
+        return false;
     }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()] <= 2
 }
 
 /// A configuration error: its JSON path (from serde_path_to_error) and problem, or where the
@@ -497,6 +541,12 @@ fn config_json_error(json: &str, path: Option<&str>, e: serde_json::Error) -> Au
             e.column()
         ));
     }
+    let (problem, key_shown) = data_problem(&e.to_string());
+    // An unknown key not shown in the problem is not shown in the path either (its last part).
+    let path = match path {
+        Some(p) if !key_shown => p.rsplit_once('.').map(|(parent, _)| parent),
+        p => p,
+    };
     // Map keys in the path come from the document: keep only a plain, short path.
     let field = path
         .filter(|p| {
@@ -507,8 +557,7 @@ fn config_json_error(json: &str, path: Option<&str>, e: serde_json::Error) -> Au
         })
         .unwrap_or("configuration");
     invalid(format!(
-        "{field}: {} (line {} column {})",
-        data_problem(&e.to_string()),
+        "{field}: {problem} (line {} column {})",
         e.line(),
         e.column()
     ))
@@ -711,9 +760,18 @@ mod error_message_tests {
         assert!(m.starts_with("providers[0]: missing field `jwks`"), "{m}");
         let m = msg(&format!(r#"{{"error_syle":"typed",{P}}}"#));
         assert!(
-            m.starts_with("error_syle: unknown field `error_syle`"),
+            m.starts_with("error_syle: unknown field `error_syle` (did you mean `error_style`?)"),
             "{m}"
         );
+        // Regression (fuzzing, gateway_config): a secret typed where a field name belongs was
+        // quoted in the path and the problem. Only near misses of real fields are named.
+        for secret in ["Zx8k2JqP9sLm", "fuzz-secret-value_core", "4f9a0c3b7e"] {
+            let m = msg(&format!(
+                r#"{{"introspection":{{"endpoint":{{"url":"https://a"}},"client_id":"gw","{secret}":1}},{P}}}"#
+            ));
+            assert!(m.starts_with("introspection: unknown field (line"), "{m}");
+            assert!(!m.contains(secret), "{m}");
+        }
         let m = msg(
             r#"{"providers":[{"name":"a","issuer":"https://i","jwks":{"inline":{"keys":[]}},"leeway":"s3cret"}]}"#,
         );

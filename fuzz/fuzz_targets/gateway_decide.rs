@@ -1,0 +1,8 @@
+//! `make fuzz`: arbitrary input to `tokenwarden_fuzz::gateway_decide` (see its doc comment).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    tokenwarden_fuzz::gateway_decide(data);
+});
