@@ -79,13 +79,15 @@ pub enum ErrorCode {
     InvalidResponse,
     /// The session cannot continue: the refresh token was rejected or expired.
     SessionExpired,
+    /// A username and password sign-in was refused (wrong password, unknown user, locked).
+    InvalidCredentials,
     /// Configuration is invalid.
     InvalidConfig,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::MissingCredentials,
         ErrorCode::InvalidRequest,
         ErrorCode::MalformedToken,
@@ -118,6 +120,7 @@ impl ErrorCode {
         ErrorCode::OauthError,
         ErrorCode::InvalidResponse,
         ErrorCode::SessionExpired,
+        ErrorCode::InvalidCredentials,
         ErrorCode::InvalidConfig,
     ];
 
@@ -156,6 +159,7 @@ impl ErrorCode {
             ErrorCode::OauthError => "oauth_error",
             ErrorCode::InvalidResponse => "invalid_response",
             ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::InvalidConfig => "invalid_config",
         }
     }
@@ -178,7 +182,7 @@ impl ErrorCode {
             | UnsupportedAlgorithm | UnknownKey | ExpiredToken | TokenNotYetValid | TokenTooOld
             | InvalidIssuer | InvalidAudience | InvalidTokenType | InvalidClaim | InvalidApiKey
             | RevokedApiKey | ExpiredApiKey | WrongEnvironment | InactiveToken | RevokedToken
-            | SessionExpired => 401,
+            | SessionExpired | InvalidCredentials => 401,
             IpNotAllowed | InsufficientScope | AccessDenied => 403,
             RateLimited => 429,
             InvalidResponse => 502,
@@ -233,6 +237,7 @@ impl ErrorCode {
             OauthError => "The authorization server returned an error",
             InvalidResponse => "The authorization server response is invalid",
             SessionExpired => "The session has expired; sign in again",
+            InvalidCredentials => "The username or password was refused",
             InvalidConfig => "The configuration is invalid",
         }
     }
@@ -444,7 +449,7 @@ mod tests {
             assert!([400, 401, 403, 429, 502, 503].contains(&status), "{c}");
         }
         assert_eq!(seen.len(), ErrorCode::ALL.len());
-        assert_eq!(seen.len(), 33);
+        assert_eq!(seen.len(), 34);
     }
 
     #[test]

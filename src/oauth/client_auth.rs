@@ -17,6 +17,9 @@ pub enum ClientAuth {
     ClientSecretPost { client_secret: String },
     /// HTTP Basic with the form-encoded id and secret (`client_secret_basic`).
     ClientSecretBasic { client_secret: String },
+    /// An RFC 7523 §2.2 assertion signed with the client's private key (`private_key_jwt`),
+    /// minted for one request by [`crate::oauth::client_assertion::private_key_jwt`].
+    PrivateKeyJwt { client_assertion: String },
 }
 
 impl fmt::Debug for ClientAuth {
@@ -27,6 +30,7 @@ impl fmt::Debug for ClientAuth {
             ClientAuth::ClientSecretBasic { .. } => {
                 "ClientSecretBasic { client_secret: <redacted> }"
             }
+            ClientAuth::PrivateKeyJwt { .. } => "PrivateKeyJwt { client_assertion: <redacted> }",
         })
     }
 }
@@ -46,6 +50,7 @@ impl OAuthClient {
             ClientAuth::None => true,
             ClientAuth::ClientSecretPost { client_secret }
             | ClientAuth::ClientSecretBasic { client_secret } => is_clean(client_secret),
+            ClientAuth::PrivateKeyJwt { client_assertion } => is_clean(client_assertion),
         };
         if !is_clean(&client_id) || !secret_ok {
             return Err(AuthError::with_message(
@@ -87,6 +92,11 @@ impl OAuthClient {
                     format!("Basic {}", Base64::encode_string(user_pass.as_bytes())),
                 ));
             }
+            ClientAuth::PrivateKeyJwt { client_assertion } => {
+                params.push(("client_id", &self.client_id));
+                params.push(("client_assertion_type", JWT_BEARER));
+                params.push(("client_assertion", client_assertion));
+            }
         }
     }
 
@@ -114,6 +124,9 @@ impl OAuthClient {
         http::post(url, &params, BodyFormat::Form, headers)
     }
 }
+
+/// RFC 7523 §2.2 `client_assertion_type`.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
 fn form_encode(s: &str) -> String {
@@ -191,6 +204,28 @@ mod tests {
         let b64 = headers[0].1.strip_prefix("Basic ").unwrap();
         let decoded = Base64::decode_vec(b64).unwrap();
         assert_eq!(decoded, b"my+app%3A1:p%40ss%3Aw%2Frd+%C3%A9");
+    }
+
+    #[test]
+    fn private_key_jwt_sends_the_assertion_in_the_body() {
+        let c = OAuthClient::new(
+            "app",
+            ClientAuth::PrivateKeyJwt {
+                client_assertion: "a1.b2.c3".into(),
+            },
+        )
+        .unwrap();
+        let (params, headers) = applied(&c);
+        assert_eq!(
+            params,
+            [
+                ("client_id", "app"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", "a1.b2.c3")
+            ]
+        );
+        assert!(headers.is_empty());
+        assert!(!format!("{c:?}").contains("a1.b2"));
     }
 
     #[test]

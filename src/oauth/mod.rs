@@ -2,7 +2,9 @@
 //! [`HttpRequest`] to send or a response (status and body bytes) to parse.
 
 pub mod authorize;
+pub mod client_assertion;
 pub mod client_auth;
+pub mod credential_login;
 pub mod discovery;
 pub mod error_response;
 pub mod http;
@@ -19,6 +21,7 @@ pub use authorize::{
     parse_callback_query, parse_callback_url, AuthorizationCode, AuthorizationRequest,
 };
 pub use client_auth::{ClientAuth, OAuthClient};
+pub use credential_login::{password_grant, CredentialEndpoint};
 pub use discovery::{discovery_request, discovery_url, ProviderMetadata};
 pub use error_response::{OAuthErrorKind, OAuthErrorResponse};
 pub use http::{require_secure_endpoint, BodyFormat, HttpRequest, MAX_RESPONSE_BYTES};
@@ -27,5 +30,5 @@ pub use par::{parse_par_response, ParEndpoint, PushedAuthorization};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier};
 pub use revocation::{parse_revocation_response, RevocationEndpoint, TokenTypeHint};
 pub use state::{generate_nonce, generate_state, verify_nonce, verify_state};
-pub use token_request::{TokenEndpoint, TokenParams};
+pub use token_request::{RefreshStyle, TokenEndpoint, TokenParams};
 pub use token_response::{parse_token_response, TokenResponse};

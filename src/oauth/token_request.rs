@@ -11,6 +11,19 @@ pub struct TokenEndpoint {
     url: String,
     client: OAuthClient,
     format: BodyFormat,
+    refresh: RefreshStyle,
+}
+
+/// What a refresh request carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RefreshStyle {
+    /// RFC 6749 §6: `grant_type`, `refresh_token`, the requested scope and resource, and the
+    /// client's authentication.
+    #[default]
+    Grant,
+    /// `refresh_token` alone, for platforms whose own refresh endpoint refuses anything else
+    /// (Olytix's `/api/v1/auth/refresh`): no `grant_type`, no client, no scope.
+    TokenOnly,
 }
 
 /// What the requested token should be good for. Empty strings are treated as absent.
@@ -33,12 +46,19 @@ impl TokenEndpoint {
             url,
             client,
             format: BodyFormat::Form,
+            refresh: RefreshStyle::Grant,
         })
     }
 
     /// Sends JSON bodies instead of the RFC's form encoding, for platforms that document it.
     pub fn with_body_format(mut self, format: BodyFormat) -> Self {
         self.format = format;
+        self
+    }
+
+    /// How [`TokenEndpoint::refresh_token`] shapes its body.
+    pub fn with_refresh_style(mut self, style: RefreshStyle) -> Self {
+        self.refresh = style;
         self
     }
 
@@ -74,6 +94,14 @@ impl TokenEndpoint {
         params: TokenParams<'_>,
     ) -> Result<HttpRequest, AuthError> {
         require_value(refresh_token, "the refresh token is empty")?;
+        if self.refresh == RefreshStyle::TokenOnly {
+            return http::post(
+                &self.url,
+                &[("refresh_token", refresh_token)],
+                self.format,
+                Vec::new(),
+            );
+        }
         let mut p = vec![
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -96,7 +124,7 @@ impl TokenEndpoint {
         self.request(p)
     }
 
-    fn request<'a>(&'a self, mut params: Params<'a>) -> Result<HttpRequest, AuthError> {
+    pub(crate) fn request<'a>(&'a self, mut params: Params<'a>) -> Result<HttpRequest, AuthError> {
         let mut headers = Vec::new();
         self.client.apply(&mut params, &mut headers);
         http::post(&self.url, &params, self.format, headers)
@@ -260,6 +288,27 @@ mod tests {
             req.body,
             r#"{"grant_type":"client_credentials","audience":"api","client_id":"app","client_secret":"s\"x"}"#
         );
+    }
+
+    #[test]
+    fn a_token_only_refresh_sends_the_refresh_token_alone() {
+        let client = OAuthClient::new("app", ClientAuth::None).unwrap();
+        let ep = TokenEndpoint::new("https://olytix.example/api/v1/auth/refresh", client)
+            .unwrap()
+            .with_body_format(BodyFormat::Json)
+            .with_refresh_style(RefreshStyle::TokenOnly);
+        let req = ep
+            .refresh_token(
+                "refresh_abc",
+                TokenParams {
+                    scope: Some("read"),
+                    ..TokenParams::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(req.body, r#"{"refresh_token":"refresh_abc"}"#);
+        assert_eq!(req.header("Authorization"), None);
+        assert!(ep.refresh_token("", TokenParams::default()).is_err());
     }
 
     #[test]
