@@ -20,14 +20,33 @@ export interface Endpoints {
   revocation?: string;
 }
 
+/**
+ * How `loginWithCredentials` signs in: a platform's own endpoint taking a username and a
+ * password (Olytix: `POST …/api/v1/auth/token`, JSON `{"username","password"}`), or the legacy
+ * RFC 6749 §4.3 password grant at the token endpoint.
+ */
+export type CredentialLogin =
+  | {
+      endpoint: string;
+      /** Default `json`. */
+      bodyStyle?: 'form' | 'json';
+      /** Field names; default `username` and `password`. */
+      usernameField?: string;
+      passwordField?: string;
+    }
+  | { passwordGrant: true };
+
 export interface AuthClientConfig {
   /** OpenID issuer: endpoints come from its discovery document. */
   issuer?: string;
   /** Explicit endpoints, instead of (or overriding) discovery. */
   endpoints?: Endpoints;
+  /** The registered client; with a platform's own credential login, any name for this app (storage keys). */
   clientId: string;
-  /** `https://…`, `http://localhost…`, or a custom scheme such as `app://callback`. */
-  redirectUri: string;
+  /** `https://…`, `http://localhost…`, or a custom scheme such as `app://callback`; for `login()` only. */
+  redirectUri?: string;
+  /** Enables `loginWithCredentials`. */
+  credentialLogin?: CredentialLogin;
   scopes?: string[];
   audience?: string;
   /** RFC 8707 resource indicator. */
@@ -36,6 +55,8 @@ export interface AuthClientConfig {
   bodyStyle?: 'form' | 'json';
   /** Refreshes go here instead of the token endpoint (a platform's own `/auth/refresh`). */
   refreshEndpoint?: string;
+  /** `token-only`: a refresh sends `refresh_token` alone (no `grant_type`, no `client_id`), as Olytix's `/auth/refresh` wants. */
+  refreshBody?: 'grant' | 'token-only';
   storage?: StoragePolicy;
   /** Prefix of storage keys, lock and channel names; one per app and provider. */
   storageKey?: string;
@@ -111,10 +132,16 @@ export class AuthClient {
 
   constructor(config: AuthClientConfig) {
     const given = config.endpoints;
-    if (!config.issuer && !(given?.authorization && given.token)) {
-      throw new ConfigError('invalid_config', 'AuthClient needs an issuer, or the authorization and token endpoints', 503);
+    const secret = config as { clientSecret?: unknown; privateKey?: unknown };
+    if (secret.clientSecret !== undefined || secret.privateKey !== undefined) {
+      throw new ConfigError('invalid_config', 'AuthClient is a public client: a client secret or private key belongs on a server (WebClient or ServiceClient, Node or workerd entry)', 503);
     }
-    for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, config.refreshEndpoint]) {
+    const login = config.credentialLogin;
+    const platformLogin = login && 'endpoint' in login ? login.endpoint : undefined;
+    if (!config.issuer && !(given?.authorization && given.token) && !(platformLogin && (given?.token || config.refreshEndpoint)) && !(login && given?.token)) {
+      throw new ConfigError('invalid_config', 'AuthClient needs an issuer, the authorization and token endpoints, or a credentialLogin with a token or refresh endpoint', 503);
+    }
+    for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, config.refreshEndpoint, platformLogin]) {
       if (url) call(() => core().requireSecureEndpoint(url));
     }
     this.config = config;
@@ -147,13 +174,15 @@ export class AuthClient {
   async buildAuthorizeUrl(options: { prompt?: string; extraParams?: Record<string, string> } = {}): Promise<string> {
     const meta = await this.metadata();
     const c = this.config;
-    const authorize = meta.authorization_endpoint!;
+    const authorize = meta.authorization_endpoint;
+    if (!authorize) throw new ConfigError('invalid_config', 'the provider has no authorization endpoint', 503);
+    const redirectUri = c.redirectUri ?? '';
     const extra = Object.entries(options.extraParams ?? {}).flat();
     const scope = c.scopes?.join(' ');
     const par = meta.pushed_authorization_request_endpoint;
     if (par && (c.par === true || meta.require_pushed_authorization_requests === true)) {
       const begun = JSON.parse(
-        call(() => core().beginPushedLogin(par, authorize, c.clientId, c.redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
+        call(() => core().beginPushedLogin(par, authorize, c.clientId, redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
       ) as { request: unknown; transaction: unknown };
       await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
       this.log(`login: pushed authorization request to ${par}`);
@@ -161,7 +190,7 @@ export class AuthClient {
       return call(() => core().pushedAuthorizationUrl(res.status, res.body, authorize, c.clientId));
     }
     const begun = JSON.parse(
-      call(() => core().beginLogin(authorize, c.clientId, c.redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
+      call(() => core().beginLogin(authorize, c.clientId, redirectUri, scope, c.resource, c.audience, options.prompt, extra)),
     ) as { url: string; transaction: unknown };
     await this.transactions.setItem(`${this.prefix}:tx`, JSON.stringify(begun.transaction));
     this.log(`login: authorization request to ${authorize}`);
@@ -191,6 +220,33 @@ export class AuthClient {
     const now = nowSecs();
     const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
     const session = call(() => core().Session.fromExchange(res.status, res.body, transaction!, now, offset));
+    await this.adopt(session, true);
+  }
+
+  /**
+   * Signs in with a username and password (`credentialLogin` says where and how). The session
+   * then refreshes, persists and is shared across tabs as one from `login()`. A refusal of the
+   * credentials throws `InvalidCredentialsError` (`invalid_credentials`). The password is sent
+   * once and never stored or logged.
+   */
+  async loginWithCredentials(credentials: { username: string; password: string }): Promise<void> {
+    const login = this.config.credentialLogin;
+    if (!login) throw new ConfigError('invalid_config', 'loginWithCredentials needs the credentialLogin option', 503);
+    const { username, password } = credentials;
+    let request: string;
+    if ('endpoint' in login) {
+      request = call(() =>
+        core().credentialLoginRequest(login.endpoint, (login.bodyStyle ?? 'json') === 'json', login.usernameField ?? 'username', login.passwordField ?? 'password', username, password),
+      );
+    } else {
+      const client = await this.client();
+      request = call(() => client.passwordGrantRequest(username, password));
+    }
+    const res = await this.send('credential login', request);
+    const now = nowSecs();
+    const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
+    const session = call(() => core().Session.fromCredentialLogin(res.status, res.body, now, offset));
+    this.log(`credential login: access token ${core().redact(session.accessToken())}`);
     await this.adopt(session, true);
   }
 
@@ -503,8 +559,8 @@ export class AuthClient {
     meta.token_endpoint = given.token ?? meta.token_endpoint;
     meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
     meta.revocation_endpoint = given.revocation ?? meta.revocation_endpoint;
-    if (!meta.authorization_endpoint || !meta.token_endpoint) {
-      throw new ConfigError('invalid_config', 'the provider has no authorization or token endpoint', 503);
+    if (!meta.token_endpoint && !this.config.refreshEndpoint) {
+      throw new ConfigError('invalid_config', 'the provider has no token endpoint', 503);
     }
     return meta;
   }
@@ -512,7 +568,8 @@ export class AuthClient {
   private client(): Promise<Client> {
     this.clientPromise ??= this.metadata().then((meta) => {
       const c = this.config;
-      return call(() => new (core().Client)(c.clientId, meta.token_endpoint!, c.refreshEndpoint, c.bodyStyle === 'json', undefined, c.scopes?.join(' '), c.resource, c.audience));
+      const tokenUrl = meta.token_endpoint ?? c.refreshEndpoint!;
+      return call(() => new (core().Client)(c.clientId, tokenUrl, c.refreshEndpoint, c.bodyStyle === 'json', c.refreshBody === 'token-only', c.scopes?.join(' '), c.resource, c.audience));
     });
     return this.clientPromise;
   }

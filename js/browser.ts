@@ -10,7 +10,7 @@ await init();
 setCore(wasm, false);
 
 export * from './errors.js';
-export { AuthClient, type AuthClientConfig, type AuthEvent, type Endpoints, type FetchOptions } from './auth-client.js';
+export { AuthClient, type AuthClientConfig, type AuthEvent, type CredentialLogin, type Endpoints, type FetchOptions } from './auth-client.js';
 export { MemoryStorage, type StorageAdapter, type StoragePolicy } from './storage.js';
 export { requirePublishableKey, type ParsedApiKey };
 

@@ -57,6 +57,9 @@ export class StateMismatchError extends TokenwardenError {}
 /** The configuration or an argument is refused (insecure endpoint, secret key in a browser). */
 export class ConfigError extends TokenwardenError {}
 
+/** A username and password sign-in was refused (wrong password, unknown or locked user). */
+export class InvalidCredentialsError extends TokenwardenError {}
+
 /** A request got no HTTP answer (offline, DNS, CORS, timeout). */
 export class NetworkError extends TokenwardenError {
   constructor(message: string) {
@@ -75,6 +78,8 @@ export function fromCore(thrown: unknown): Error {
       return new SessionExpiredError(json.code, json.message, json.status, retryAfter);
     case 'state_mismatch':
       return new StateMismatchError(json.code, json.message, json.status, retryAfter);
+    case 'invalid_credentials':
+      return new InvalidCredentialsError(json.code, json.message, json.status, retryAfter);
     case 'invalid_config':
       return new ConfigError(json.code, json.message, json.status, retryAfter);
     default:

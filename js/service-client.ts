@@ -3,16 +3,15 @@
  * core says it is due for renewal, fetched once however many callers wait for it.
  */
 import { call, core, nowSecs } from './core.js';
-import type { Client, Session } from './wasm/browser/tokenwarden.js';
+import type { Session } from './wasm/browser/tokenwarden.js';
 import { ConfigError } from './errors.js';
 import { getDocument, send, type Fetch } from './http.js';
+import { confidentialClient, type ClientCredentials } from './confidential.js';
 
-export interface ServiceClientConfig {
+export interface ServiceClientConfig extends ClientCredentials {
   /** The token endpoint, or an `issuer` to discover it. */
   tokenEndpoint?: string;
   issuer?: string;
-  clientId: string;
-  clientSecret: string;
   scopes?: string[];
   audience?: string;
   resource?: string;
@@ -23,7 +22,7 @@ export interface ServiceClientConfig {
 export class ServiceClient {
   private readonly config: ServiceClientConfig;
   private readonly fetchImpl: Fetch;
-  private client: Promise<Client> | undefined;
+  private tokenUrl: Promise<string> | undefined;
   private session: Session | undefined;
   private inflight: Promise<Session> | undefined;
 
@@ -56,8 +55,15 @@ export class ServiceClient {
   }
 
   private async fetchToken(): Promise<Session> {
-    const client = await this.endpoint();
-    const res = await send(this.fetchImpl, call(() => client.clientCredentialsRequest()));
+    const c = this.config;
+    const client = confidentialClient(c, { tokenUrl: await this.endpoint(), bodyStyle: c.bodyStyle, scope: c.scopes?.join(' '), resource: c.resource, audience: c.audience });
+    let request: string;
+    try {
+      request = call(() => client.clientCredentialsRequest());
+    } finally {
+      client.free();
+    }
+    const res = await send(this.fetchImpl, request);
     const now = nowSecs();
     const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
     const session = call(() => core().Session.fromTokenResponse(res.status, res.body, now, offset));
@@ -65,24 +71,21 @@ export class ServiceClient {
     return session;
   }
 
-  private endpoint(): Promise<Client> {
-    this.client ??= this.resolve().catch((e: unknown) => {
-      this.client = undefined;
+  private endpoint(): Promise<string> {
+    this.tokenUrl ??= this.resolve().catch((e: unknown) => {
+      this.tokenUrl = undefined;
       throw e;
     });
-    return this.client;
+    return this.tokenUrl;
   }
 
-  private async resolve(): Promise<Client> {
+  private async resolve(): Promise<string> {
     const c = this.config;
-    let url = c.tokenEndpoint;
-    if (!url) {
-      const issuer = c.issuer!;
-      const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
-      url = (JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as { token_endpoint?: string }).token_endpoint;
-      if (!url) throw new ConfigError('invalid_config', 'the provider has no token endpoint', 503);
-    }
-    const tokenUrl = url;
-    return call(() => new (core().Client)(c.clientId, tokenUrl, undefined, c.bodyStyle === 'json', c.clientSecret, c.scopes?.join(' '), c.resource, c.audience));
+    if (c.tokenEndpoint) return c.tokenEndpoint;
+    const issuer = c.issuer!;
+    const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
+    const url = (JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as { token_endpoint?: string }).token_endpoint;
+    if (!url) throw new ConfigError('invalid_config', 'the provider has no token endpoint', 503);
+    return url;
   }
 }

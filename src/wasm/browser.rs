@@ -8,7 +8,10 @@ use wasm_bindgen::prelude::*;
 use super::{from_json, secs, throw, to_json, JsResult};
 use crate::apikey;
 use crate::audit;
-use crate::oauth::{self, login, BodyFormat, ClientAuth, OAuthClient, TokenEndpoint, TokenParams};
+use crate::oauth::{
+    self, credential_login, login, BodyFormat, ClientAuth, OAuthClient, RefreshStyle,
+    TokenEndpoint, TokenParams,
+};
 use crate::session::{self, ClockOffset, NextStep, RecoveryStep, StoredTokens};
 
 /// `{"url","transaction"}`; see [`login::begin`]. Positional arguments rather than a JSON
@@ -126,20 +129,23 @@ fn login_params(
     }
 }
 
-/// A registered client and the token endpoint(s) it talks to.
+/// A registered client and the token endpoint(s) it talks to. Built here for a public client;
+/// the full build adds confidential ones (`confidentialClient`), so the browser build has no
+/// way to send a client secret or private key.
 #[wasm_bindgen]
 pub struct Client {
-    token: TokenEndpoint,
-    refresh: TokenEndpoint,
-    scope: Option<String>,
-    resource: Option<String>,
-    audience: Option<String>,
+    pub(super) token: TokenEndpoint,
+    pub(super) refresh: TokenEndpoint,
+    pub(super) scope: Option<String>,
+    pub(super) resource: Option<String>,
+    pub(super) audience: Option<String>,
 }
 
 #[wasm_bindgen]
 impl Client {
-    /// `refresh_url` overrides the token endpoint for refreshes (platforms with their own
-    /// `/auth/refresh`); `client_secret` makes a confidential client (HTTP Basic), servers only.
+    /// A public client. `refresh_url` overrides the token endpoint for refreshes (platforms with
+    /// their own `/auth/refresh`); `refresh_token_only` sends such a refresh `refresh_token`
+    /// alone ([`RefreshStyle::TokenOnly`]).
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -147,33 +153,40 @@ impl Client {
         token_url: &str,
         refresh_url: Option<String>,
         json_body: bool,
-        client_secret: Option<String>,
+        refresh_token_only: bool,
         scope: Option<String>,
         resource: Option<String>,
         audience: Option<String>,
     ) -> JsResult<Client> {
-        let auth = match client_secret {
-            Some(client_secret) => ClientAuth::ClientSecretBasic { client_secret },
-            None => ClientAuth::None,
-        };
-        let client = OAuthClient::new(client_id, auth).map_err(throw)?;
-        let format = if json_body {
-            BodyFormat::Json
+        let client = OAuthClient::new(client_id, ClientAuth::None).map_err(throw)?;
+        let style = if refresh_token_only {
+            RefreshStyle::TokenOnly
         } else {
-            BodyFormat::Form
+            RefreshStyle::Grant
         };
-        let endpoint = |url: &str| {
-            TokenEndpoint::new(url, client.clone())
-                .map(|e| e.with_body_format(format))
-                .map_err(throw)
-        };
+        let token = endpoint(token_url, &client, json_body)?;
+        let refresh = endpoint(
+            refresh_url.as_deref().unwrap_or(token_url),
+            &client,
+            json_body,
+        )?
+        .with_refresh_style(style);
         Ok(Client {
-            token: endpoint(token_url)?,
-            refresh: endpoint(refresh_url.as_deref().unwrap_or(token_url))?,
+            token,
+            refresh,
             scope,
             resource,
             audience,
         })
+    }
+
+    /// The legacy RFC 6749 §4.3 password grant to the token endpoint (`HttpRequest` JSON); see
+    /// [`credential_login::password_grant`].
+    #[wasm_bindgen(js_name = passwordGrantRequest)]
+    pub fn password_grant_request(&self, username: &str, password: &str) -> JsResult<String> {
+        credential_login::password_grant(&self.token, username, password, self.params())
+            .map(|r| to_json(&r))
+            .map_err(throw)
     }
 
     /// The code exchange (an `HttpRequest` JSON) for the redirect; see [`login::complete`].
@@ -207,13 +220,50 @@ impl Client {
             .map_err(throw)
     }
 
-    fn params(&self) -> TokenParams<'_> {
+    pub(super) fn params(&self) -> TokenParams<'_> {
         TokenParams {
             scope: self.scope.as_deref(),
             resource: self.resource.as_deref(),
             audience: self.audience.as_deref(),
         }
     }
+}
+
+/// A token endpoint for `client` with the body format asked for.
+pub(super) fn endpoint(
+    url: &str,
+    client: &OAuthClient,
+    json_body: bool,
+) -> JsResult<TokenEndpoint> {
+    TokenEndpoint::new(url, client.clone())
+        .map(|e| e.with_body_format(body_format(json_body)))
+        .map_err(throw)
+}
+
+fn body_format(json: bool) -> BodyFormat {
+    if json {
+        BodyFormat::Json
+    } else {
+        BodyFormat::Form
+    }
+}
+
+/// A platform's own username-and-password sign-in (`HttpRequest` JSON): exactly the two
+/// fields, named as the platform says; see [`credential_login::CredentialEndpoint`].
+#[wasm_bindgen(js_name = credentialLoginRequest)]
+pub fn credential_login_request(
+    url: &str,
+    json_body: bool,
+    username_field: &str,
+    password_field: &str,
+    username: &str,
+    password: &str,
+) -> JsResult<String> {
+    credential_login::CredentialEndpoint::new(url, body_format(json_body))
+        .and_then(|e| e.with_fields(username_field, password_field))
+        .and_then(|e| e.request(username, password))
+        .map(|r| to_json(&r))
+        .map_err(throw)
 }
 
 /// One signed-in session: [`session::Session`] with JS-number times.
@@ -236,6 +286,21 @@ impl Session {
         let transaction: login::LoginTransaction = from_json(transaction_json)?;
         let clock = ClockOffset::from_seconds(clock_offset as i64);
         login::session_from_exchange(status, body, &transaction, secs(now), clock)
+            .map(|inner| Session { inner })
+            .map_err(throw)
+    }
+
+    /// The session a username-and-password sign-in starts; a refusal of the credentials
+    /// throws `invalid_credentials`. See [`credential_login::session_from_response`].
+    #[wasm_bindgen(js_name = fromCredentialLogin)]
+    pub fn from_credential_login(
+        status: u16,
+        body: &[u8],
+        now: f64,
+        clock_offset: f64,
+    ) -> JsResult<Session> {
+        let clock = ClockOffset::from_seconds(clock_offset as i64);
+        credential_login::session_from_response(status, body, secs(now), clock)
             .map(|inner| Session { inner })
             .map_err(throw)
     }

@@ -1,17 +1,123 @@
-//! Exports for servers and edges (the full build only): JWT verification and minting, API-key
-//! hashing and generation, webhook signatures.
+//! Exports for servers and edges (the full build only): confidential clients, JWT verification
+//! and minting, API-key hashing and generation, webhook signatures.
 
 use wasm_bindgen::prelude::*;
 
+use serde::Serialize;
+
+use super::browser::{endpoint, Client};
 use super::{from_json, secs, throw, to_json, JsResult};
 use crate::alg::Algorithm;
 use crate::apikey::{self, Environment, KeyPrefix, KeyType};
+use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
+use crate::oauth::{client_assertion, login, parse_token_response, ClientAuth, OAuthClient};
 use crate::remote_jwks::RemoteJwks;
 use crate::schedule::Timing;
 use crate::sign::SigningKey;
 use crate::verify;
 use crate::webhook::{self, WebhookVerifier};
+
+/// A confidential client: `auth_method` is `client_secret_basic`, `client_secret_post` or
+/// `private_key_jwt`, and `credential` the secret or the private JWK (JSON). A
+/// `private_key_jwt` client carries one assertion per endpoint, minted at `now` with that
+/// endpoint as `aud` and a minute's lifetime: build one per request.
+#[wasm_bindgen(js_name = confidentialClient)]
+#[allow(clippy::too_many_arguments)]
+pub fn confidential_client(
+    client_id: &str,
+    token_url: &str,
+    refresh_url: Option<String>,
+    json_body: bool,
+    auth_method: &str,
+    credential: &str,
+    now: f64,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+) -> JsResult<Client> {
+    let refresh_url = refresh_url.as_deref().unwrap_or(token_url);
+    let key = match auth_method {
+        "private_key_jwt" => Some(SigningKey::from_jwk(&from_json(credential)?).map_err(throw)?),
+        _ => None,
+    };
+    let client_for = |url: &str| -> JsResult<OAuthClient> {
+        let client_secret = credential.to_owned();
+        let auth = match (auth_method, &key) {
+            ("client_secret_basic", _) => ClientAuth::ClientSecretBasic { client_secret },
+            ("client_secret_post", _) => ClientAuth::ClientSecretPost { client_secret },
+            ("private_key_jwt", Some(key)) => ClientAuth::PrivateKeyJwt {
+                client_assertion: client_assertion::private_key_jwt(client_id, url, key, secs(now))
+                    .map_err(throw)?,
+            },
+            _ => {
+                return Err(throw(AuthError::with_message(
+                    ErrorCode::InvalidConfig,
+                    "clientAuth must be client_secret_basic, client_secret_post or private_key_jwt",
+                )))
+            }
+        };
+        OAuthClient::new(client_id, auth).map_err(throw)
+    };
+    Ok(Client {
+        token: endpoint(token_url, &client_for(token_url)?, json_body)?,
+        refresh: endpoint(refresh_url, &client_for(refresh_url)?, json_body)?,
+        scope,
+        resource,
+        audience,
+    })
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// The RFC 6749 §6 refresh of `refresh_token` (`HttpRequest` JSON), for a server that keeps
+    /// the tokens in its own session store.
+    #[wasm_bindgen(js_name = refreshTokenRequest)]
+    pub fn refresh_token_request(&self, refresh_token: &str) -> JsResult<String> {
+        self.refresh
+            .refresh_token(refresh_token, self.params())
+            .map(|r| to_json(&r))
+            .map_err(throw)
+    }
+}
+
+/// A token endpoint's answer received at `now` (host clock) as the token set a server keeps:
+/// `{"access_token","token_type","expires_at","refresh_token","refresh_expires_at","id_token",
+/// "scope"}` (times unix seconds, absent ones null). With the sign-in's transaction (JSON),
+/// the ID token's `nonce` is checked as for a browser sign-in.
+#[wasm_bindgen(js_name = tokenSet)]
+pub fn token_set(
+    status: u16,
+    body: &[u8],
+    transaction_json: Option<String>,
+    now: f64,
+) -> JsResult<String> {
+    #[derive(Serialize)]
+    struct TokenSet<'a> {
+        access_token: &'a str,
+        token_type: &'static str,
+        expires_at: Option<u64>,
+        refresh_token: Option<&'a str>,
+        refresh_expires_at: Option<u64>,
+        id_token: Option<&'a str>,
+        scope: Option<&'a str>,
+    }
+    let r = parse_token_response(status, body).map_err(throw)?;
+    if let Some(json) = transaction_json {
+        let transaction: login::LoginTransaction = from_json(&json)?;
+        login::check_id_token_nonce(r.id_token.as_deref(), &transaction).map_err(throw)?;
+    }
+    let at = |s: Option<u64>| s.map(|s| secs(now).saturating_add(s));
+    Ok(to_json(&TokenSet {
+        access_token: &r.access_token,
+        token_type: "Bearer",
+        expires_at: at(r.expires_in),
+        refresh_token: r.refresh_token.as_deref(),
+        refresh_expires_at: at(r.refresh_expires_in),
+        id_token: r.id_token.as_deref(),
+        scope: r.scope.as_deref(),
+    }))
+}
 
 /// A key set and a policy; see [`verify::Verifier`].
 #[wasm_bindgen]
