@@ -24,6 +24,8 @@ export interface WebClientConfig extends ClientCredentials {
   bodyStyle?: 'form' | 'json';
   /** Refreshes go here instead of the token endpoint. */
   refreshEndpoint?: string;
+  /** `false` leaves PKCE out, for a provider that refuses its parameters (GoPie's exchange has no `code_verifier`). Default `true`. */
+  pkce?: boolean;
   fetch?: Fetch;
 }
 
@@ -71,7 +73,7 @@ export class WebClient {
     const c = this.config;
     const extra = Object.entries(options.extraParams ?? {}).flat();
     const begun = JSON.parse(
-      call(() => core().beginLogin(meta.authorization_endpoint!, c.clientId, c.redirectUri, c.scopes?.join(' '), c.resource, c.audience, options.prompt, extra)),
+      call(() => fullCore().beginConfidentialLogin(meta.authorization_endpoint!, c.clientId, c.redirectUri, c.scopes?.join(' '), c.resource, c.audience, options.prompt, extra, c.pkce !== false)),
     ) as { url: string; transaction: unknown };
     return { url: begun.url, transaction: JSON.stringify(begun.transaction) };
   }

@@ -34,7 +34,7 @@ pub struct AuthorizationRequest {
     client_id: String,
     redirect_uri: String,
     state: String,
-    code_challenge: CodeChallenge,
+    code_challenge: Option<CodeChallenge>,
     scope: Option<String>,
     nonce: Option<String>,
     resource: Vec<String>,
@@ -57,7 +57,7 @@ impl AuthorizationRequest {
             client_id: client_id.into(),
             redirect_uri: redirect_uri.into(),
             state: state.into(),
-            code_challenge,
+            code_challenge: Some(code_challenge),
             scope: None,
             nonce: None,
             resource: Vec::new(),
@@ -65,6 +65,14 @@ impl AuthorizationRequest {
             prompt: None,
             extra: Vec::new(),
         }
+    }
+
+    /// Leaves PKCE out, for a confidential client whose provider refuses its parameters (GoPie
+    /// documents a code exchange without `code_verifier`). Never for a public client: its code
+    /// would be redeemable by whoever intercepts it.
+    pub fn without_pkce(mut self) -> Self {
+        self.code_challenge = None;
+        self
     }
 
     /// Space-separated scopes, e.g. `openid profile`.
@@ -122,14 +130,13 @@ impl AuthorizationRequest {
         if let Some(scope) = &self.scope {
             params.push(("scope", scope));
         }
-        params.extend([
-            ("state", self.state.as_str()),
-            ("code_challenge", self.code_challenge.as_str()),
-            (
-                "code_challenge_method",
-                self.code_challenge.method().as_str(),
-            ),
-        ]);
+        params.push(("state", self.state.as_str()));
+        if let Some(challenge) = &self.code_challenge {
+            params.extend([
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", challenge.method().as_str()),
+            ]);
+        }
         if let Some(nonce) = &self.nonce {
             params.push(("nonce", nonce));
         }

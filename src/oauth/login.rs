@@ -38,13 +38,16 @@ pub struct LoginParams {
     pub prompt: Option<String>,
     /// Provider-specific parameters; names the request already sets are refused.
     pub extra: Vec<(String, String)>,
+    /// A confidential client's choice only; see [`AuthorizationRequest::without_pkce`].
+    pub without_pkce: bool,
 }
 
 /// The secrets of one sign-in in progress. `Debug` redacts them.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginTransaction {
     pub state: String,
-    pub code_verifier: String,
+    /// Absent when a confidential client left PKCE out.
+    pub code_verifier: Option<String>,
     pub nonce: Option<String>,
     pub redirect_uri: String,
 }
@@ -53,7 +56,10 @@ impl fmt::Debug for LoginTransaction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginTransaction")
             .field("state", &"<redacted>")
-            .field("code_verifier", &"<redacted>")
+            .field(
+                "code_verifier",
+                &self.code_verifier.as_ref().map(|_| "<redacted>"),
+            )
             .field("nonce", &self.nonce.as_ref().map(|_| "<redacted>"))
             .field("redirect_uri", &self.redirect_uri)
             .finish()
@@ -120,11 +126,14 @@ fn authorization_request(
     for (name, value) in &params.extra {
         request = request.extra_param(name.as_str(), value.as_str());
     }
+    if params.without_pkce {
+        request = request.without_pkce();
+    }
     Ok((
         request,
         LoginTransaction {
             state,
-            code_verifier: verifier.as_str().to_owned(),
+            code_verifier: (!params.without_pkce).then(|| verifier.as_str().to_owned()),
             nonce,
             redirect_uri: params.redirect_uri.clone(),
         },
@@ -149,8 +158,11 @@ pub fn complete(
     if let Some(issuer) = issuer {
         code.require_issuer(issuer)?;
     }
-    let verifier = CodeVerifier::parse(&transaction.code_verifier)?;
-    endpoint.authorization_code(code.code(), &transaction.redirect_uri, &verifier)
+    let verifier = match &transaction.code_verifier {
+        Some(v) => Some(CodeVerifier::parse(v)?),
+        None => None,
+    };
+    endpoint.authorization_code(code.code(), &transaction.redirect_uri, verifier.as_ref())
 }
 
 /// Compares the ID token's `nonce` with the transaction's. The ID token came straight from the
@@ -247,7 +259,7 @@ mod tests {
             query_value(&url, "code_challenge_method").as_deref(),
             Some("S256")
         );
-        let verifier = CodeVerifier::parse(&tx.code_verifier).unwrap();
+        let verifier = CodeVerifier::parse(tx.code_verifier.as_deref().unwrap()).unwrap();
         assert_eq!(
             query_value(&url, "code_challenge").as_deref(),
             Some(CodeChallenge::s256(&verifier).as_str())
@@ -258,7 +270,9 @@ mod tests {
         assert_eq!(query_value(&url, "nonce"), None);
         assert_eq!(tx.nonce, None);
         let shown = format!("{tx:?}");
-        assert!(!shown.contains(&tx.state) && !shown.contains(&tx.code_verifier));
+        assert!(
+            !shown.contains(&tx.state) && !shown.contains(tx.code_verifier.as_deref().unwrap())
+        );
     }
 
     #[test]
@@ -277,7 +291,7 @@ mod tests {
             value("redirect_uri").as_deref(),
             Some("https://app.example/cb")
         );
-        let verifier = CodeVerifier::parse(&tx.code_verifier).unwrap();
+        let verifier = CodeVerifier::parse(tx.code_verifier.as_deref().unwrap()).unwrap();
         assert_eq!(
             value("code_challenge").as_deref(),
             Some(CodeChallenge::s256(&verifier).as_str())
@@ -341,7 +355,18 @@ mod tests {
                 .map(|(_, v)| v.into_owned())
         };
         assert_eq!(sent("code").as_deref(), Some("abc"));
-        assert_eq!(sent("code_verifier"), Some(tx.code_verifier.clone()));
+        assert_eq!(sent("code_verifier"), tx.code_verifier.clone());
+
+        let (url, plain) = begin(&LoginParams {
+            without_pkce: true,
+            ..params("openid")
+        })
+        .unwrap();
+        assert_eq!(query_value(&url, "code_challenge"), None);
+        assert_eq!(plain.code_verifier, None);
+        let plain_cb = format!("https://app.example/cb?code=abc&state={}", plain.state);
+        let req = complete(&plain_cb, Some(&plain), &endpoint(), None).unwrap();
+        assert!(!req.body.contains("code_verifier"), "{}", req.body);
 
         let tampered = "https://app.example/cb?code=abc&state=forged";
         assert_eq!(

@@ -70,21 +70,25 @@ impl TokenEndpoint {
         &self.client
     }
 
-    /// Exchanges an authorization code; `redirect_uri` must be the one used to obtain it.
+    /// Exchanges an authorization code; `redirect_uri` must be the one used to obtain it. The
+    /// verifier is absent only for a confidential client that left PKCE out.
     pub fn authorization_code(
         &self,
         code: &str,
         redirect_uri: &str,
-        code_verifier: &CodeVerifier,
+        code_verifier: Option<&CodeVerifier>,
     ) -> Result<HttpRequest, AuthError> {
         require_value(code, "the authorization code is empty")?;
         require_value(redirect_uri, "the redirect_uri is empty")?;
-        self.request(vec![
+        let mut p = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", redirect_uri),
-            ("code_verifier", code_verifier.as_str()),
-        ])
+        ];
+        if let Some(v) = code_verifier {
+            p.push(("code_verifier", v.as_str()));
+        }
+        self.request(p)
     }
 
     /// Obtains a new access token with a refresh token; a narrower `scope` may be asked for.
@@ -176,7 +180,7 @@ mod tests {
             .authorization_code(
                 "SplxlOBeZQQYbYS6WxSbIA",
                 "https://client.example.com/cb",
-                &verifier(),
+                Some(&verifier()),
             )
             .unwrap();
         assert_eq!(req.method, "POST");
@@ -204,11 +208,32 @@ mod tests {
     }
 
     #[test]
+    fn a_json_exchange_without_pkce_is_gopies() {
+        let client = OAuthClient::new(
+            "YOUR_CLIENT_ID",
+            ClientAuth::ClientSecretPost {
+                client_secret: "YOUR_CLIENT_SECRET".into(),
+            },
+        )
+        .unwrap();
+        let ep = TokenEndpoint::new("https://auth.gopie.app/oauth/token", client)
+            .unwrap()
+            .with_body_format(BodyFormat::Json);
+        let req = ep
+            .authorization_code("abc", "https://yourapp.com/callback", None)
+            .unwrap();
+        assert_eq!(
+            req.body,
+            r#"{"grant_type":"authorization_code","code":"abc","redirect_uri":"https://yourapp.com/callback","client_id":"YOUR_CLIENT_ID","client_secret":"YOUR_CLIENT_SECRET"}"#
+        );
+    }
+
+    #[test]
     fn public_client_sends_client_id_in_body() {
         let client = OAuthClient::new("spa", ClientAuth::None).unwrap();
         let ep = TokenEndpoint::new("http://localhost:8080/token", client).unwrap();
         let req = ep
-            .authorization_code("c", "http://localhost/cb", &verifier())
+            .authorization_code("c", "http://localhost/cb", Some(&verifier()))
             .unwrap();
         assert_eq!(req.header("Authorization"), None);
         assert!(req.body.ends_with("&client_id=spa"), "{}", req.body);
@@ -336,8 +361,9 @@ mod tests {
         let ep = TokenEndpoint::new("https://as.example/token", basic()).unwrap();
         let v = verifier();
         for err in [
-            ep.authorization_code("", "https://c/cb", &v).unwrap_err(),
-            ep.authorization_code("c", "", &v).unwrap_err(),
+            ep.authorization_code("", "https://c/cb", Some(&v))
+                .unwrap_err(),
+            ep.authorization_code("c", "", None).unwrap_err(),
             ep.refresh_token("", TokenParams::default()).unwrap_err(),
         ] {
             assert_eq!(err.code(), ErrorCode::InvalidRequest);

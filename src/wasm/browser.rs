@@ -104,7 +104,7 @@ pub fn pushed_authorization_url(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn login_params(
+pub(super) fn login_params(
     authorization_endpoint: String,
     client_id: String,
     redirect_uri: String,
@@ -126,6 +126,7 @@ fn login_params(
             .chunks_exact(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect(),
+        without_pkce: false,
     }
 }
 

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use serde::Serialize;
 
-use super::browser::{endpoint, Client};
+use super::browser::{endpoint, login_params, Client};
 use super::{from_json, secs, throw, to_json, JsResult};
 use crate::alg::Algorithm;
 use crate::apikey::{self, Environment, KeyPrefix, KeyType};
@@ -66,6 +66,42 @@ pub fn confidential_client(
         resource,
         audience,
     })
+}
+
+/// `{"url","transaction"}` as `beginLogin` gives, for a confidential client, which may leave
+/// PKCE out (`pkce` false) for a provider that refuses it; see
+/// [`crate::oauth::AuthorizationRequest::without_pkce`].
+#[wasm_bindgen(js_name = beginConfidentialLogin)]
+#[allow(clippy::too_many_arguments)]
+pub fn begin_confidential_login(
+    authorization_endpoint: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+    prompt: Option<String>,
+    extra: Vec<String>,
+    pkce: bool,
+) -> JsResult<String> {
+    let mut params = login_params(
+        authorization_endpoint,
+        client_id,
+        redirect_uri,
+        scope,
+        resource,
+        audience,
+        prompt,
+        extra,
+    );
+    params.without_pkce = !pkce;
+    let (url, transaction) = login::begin(&params).map_err(throw)?;
+    #[derive(Serialize)]
+    struct Begun {
+        url: String,
+        transaction: login::LoginTransaction,
+    }
+    Ok(to_json(&Begun { url, transaction }))
 }
 
 #[wasm_bindgen]

@@ -168,10 +168,11 @@ test('DataPulse (004): the code exchange is JSON {grant_type, client_id, client_
   }
 });
 
-test('GoPie (000): the code exchange is JSON with the secret (plus the PKCE verifier the SDK always sends)', async () => {
-  const { server, state } = await jsonPlatform(['grant_type', 'code', 'client_id', 'client_secret', 'redirect_uri'], ['code_verifier']);
+test('GoPie (000): the code exchange is JSON {grant_type, code, client_id, client_secret, redirect_uri}, PKCE left out', async () => {
+  const { server, state } = await jsonPlatform(['grant_type', 'code', 'client_id', 'client_secret', 'redirect_uri']);
   try {
-    const tokens = await platformSignIn(server, state, { clientId: 'YOUR_CLIENT_ID', clientSecret: 'YOUR_CLIENT_SECRET', clientAuth: 'client_secret_post', bodyStyle: 'json' });
+    const tokens = await platformSignIn(server, state, { clientId: 'YOUR_CLIENT_ID', clientSecret: 'YOUR_CLIENT_SECRET', clientAuth: 'client_secret_post', bodyStyle: 'json', pkce: false });
+    assert.equal(state.challenge, null, 'no code_challenge in the authorization URL');
     assert.equal(tokens.access_token, 'dp-access');
     assert.equal(state.body.client_secret, 'YOUR_CLIENT_SECRET');
   } finally {
