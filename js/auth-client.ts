@@ -138,7 +138,10 @@ export class AuthClient {
     }
     const login = config.credentialLogin;
     const platformLogin = login && 'endpoint' in login ? login.endpoint : undefined;
-    if (!config.issuer && !(given?.authorization && given.token) && !(platformLogin && (given?.token || config.refreshEndpoint)) && !(login && given?.token)) {
+    // A platform's own sign-in needs only somewhere to refresh; the password grant, a token endpoint.
+    const codeFlow = !!(config.issuer || (given?.authorization && given.token));
+    const credentials = !!((platformLogin && (given?.token || config.refreshEndpoint)) || (login && given?.token));
+    if (!codeFlow && !credentials) {
       throw new ConfigError('invalid_config', 'AuthClient needs an issuer, the authorization and token endpoints, or a credentialLogin with a token or refresh endpoint', 503);
     }
     for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, config.refreshEndpoint, platformLogin]) {

@@ -1,6 +1,9 @@
 // The test app on 127.0.0.1: the SPA (index.html for every page path), the built package under
-// /pkg/, and a protected API that verifies the provider's JWT access tokens with verifyJwt.
+// /pkg/, a protected API that verifies the provider's JWT access tokens with verifyJwt, and
+// Olytix's username-and-password endpoints (reference guide 003), JSON bodies of exactly the
+// documented fields.
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { verifyJwt } from 'tokenwarden';
@@ -10,9 +13,23 @@ const types = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'a
 
 export async function startApp({ port, issuer, audience }) {
   const apiCalls = [];
+  const olytix = { logins: 0, refreshes: 0, refresh: undefined };
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, `http://127.0.0.1:${port}`);
     try {
+      if (url.pathname.startsWith('/api/v1/auth/') && req.method === 'POST') {
+        const chunks = [];
+        for await (const c of req) chunks.push(c);
+        const reply = (status, body) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        const body = JSON.parse(Buffer.concat(chunks).toString() || 'null');
+        const keys = JSON.stringify(Object.keys(body ?? {}).sort());
+        const ok = url.pathname === '/api/v1/auth/token'
+          ? keys === '["password","username"]' && body.username === 'user@company.com' && body.password === 'your-password' && ++olytix.logins
+          : keys === '["refresh_token"]' && body.refresh_token === olytix.refresh && ++olytix.refreshes;
+        if (!ok) return reply(401, { error: { code: 'UNAUTHORIZED', message: 'Invalid or missing authentication' } });
+        olytix.refresh = `refresh_${randomBytes(16).toString('hex')}`;
+        return reply(200, { access_token: `olytix.${randomBytes(16).toString('hex')}`, token_type: 'bearer', expires_in: 3600, refresh_token: olytix.refresh });
+      }
       if (url.pathname === '/api/data') {
         const auth = req.headers.authorization ?? '';
         try {
@@ -37,5 +54,5 @@ export async function startApp({ port, issuer, audience }) {
     }
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${port}`, apiCalls, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { origin: `http://127.0.0.1:${port}`, apiCalls, olytix, close: () => new Promise((resolve) => server.close(resolve)) };
 }

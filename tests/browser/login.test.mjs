@@ -156,3 +156,41 @@ test('PAR: with par: true the browser carries only client_id and request_uri', a
     client.close();
   }
 });
+
+test('credential login (Olytix) in the browser entry: stored per `local`, restored after a reload and in a new tab; a secret is a ConfigError', async () => {
+  const page = await openApp();
+  const make = (storage) => `new (await import('tokenwarden')).AuthClient({ clientId: 'olytix-web', credentialLogin: { endpoint: location.origin + '/api/v1/auth/token' }, refreshEndpoint: location.origin + '/api/v1/auth/refresh', refreshBody: 'token-only', bodyStyle: 'json', storage: '${storage}' })`;
+  const signedIn = await page.evaluate(`(async () => {
+    const auth = ${make('local')};
+    const wrong = await auth.loginWithCredentials({ username: 'user@company.com', password: 'wrong' }).catch((e) => e.name + ':' + e.code);
+    await auth.loginWithCredentials({ username: 'user@company.com', password: 'your-password' });
+    const stored = localStorage.getItem('tokenwarden:olytix-web:tokens');
+    return { wrong, token: await auth.getAccessToken(), storedPassword: stored.includes('your-password') };
+  })()`);
+  assert.equal(signedIn.wrong, 'InvalidCredentialsError:invalid_credentials');
+  assert.equal(signedIn.storedPassword, false);
+  assert.equal(app.olytix.logins, 1);
+
+  await page.reload();
+  await page.waitForFunction(() => window.app !== undefined);
+  const restored = await page.evaluate(`(async () => (await ${make('local')}.getAccessToken()))()`);
+  assert.equal(restored, signedIn.token, 'the session survived the reload');
+  const tab = await openApp();
+  assert.equal(await tab.evaluate(`(async () => (await ${make('local')}.getAccessToken()))()`), signedIn.token, 'and is there in a new tab');
+  assert.equal(app.olytix.logins, 1);
+
+  const refused = await page.evaluate(`(async () => {
+    const { AuthClient } = await import('tokenwarden');
+    try {
+      new AuthClient({ clientId: 'web', clientSecret: 's', endpoints: { authorization: location.origin + '/a', token: location.origin + '/t' }, redirectUri: location.origin + '/cb' });
+      return 'accepted';
+    } catch (e) {
+      return e.name + ':' + e.code;
+    }
+  })()`);
+  assert.equal(refused, 'ConfigError:invalid_config');
+  assert.equal(await page.evaluate(`import('tokenwarden').then((m) => typeof m.WebClient)`), 'undefined', 'no confidential client in the browser entry');
+  await page.evaluate(`(async () => ${make('local')}.logout())()`);
+  await tab.close();
+  await page.close();
+});
