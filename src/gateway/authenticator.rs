@@ -5,11 +5,11 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::call::Call;
 use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
-use super::introspection::Introspect;
 use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
-use crate::apikey::{CheckContext, Environment};
+use crate::apikey::{CheckContext, Environment, KeyStore};
 use crate::audit::CredentialKind;
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::introspection::Introspection;
@@ -84,8 +84,9 @@ impl From<AuthError> for Refusal<'_> {
 pub(super) enum Step {
     /// Decided: a credential passed, or none was presented.
     Done(Option<Authenticated>),
-    /// An opaque token: the host must call the introspection endpoint.
-    Introspect(Introspect),
+    /// Not without an answer: an opaque token for the introspection endpoint, or an API key for
+    /// the key service.
+    Call(Call),
 }
 
 impl Gateway {
@@ -100,20 +101,12 @@ impl Gateway {
         let Some(found) = found else {
             return Ok(Step::Done(None));
         };
-        let is_prefix = |v: &str| {
-            self.sources.api_keys.as_ref().is_some_and(|k| {
-                v.find('_').is_some()
-                    && (0..=v.len().min(40))
-                        .any(|i| v.is_char_boundary(i) && k.prefixes.find(&v[..i]).is_some())
-            })
-        };
-        match extract::shape(found.value, is_prefix) {
+        match self.shape(found.value) {
             Shape::Jwt if !self.sources.providers.is_empty() => self
                 .authenticate_jwt(found, now)
                 .map(|a| Step::Done(Some(a))),
             Shape::ApiKey => self
                 .authenticate_key(found, now, client_ip)
-                .map(|a| Step::Done(Some(a)))
                 .map_err(|e| Refusal::by(e, API_KEYS)),
             _ if self.introspector.is_some() => self.introspection_call(found.value, now),
             _ if self.sources.api_keys.is_some() => Err(Refusal::by(
@@ -122,6 +115,18 @@ impl Gateway {
             )),
             _ => Err(AuthError::new(ErrorCode::MalformedToken).into()),
         }
+    }
+
+    /// What a presented credential looks like: an API key when it starts with a known prefix.
+    pub(super) fn shape(&self, value: &str) -> Shape {
+        let is_prefix = |v: &str| {
+            self.sources.api_keys.as_ref().is_some_and(|k| {
+                v.find('_').is_some()
+                    && (0..=v.len().min(40))
+                        .any(|i| v.is_char_boundary(i) && k.prefixes.find(&v[..i]).is_some())
+            })
+        };
+        extract::shape(value, is_prefix)
     }
 
     fn authenticate_jwt(
@@ -241,20 +246,72 @@ impl Gateway {
         })
     }
 
+    /// An API key against the polled store, or against the key service's cached answer (a
+    /// [`Step::Call`] to the service when there is none). A key that fails its format and
+    /// checksum is refused without a call.
     fn authenticate_key(
         &self,
         found: extract::Found<'_>,
         now: u64,
         client_ip: Option<IpAddr>,
+    ) -> Result<Step, AuthError> {
+        let keys = self
+            .sources
+            .api_keys
+            .as_ref()
+            .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
+        if let Some(lookup) = &keys.lookup {
+            crate::apikey::parse(found.value, &keys.prefixes)?;
+            let digest = cache::key(found.value);
+            return match lookup.cached(&digest, now) {
+                Some(store) => self
+                    .checked_key(&store, found, now, client_ip, true)
+                    .map(|a| Step::Done(Some(a))),
+                None => Ok(Step::Call(lookup.call(&digest))),
+            };
+        }
+        let store = keys
+            .usable_store(now)
+            .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
+        self.checked_key(store, found, now, client_ip, false)
+            .map(|a| Step::Done(Some(a)))
+    }
+
+    /// The key service's answer for a presented key (status 0: none), cached, then the key
+    /// checked against it.
+    pub(super) fn looked_up(
+        &self,
+        found: extract::Found<'_>,
+        status: u16,
+        body: &[u8],
+        now: u64,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Authenticated, AuthError> {
+        let lookup = self
+            .sources
+            .api_keys
+            .as_ref()
+            .and_then(|k| k.lookup.as_ref())
+            .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
+        let store = lookup.answered(&cache::key(found.value), status, body, now)?;
+        self.checked_key(&store, found, now, client_ip, false)
+    }
+
+    /// The store's checks (`KeyStore::check`, the same for a polled store and a looked-up
+    /// record) and the identity the key proves.
+    fn checked_key(
+        &self,
+        store: &KeyStore,
+        found: extract::Found<'_>,
+        now: u64,
+        client_ip: Option<IpAddr>,
+        from_cache: bool,
     ) -> Result<Authenticated, AuthError> {
         let keys = self
             .sources
             .api_keys
             .as_ref()
             .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
-        let store = keys
-            .usable_store(now)
-            .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
         let ctx = CheckContext {
             now,
             client_ip,
@@ -264,7 +321,7 @@ impl Gateway {
         let record = store.check(found.value, &ctx)?;
         let grant = record.grant();
         Ok(Authenticated {
-            from_cache: false,
+            from_cache,
             expires_at: record.expires_at.unwrap_or(u64::MAX),
             kind: CredentialKind::ApiKey,
             provider: API_KEYS.to_owned(),
@@ -311,7 +368,7 @@ impl Gateway {
         }
         introspector
             .call(token)
-            .map(Step::Introspect)
+            .map(Step::Call)
             .map_err(|e| Refusal::by(e, INTROSPECTION))
     }
 
@@ -339,8 +396,8 @@ impl Gateway {
             .collect()
     }
 
-    /// A token on the revoked-tokens list is refused (checked on every request, cached or not);
-    /// with a list configured but not loaded, no token passes. API keys are revoked in the store.
+    /// A token or API key on the revoked-tokens list is refused (checked on every request,
+    /// cached or not); with a list configured but not loaded, no credential passes.
     pub(super) fn not_revoked(
         &self,
         auth: Option<&Authenticated>,
@@ -349,11 +406,9 @@ impl Gateway {
         let (Some(a), Some(revocations)) = (auth, &self.sources.revocations) else {
             return Ok(());
         };
-        if a.kind == CredentialKind::ApiKey {
-            return Ok(());
-        }
         // The source that authenticated `a`, borrowed from the gateway for the refusal.
         let provider = match a.kind {
+            CredentialKind::ApiKey => Some(API_KEYS),
             CredentialKind::OpaqueToken => Some(INTROSPECTION),
             _ => self
                 .sources
@@ -370,6 +425,9 @@ impl Gateway {
         let list = revocations
             .usable(now)
             .ok_or_else(|| refusal(AuthError::new(ErrorCode::KeysUnavailable)))?;
+        if a.kind == CredentialKind::ApiKey {
+            return list.check_api_key(&a.id).map_err(refusal);
+        }
         list.check(TokenFacts {
             iss: a.issuer.as_deref(),
             sub: a.sub.as_deref(),

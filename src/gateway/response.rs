@@ -5,8 +5,8 @@
 use serde::{Serialize, Serializer};
 
 use super::authenticator::Authenticated;
+use super::call::Call;
 use super::config::{GatewayConfig, SourceConfig};
-use super::introspection::Introspect;
 use super::sources::SourceId;
 use super::{extract, Gateway, Request};
 use crate::audit::{AuditEvent, CredentialKind, CredentialRef, Timestamp};
@@ -25,9 +25,9 @@ pub enum Decision {
     Forward(Forward),
     /// Answer the client; the upstream is not called.
     Respond(LocalReply),
-    /// Not decided yet: make this call, then pass its answer to [`Gateway::on_introspection`]
-    /// (status 0 when it could not be made or got no answer).
-    Introspect(Introspect),
+    /// Not decided yet: make this call (introspection, a key lookup), then pass its answer to
+    /// [`Gateway::on_call`] (status 0 when it could not be made or got no answer).
+    Call(Call),
 }
 
 /// An allowed request and how to edit it.
@@ -106,7 +106,7 @@ impl Decision {
         match self {
             Decision::Forward(f) => Some(&f.report),
             Decision::Respond(r) => Some(&r.report),
-            Decision::Introspect(_) => None,
+            Decision::Call(_) => None,
         }
     }
 
