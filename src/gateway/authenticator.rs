@@ -261,14 +261,15 @@ impl Gateway {
             .as_ref()
             .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
         if let Some(lookup) = &keys.lookup {
-            crate::apikey::parse(found.value, &keys.prefixes)?;
             let digest = cache::key(found.value);
-            return match lookup.cached(&digest, now) {
-                Some(store) => self
+            if let Some(store) = lookup.cached(&digest, now) {
+                return self
                     .checked_key(&store, found, now, client_ip, true)
-                    .map(|a| Step::Done(Some(a))),
-                None => Ok(Step::Call(lookup.call(&digest))),
-            };
+                    .map(|a| Step::Done(Some(a)));
+            }
+            // Only a well-formed key is worth a call (a hit is parsed by the store's check).
+            crate::apikey::parse(found.value, &keys.prefixes)?;
+            return Ok(Step::Call(lookup.call(&digest)));
         }
         let store = keys
             .usable_store(now)
