@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::call::Call;
 use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
-use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
+use super::{cache, CacheUse, Gateway, Request, API_KEYS, INTROSPECTION};
 use crate::apikey::{CheckContext, Environment, KeyStore};
 use crate::audit::CredentialKind;
 use crate::error::{AuthError, ErrorCode};
@@ -21,8 +21,9 @@ use crate::token::{Limits, UntrustedToken};
 /// A credential that passed.
 #[derive(Debug, Clone)]
 pub(super) struct Authenticated {
-    /// Answered by the verified-token cache.
-    pub from_cache: bool,
+    /// How a cache took part: the verified-token cache, the introspection or key lookup answers
+    /// (a polled store has none).
+    pub cache: CacheUse,
     /// The provider name, [`API_KEYS`] or [`INTROSPECTION`] (for metrics).
     pub provider: String,
     pub kind: CredentialKind,
@@ -137,7 +138,7 @@ impl Gateway {
         let cache_key = cache::key(found.value);
         if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
             hit.source = found.source.clone();
-            hit.from_cache = true;
+            hit.cache = CacheUse::Hit;
             return Ok(hit);
         }
         let auth = self.verify_jwt(found, now)?;
@@ -214,7 +215,7 @@ impl Gateway {
         let sub = verified.sub().map(str::to_owned);
         let bound = self.bound_values(|c| verified.claim(c).cloned());
         Ok(Authenticated {
-            from_cache: false,
+            cache: CacheUse::Miss,
             expires_at: verified.exp().unwrap_or(now),
             kind: CredentialKind::Jwt,
             id: sub.clone().unwrap_or_default(),
@@ -264,7 +265,7 @@ impl Gateway {
             let digest = cache::key(found.value);
             if let Some(store) = lookup.cached(&digest, now) {
                 return self
-                    .checked_key(&store, found, now, client_ip, true)
+                    .checked_key(&store, found, now, client_ip, CacheUse::Hit)
                     .map(|a| Step::Done(Some(a)));
             }
             // Only a well-formed key is worth a call (a hit is parsed by the store's check).
@@ -274,7 +275,7 @@ impl Gateway {
         let store = keys
             .usable_store(now)
             .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
-        self.checked_key(store, found, now, client_ip, false)
+        self.checked_key(store, found, now, client_ip, CacheUse::None)
             .map(|a| Step::Done(Some(a)))
     }
 
@@ -295,7 +296,7 @@ impl Gateway {
             .and_then(|k| k.lookup.as_ref())
             .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
         let store = lookup.answered(&cache::key(found.value), status, body, now)?;
-        self.checked_key(&store, found, now, client_ip, false)
+        self.checked_key(&store, found, now, client_ip, CacheUse::Miss)
     }
 
     /// The store's checks (`KeyStore::check`, the same for a polled store and a looked-up
@@ -306,7 +307,7 @@ impl Gateway {
         found: extract::Found<'_>,
         now: u64,
         client_ip: Option<IpAddr>,
-        from_cache: bool,
+        cache: CacheUse,
     ) -> Result<Authenticated, AuthError> {
         let keys = self
             .sources
@@ -322,7 +323,7 @@ impl Gateway {
         let record = store.check(found.value, &ctx)?;
         let grant = record.grant();
         Ok(Authenticated {
-            from_cache,
+            cache,
             expires_at: record.expires_at.unwrap_or(u64::MAX),
             kind: CredentialKind::ApiKey,
             provider: API_KEYS.to_owned(),
@@ -362,7 +363,7 @@ impl Gateway {
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
                 .map(|mut a| {
-                    a.from_cache = true;
+                    a.cache = CacheUse::Hit;
                     Step::Done(Some(a))
                 })
                 .map_err(|e| Refusal::by(e, INTROSPECTION));
@@ -472,7 +473,7 @@ impl Gateway {
                 let headers = claim_headers(&settings.claim_headers, member);
                 let bound = self.bound_values(member);
                 let auth = Authenticated {
-                    from_cache: false,
+                    cache: CacheUse::Miss,
                     expires_at: i.exp.unwrap_or(u64::MAX),
                     kind: CredentialKind::OpaqueToken,
                     provider: INTROSPECTION.to_owned(),

@@ -36,7 +36,8 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub api_keys: Option<ApiKeysConfig>,
     /// Tokens refused although valid by signature and expiry (by `jti`, or by subject before a
-    /// cut-off): `{"inline": <list>}` or `{"remote": <source>}`, polled like the key store.
+    /// cut-off), and API keys by id: `{"inline": <list>}` or `{"remote": <source>}`, polled like
+    /// the key store.
     #[serde(default)]
     pub revoked_tokens: Option<KeyStoreSource>,
     /// Where credentials are read from, in order. Default: `Authorization: Bearer` only.

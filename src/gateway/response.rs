@@ -77,15 +77,17 @@ pub struct Report {
     pub refetch: Option<SourceId>,
 }
 
-/// How the verified-token cache took part (for metrics).
+/// How a cache took part (for metrics): the verified-token cache, or the answers of an
+/// introspection endpoint or key service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CacheUse {
-    /// No token to cache (an API key, no credential, or refused before verification).
+    /// No token to cache (a key of a polled store, no credential, or refused before
+    /// verification).
     #[default]
     None,
     Hit,
-    /// Verified or introspected without the cache's help.
+    /// Verified, introspected or looked up without the cache's help.
     Miss,
 }
 
@@ -164,11 +166,7 @@ fn header_value(s: &str) -> String {
 }
 
 fn cache_use(auth: Option<&Authenticated>) -> CacheUse {
-    match auth {
-        Some(a) if a.from_cache => CacheUse::Hit,
-        Some(a) if a.kind != CredentialKind::ApiKey => CacheUse::Miss,
-        _ => CacheUse::None,
-    }
+    auth.map_or(CacheUse::None, |a| a.cache)
 }
 
 /// Builds the decision for one request.
