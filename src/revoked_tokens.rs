@@ -1,12 +1,15 @@
 //! A list of revoked tokens, for tokens that are valid by signature and expiry but must no longer
 //! pass: long-lived JWT "API keys" a customer deleted, or every token of a subject issued before
-//! an incident. Checked after verification, on every request (also for a cached token), so a
-//! revocation is in force as soon as the list that carries it is loaded.
+//! an incident; and API keys by id, for key stores too large to poll (a looked-up key's cached
+//! record would otherwise live on until its TTL). Checked after verification, on every request
+//! (also for a cached token or key), so a revocation is in force as soon as the list that
+//! carries it is loaded.
 //!
 //! ```json
 //! {"version": 1,
 //!  "jti": ["8f14e45f-ceea-467f-a0e6-…"],
-//!  "subjects": [{"sub": "user_42", "issued_before": 1767225600, "iss": "https://auth.example"}]}
+//!  "subjects": [{"sub": "user_42", "issued_before": 1767225600, "iss": "https://auth.example"}],
+//!  "api_keys": ["key_Lm4zQ8v2Xc9pT1rB"]}
 //! ```
 
 use std::collections::HashSet;
@@ -22,6 +25,7 @@ const MAX_ID: usize = 512;
 pub struct RevokedTokens {
     jti: HashSet<String>,
     subjects: Vec<SubjectCutoff>,
+    api_keys: HashSet<String>,
 }
 
 /// Every token of `sub` (of `iss`, when given) issued before `issued_before` is revoked.
@@ -43,6 +47,8 @@ struct Document {
     jti: Vec<String>,
     #[serde(default)]
     subjects: Vec<SubjectCutoff>,
+    #[serde(default)]
+    api_keys: Vec<String>,
 }
 
 /// What a token says about itself that a revocation can name.
@@ -58,19 +64,33 @@ impl RevokedTokens {
     pub fn from_json(text: &str) -> Result<RevokedTokens, AuthError> {
         let invalid = |m: &'static str| AuthError::with_message(ErrorCode::InvalidConfig, m);
         let doc: Document = serde_json::from_str(text).map_err(|_| {
-            invalid("revoked tokens: not the expected JSON (version, jti, subjects)")
+            invalid("revoked tokens: not the expected JSON (version, jti, subjects, api_keys)")
         })?;
         if doc.version != 1 {
             return Err(invalid("revoked tokens: version must be 1"));
         }
         let too_long = |s: &str| s.is_empty() || s.len() > MAX_ID;
-        if doc.jti.iter().any(|j| too_long(j)) || doc.subjects.iter().any(|s| too_long(&s.sub)) {
-            return Err(invalid("revoked tokens: an empty or over-long jti or sub"));
+        if doc.jti.iter().any(|j| too_long(j))
+            || doc.subjects.iter().any(|s| too_long(&s.sub))
+            || doc.api_keys.iter().any(|k| too_long(k))
+        {
+            return Err(invalid(
+                "revoked tokens: an empty or over-long jti, sub or API key id",
+            ));
         }
         Ok(RevokedTokens {
             jti: doc.jti.into_iter().collect(),
             subjects: doc.subjects,
+            api_keys: doc.api_keys.into_iter().collect(),
         })
+    }
+
+    /// `revoked_api_key` when the list names this key id.
+    pub fn check_api_key(&self, id: &str) -> Result<(), AuthError> {
+        if self.api_keys.contains(id) {
+            return Err(AuthError::new(ErrorCode::RevokedApiKey));
+        }
+        Ok(())
     }
 
     /// `revoked_token` when the list names this token.
@@ -138,6 +158,25 @@ mod tests {
     }
 
     #[test]
+    fn api_keys_are_revoked_by_id() {
+        let list = RevokedTokens::from_json(r#"{"version": 1, "api_keys": ["key_a"]}"#).unwrap();
+        assert_eq!(
+            list.check_api_key("key_a").map_err(|e| e.code()),
+            Err(ErrorCode::RevokedApiKey)
+        );
+        assert_eq!(list.check_api_key("key_b").map_err(|e| e.code()), Ok(()));
+        let jti_only = TokenFacts {
+            jti: Some("key_a"),
+            ..TokenFacts::default()
+        };
+        assert_eq!(
+            list.check(jti_only).map_err(|e| e.code()),
+            Ok(()),
+            "ids are not jtis"
+        );
+    }
+
+    #[test]
     fn malformed_lists_are_refused() {
         for bad in [
             "",
@@ -146,6 +185,7 @@ mod tests {
             r#"{"version": 1, "jti": [""]}"#,
             r#"{"version": 1, "subjects": [{"sub": "u"}]}"#,
             r#"{"version": 1, "extra": true}"#,
+            r#"{"version": 1, "api_keys": [""]}"#,
         ] {
             assert!(RevokedTokens::from_json(bad).is_err(), "{bad}");
         }

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 use tokenwarden::apikey::{Environment, KeyPrefix, KeyStore, KeyType, NewKey};
 use tokenwarden::gateway::{
-    CacheUse, Decision, Gateway, Introspect, MemoryRateStore, Request, Validators,
+    CacheUse, Call, Decision, Gateway, MemoryRateStore, Request, Validators,
 };
 use tokenwarden::sign::SigningKey;
 use tokenwarden::Algorithm;
@@ -123,7 +123,8 @@ fn token(f: &Fixture, claims: Value) -> String {
 }
 
 /// A decision with every part a test looks at in one place: `allowed` for a forward (status
-/// 200), the reply's status for a refusal, status 0 while introspection is pending.
+/// 200), the reply's status for a refusal, status 0 while a call (introspection, key lookup)
+/// is pending.
 #[derive(Debug)]
 struct Seen {
     allowed: bool,
@@ -139,7 +140,7 @@ struct Seen {
     audit: Option<String>,
     cache_hit: bool,
     cache_miss: bool,
-    introspect: Option<Introspect>,
+    asks: Option<Call>,
 }
 
 fn seen(d: Decision) -> Seen {
@@ -158,7 +159,7 @@ fn seen(d: Decision) -> Seen {
         audit: report.audit.map(|e| e.to_json_line()),
         cache_hit: report.cache == CacheUse::Hit,
         cache_miss: report.cache == CacheUse::Miss,
-        introspect: None,
+        asks: None,
     };
     match d {
         Decision::Forward(f) => {
@@ -174,7 +175,7 @@ fn seen(d: Decision) -> Seen {
             s.response_headers = r.headers;
             s.body = r.body;
         }
-        Decision::Introspect(call) => s.introspect = Some(call),
+        Decision::Call(c) => s.asks = Some(c),
     }
     s
 }
@@ -937,16 +938,15 @@ fn opaque_tokens_are_introspected_and_cached() {
         &headers,
         NOW,
     );
-    let ask = pending.introspect.clone().expect("an introspection call");
+    let ask = pending.asks.clone().expect("an introspection call");
     assert!(!pending.allowed && pending.status == 0);
     assert_eq!(
         (ask.cluster.as_deref(), ask.path.as_str()),
         (Some("idp"), "/token/introspection")
     );
-    assert!(
-        ask.body.contains("token=opaque-AbC123")
-            && ask.body.contains("token_type_hint=access_token")
-    );
+    let body = ask.body.as_deref().unwrap_or_default();
+    assert_eq!((ask.method, ask.purpose), ("POST", "introspection"));
+    assert!(body.contains("token=opaque-AbC123") && body.contains("token_type_hint=access_token"));
     assert!(ask
         .headers
         .iter()
@@ -960,7 +960,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         sample: 0,
     };
     let active = json!({"active": true, "sub": "svc_1", "scope": "read:datasets.sales", "exp": NOW + 300, "client_id": "c1"}).to_string();
-    let d = seen(gw.on_introspection(&req, 200, active.as_bytes(), &mut rs));
+    let d = seen(gw.on_call(&req, 200, active.as_bytes(), &mut rs));
     assert!(d.allowed, "{:?}", d.error);
     assert_eq!(header(&d.upstream_set, "x-auth-sub"), Some("svc_1"));
     let again = call(
@@ -972,7 +972,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         NOW + 1,
     );
     assert!(
-        again.allowed && again.cache_hit && again.introspect.is_none(),
+        again.allowed && again.cache_hit && again.asks.is_none(),
         "an active answer is reused"
     );
 
@@ -981,7 +981,7 @@ fn opaque_tokens_are_introspected_and_cached() {
         headers: &other,
         ..req
     };
-    let d = seen(gw.on_introspection(&req, 200, br#"{"active": false}"#, &mut rs));
+    let d = seen(gw.on_call(&req, 200, br#"{"active": false}"#, &mut rs));
     assert_eq!((d.status, code(&d)), (401, "inactive_token"));
     let d = call(
         &gw,
@@ -997,12 +997,10 @@ fn opaque_tokens_are_introspected_and_cached() {
         headers: &third,
         ..req
     };
-    let d = seen(gw.on_introspection(&req, 500, b"", &mut rs));
+    let d = seen(gw.on_call(&req, 500, b"", &mut rs));
     assert_eq!((d.status, code(&d)), (503, "keys_unavailable"));
     assert!(
-        call(&gw, &mut rs, "GET", "/x", &third, NOW)
-            .introspect
-            .is_some(),
+        call(&gw, &mut rs, "GET", "/x", &third, NOW).asks.is_some(),
         "an outage is not cached"
     );
 }
@@ -1017,7 +1015,7 @@ fn worker_urls_take_the_source_path_when_they_have_none() {
     let mut rs = MemoryRateStore::default();
     let headers = [("authorization", "Bearer opaque-1"), XFF];
     let d = call(&gw, &mut rs, "GET", "/x", &headers, NOW);
-    let ask = d.introspect.expect("an introspection call");
+    let ask = d.asks.expect("an introspection call");
     assert_eq!(
         ask.url.as_deref(),
         Some("http://127.0.0.1:9/oauth/introspect")
@@ -1027,7 +1025,7 @@ fn worker_urls_take_the_source_path_when_they_have_none() {
     let gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
     let d = call(&gw, &mut rs, "GET", "/x", &headers, NOW);
     assert_eq!(
-        d.introspect.unwrap().url.as_deref(),
+        d.asks.unwrap().url.as_deref(),
         Some("http://127.0.0.1:9/introspect/v2"),
         "a URL with a path is used as written"
     );
@@ -1346,8 +1344,8 @@ fn introspected_tokens_forward_an_identity_and_can_require_an_audience_or_client
             sample: 0,
         };
         let mut rs = MemoryRateStore::default();
-        assert!(matches!(gw.decide(&req, &mut rs), Decision::Introspect(_)));
-        seen(gw.on_introspection(&req, 200, answer.to_string().as_bytes(), &mut rs))
+        assert!(matches!(gw.decide(&req, &mut rs), Decision::Call(_)));
+        seen(gw.on_call(&req, 200, answer.to_string().as_bytes(), &mut rs))
     };
     let minimal = json!({"active": true, "scope": "read", "exp": NOW + 60,
         "client_id": "mobile-app", "username": "jdoe", "tenant": "acme"});
@@ -1578,7 +1576,7 @@ fn revoked_tokens_are_refused_even_when_cached() {
         )
         .allowed
     );
-    // API keys are revoked in the store, not by this list.
+    // API keys are named by id in the list's `api_keys`, not by `jti`.
     assert!(
         ask(&gw, &mut rs, &format!("Bearer {}", f.live), NOW + 61).error
             != Some(ErrorCode::RevokedToken)
@@ -2011,4 +2009,341 @@ fn documents_over_their_size_cap_are_failed_fetches() {
             "keys: fetched again after 1 failed attempt(s)"
         ))
     );
+}
+
+/// The key service's record for `secret`: the store's own entry, as the service would answer.
+fn record_of(f: &Fixture, secret: &str) -> Value {
+    let hash = tokenwarden::apikey::hash_key(secret);
+    f.store["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["hash"] == hash.as_str())
+        .cloned()
+        .unwrap()
+}
+
+/// A gateway whose API keys are looked up (`extra` goes into `api_keys.store.lookup`).
+fn lookup_gateway(f: &Fixture, lookup: Value, more: Value) -> Gateway {
+    let mut l = json!({"cluster": "keys", "url": "https://keys.test", "path": "/v1/keys/{hash}"});
+    for (k, v) in lookup.as_object().unwrap() {
+        l[k] = v.clone();
+    }
+    let mut extra = json!({"api_keys": {"store": {"lookup": l}, "environments": ["live"]}});
+    for (k, v) in more.as_object().unwrap() {
+        extra[k] = v.clone();
+    }
+    Gateway::from_json(&config(f, extra).to_string()).unwrap()
+}
+
+/// One request with an API key, and its call answered when the gateway asks for one
+/// (`answer`: status and body). Returns the decision and whether a call was asked.
+fn with_key(
+    gw: &Gateway,
+    rs: &mut MemoryRateStore,
+    key: &str,
+    now: u64,
+    answer: (u16, &str),
+) -> (Seen, Option<Call>) {
+    let headers = [("x-api-key", key), XFF];
+    let req = Request {
+        method: "GET",
+        path: "/v1/acme/datasets/sales",
+        headers: &headers,
+        peer: None,
+        now_ms: now * 1000,
+        sample: 0,
+    };
+    match gw.decide(&req, rs) {
+        Decision::Call(c) => (
+            seen(gw.on_call(&req, answer.0, answer.1.as_bytes(), rs)),
+            Some(c),
+        ),
+        d => (seen(d), None),
+    }
+}
+
+#[test]
+fn api_keys_are_looked_up_by_hash_and_the_answers_cached() {
+    let f = fixture();
+    let gw = lookup_gateway(&f, json!({}), json!({}));
+    let mut rs = MemoryRateStore::default();
+    let live = record_of(&f, &f.live).to_string();
+    let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW, (200, &live));
+    assert!(d.allowed && d.cache_miss, "{d:?}");
+    assert_eq!(
+        header(&d.upstream_set, "x-auth-key-id"),
+        record_of(&f, &f.live)["id"].as_str()
+    );
+    let asked = asked.expect("a lookup");
+    let hex = tokenwarden::apikey::hash_key(&f.live)["sha256:".len()..].to_owned();
+    assert_eq!(
+        (asked.method, asked.purpose, asked.cluster.as_deref()),
+        ("GET", "api_keys.store.lookup", Some("keys"))
+    );
+    assert_eq!(asked.path, format!("/v1/keys/{hex}"));
+    assert_eq!(
+        asked.url.as_deref(),
+        Some(format!("https://keys.test/v1/keys/{hex}").as_str())
+    );
+    let sent = serde_json::to_string(&asked).unwrap();
+    assert!(!sent.contains(&f.live), "the key itself never leaves");
+    assert!(asked.body.is_none());
+
+    // Positive answers are reused for positive_ttl_secs (60), then asked again.
+    let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW + 59, (500, ""));
+    assert!(d.allowed && d.cache_hit && asked.is_none(), "{d:?}");
+    let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW + 60, (200, &live));
+    assert!(d.allowed && asked.is_some(), "expired: asked again");
+
+    // Unknown keys (404) are reused for negative_ttl_secs (30).
+    let (d, asked) = with_key(&gw, &mut rs, &f.limited, NOW, (404, ""));
+    assert_eq!(
+        (d.status, code(&d), asked.is_some()),
+        (401, "invalid_api_key", true)
+    );
+    assert_eq!(d.provider.as_deref(), Some("api_keys"));
+    let (d, asked) = with_key(&gw, &mut rs, &f.limited, NOW + 29, (500, ""));
+    assert_eq!((code(&d), asked.is_none()), ("invalid_api_key", true));
+    let limited = record_of(&f, &f.limited).to_string();
+    let (d, asked) = with_key(&gw, &mut rs, &f.limited, NOW + 30, (200, &limited));
+    assert!(d.allowed && asked.is_some(), "negative entry expired");
+
+    // A key that fails its format or checksum is refused without a call.
+    let mut typo = f.live.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'a' { 'b' } else { 'a' });
+    let (d, asked) = with_key(&gw, &mut rs, &typo, NOW, (200, &live));
+    assert_eq!((code(&d), asked.is_none()), ("invalid_api_key", true));
+}
+
+/// A looked-up record goes through the store's own checks, on every request (cached or not).
+#[test]
+fn looked_up_records_pass_the_same_checks_as_the_store() {
+    let f = fixture();
+    let gw = lookup_gateway(&f, json!({"positive_ttl_secs": 600}), json!({}));
+    let mut rs = MemoryRateStore::default();
+    let answer = |secret: &str, fields: Value| {
+        let mut r = record_of(&f, secret);
+        for (k, v) in fields.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        r.to_string()
+    };
+    let test_key = answer(&f.test_key, json!({}));
+    let (d, _) = with_key(&gw, &mut rs, &f.test_key, NOW, (200, &test_key));
+    assert_eq!(code(&d), "wrong_environment");
+    let revoked = answer(&f.limited, json!({"revoked": true}));
+    let (d, _) = with_key(&gw, &mut rs, &f.limited, NOW, (200, &revoked));
+    assert_eq!(code(&d), "revoked_api_key");
+    let expiring = answer(&f.live, json!({"expires_at": NOW + 5}));
+    assert!(
+        with_key(&gw, &mut rs, &f.live, NOW, (200, &expiring))
+            .0
+            .allowed
+    );
+    let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW + 5, (500, ""));
+    assert_eq!(
+        (code(&d), asked.is_none()),
+        ("expired_api_key", true),
+        "expiry is checked on the cached record"
+    );
+    let pinned = answer(&f.pinned, json!({}));
+    assert!(
+        with_key(&gw, &mut rs, &f.pinned, NOW, (200, &pinned))
+            .0
+            .allowed
+    );
+    let elsewhere = [
+        ("x-api-key", f.pinned.as_str()),
+        ("x-forwarded-for", "198.51.100.1"),
+    ];
+    let d = call(
+        &gw,
+        &mut rs,
+        "GET",
+        "/v1/acme/datasets/sales",
+        &elsewhere,
+        NOW + 1,
+    );
+    assert_eq!((code(&d), d.asks.is_none()), ("ip_not_allowed", true));
+    // The record's own rate limit and grant apply as from the store.
+    let limited = answer(&f.limited, json!({"revoked": false}));
+    let gw = lookup_gateway(&f, json!({}), json!({}));
+    let statuses: Vec<u16> = (0..3)
+        .map(|_| {
+            with_key(&gw, &mut rs, &f.limited, NOW, (200, &limited))
+                .0
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+#[test]
+fn bad_key_service_answers_fail_closed_and_are_not_cached() {
+    let f = fixture();
+    let gw = lookup_gateway(&f, json!({}), json!({}));
+    let mut rs = MemoryRateStore::default();
+    let mut unknown_field = record_of(&f, &f.live);
+    unknown_field["scopes"] = json!(["*"]);
+    let mut bad_ip = record_of(&f, &f.live);
+    bad_ip["allowed_ips"] = json!(["10.0.0.1/8"]);
+    let other = record_of(&f, &f.limited).to_string();
+    let store_document = f.store.to_string();
+    for (status, body, why) in [
+        (500, "", "a server error"),
+        (0, "", "no answer"),
+        (403, "", "another status"),
+        (200, "not json", "bad JSON"),
+        (200, store_document.as_str(), "a whole store"),
+        (200, &unknown_field.to_string(), "an unknown field"),
+        (200, &bad_ip.to_string(), "a record that does not validate"),
+        (200, other.as_str(), "the record of another key"),
+    ] {
+        let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW, (status, body));
+        assert!(asked.is_some(), "{why}");
+        assert_eq!((d.status, code(&d)), (503, "keys_unavailable"), "{why}");
+        let (_, again) = with_key(&gw, &mut rs, &f.live, NOW, (status, body));
+        assert!(again.is_some(), "{why} is not cached");
+    }
+}
+
+#[test]
+fn the_lookup_cache_is_bounded() {
+    let f = fixture();
+    let gw = lookup_gateway(&f, json!({"max_entries": 2}), json!({}));
+    let mut rs = MemoryRateStore::default();
+    let keys = [&f.live, &f.limited, &f.pinned];
+    for k in keys {
+        let r = record_of(&f, k).to_string();
+        let (d, asked) = with_key(&gw, &mut rs, k, NOW, (200, &r));
+        assert!(d.allowed && asked.is_some());
+    }
+    let (_, asked) = with_key(&gw, &mut rs, &f.pinned, NOW, (500, ""));
+    assert!(asked.is_none(), "the newest answer is kept");
+    let live = record_of(&f, &f.live).to_string();
+    let (_, asked) = with_key(&gw, &mut rs, &f.live, NOW, (200, &live));
+    assert!(
+        asked.is_some(),
+        "the least recently used answer was dropped"
+    );
+    let off = lookup_gateway(&f, json!({"max_entries": 0}), json!({}));
+    for _ in 0..2 {
+        let (d, asked) = with_key(&off, &mut rs, &f.live, NOW, (200, &live));
+        assert!(
+            d.allowed && asked.is_some(),
+            "max_entries 0: asked every time"
+        );
+    }
+}
+
+/// A key revoked while its record is cached: the polled revoked-tokens list names it by id and
+/// is checked on every request, so the revocation holds within one poll of the list.
+#[test]
+fn the_revocation_list_beats_a_cached_lookup() {
+    let f = fixture();
+    let list = json!({"revoked_tokens": {"remote": {"url": "https://lists.test/revoked.json", "refresh_secs": 30}}});
+    let mut gw = lookup_gateway(&f, json!({"positive_ttl_secs": 3600}), list);
+    let mut rs = MemoryRateStore::default();
+    let live = record_of(&f, &f.live).to_string();
+    let (d, _) = with_key(&gw, &mut rs, &f.live, NOW, (200, &live));
+    assert_eq!(
+        (d.status, code(&d)),
+        (503, "keys_unavailable"),
+        "no list loaded: fail closed"
+    );
+    let feed = |gw: &mut Gateway, ids: Value, now: u64| {
+        let list = json!({"version": 1, "api_keys": ids}).to_string();
+        assert!(gw.due_fetches(now * 1000).len() == 1);
+        gw.fetched(
+            "revoked_tokens",
+            200,
+            &Validators::default(),
+            list.as_bytes(),
+            now * 1000,
+        )
+    };
+    feed(&mut gw, json!([]), NOW);
+    let (d, _) = with_key(&gw, &mut rs, &f.live, NOW, (200, &live));
+    assert!(d.allowed, "{:?}", d.error);
+    let id = record_of(&f, &f.live)["id"].clone();
+    feed(&mut gw, json!([id]), NOW + 30);
+    let (d, asked) = with_key(&gw, &mut rs, &f.live, NOW + 31, (200, &live));
+    assert_eq!(
+        (d.status, code(&d), asked.is_none()),
+        (401, "revoked_api_key", true),
+        "refused from the cached record"
+    );
+    // The same list revokes a key of a polled store.
+    let polled = json!({"revoked_tokens": {"inline": {"version": 1, "api_keys": [id]}}});
+    let gw = Gateway::from_json(&config(&f, polled).to_string()).unwrap();
+    let (d, _) = with_key(&gw, &mut rs, &f.live, NOW, (500, ""));
+    assert_eq!(code(&d), "revoked_api_key");
+}
+
+#[test]
+fn lookup_configuration_is_checked_at_load() {
+    let f = fixture();
+    let err = |lookup: Value| {
+        let extra = json!({"api_keys": {"store": {"lookup": lookup}}});
+        Gateway::from_json(&config(&f, extra).to_string())
+            .unwrap_err()
+            .message()
+            .to_owned()
+    };
+    for (lookup, starts) in [
+        (
+            json!({"cluster": "k", "path": "/keys"}),
+            "api_keys.store.lookup.path: must hold {hash}",
+        ),
+        (
+            json!({"cluster": "k", "path": "/{hash}/{hash}"}),
+            "api_keys.store.lookup.path",
+        ),
+        (
+            json!({"cluster": "k", "path": "/k/{hash} x"}),
+            "api_keys.store.lookup.path",
+        ),
+        (
+            json!({"cluster": "k", "path": "k/{hash}"}),
+            "api_keys.store.lookup.path: must start with /",
+        ),
+        (
+            json!({"path": "/k/{hash}"}),
+            "api_keys.store.lookup: needs a cluster",
+        ),
+        (
+            json!({"url": "https://k.test/v1", "path": "/k/{hash}"}),
+            "api_keys.store.lookup.url: the service's origin only",
+        ),
+        (
+            json!({"url": "http://k.test", "path": "/k/{hash}"}),
+            "api_keys.store.lookup.url: must be https",
+        ),
+        (
+            json!({"cluster": "k", "path": "/k/{hash}", "timeout_ms": 0}),
+            "api_keys.store.lookup: refresh_secs and timeout_ms",
+        ),
+        (
+            json!({"cluster": "k", "path": "/k/{hash}", "refresh_secs": 5}),
+            "api_keys.store.lookup.refresh_secs: unknown field",
+        ),
+        (
+            json!({"cluster": "k"}),
+            "api_keys.store.lookup: missing field `path`",
+        ),
+    ] {
+        let m = err(lookup.clone());
+        assert!(m.starts_with(starts), "{lookup}: {m}");
+    }
+    let gw = lookup_gateway(&f, json!({"url": null}), json!({}));
+    let lines = gw.limitations(tokenwarden::gateway::Host::Fetch);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("api_keys.store.lookup: no url")),
+        "{lines:?}"
+    );
+    assert!(gw.limitations(tokenwarden::gateway::Host::Envoy).is_empty());
 }

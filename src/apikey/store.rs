@@ -111,6 +111,22 @@ impl KeyStore {
         Ok(store)
     }
 
+    /// A store of the one record a key service answered for the key whose SHA-256 is `digest`,
+    /// validated as a store entry is. A record of another key is refused: a service that mixes
+    /// up keys must not let one key act as another.
+    pub fn from_looked_up(json: &str, digest: &[u8; 32]) -> Result<KeyStore, AuthError> {
+        let record: StoredRecord =
+            serde_json::from_str(json).map_err(|e| json_config_error("key record", &e))?;
+        let mut store = KeyStore::new();
+        store.insert(record)?;
+        if store.lookup(digest).is_none() {
+            return Err(invalid_config(
+                "key record: its hash is not the hash that was asked for",
+            ));
+        }
+        Ok(store)
+    }
+
     pub fn to_json(&self) -> Result<String, AuthError> {
         let document = StoreDocument {
             version: STORE_VERSION,

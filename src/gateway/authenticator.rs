@@ -5,11 +5,11 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::call::Call;
 use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
-use super::introspection::Introspect;
-use super::{cache, Gateway, Request, API_KEYS, INTROSPECTION};
-use crate::apikey::{CheckContext, Environment};
+use super::{cache, CacheUse, Gateway, Request, API_KEYS, INTROSPECTION};
+use crate::apikey::{CheckContext, Environment, KeyStore};
 use crate::audit::CredentialKind;
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::introspection::Introspection;
@@ -21,8 +21,9 @@ use crate::token::{Limits, UntrustedToken};
 /// A credential that passed.
 #[derive(Debug, Clone)]
 pub(super) struct Authenticated {
-    /// Answered by the verified-token cache.
-    pub from_cache: bool,
+    /// How a cache took part: the verified-token cache, the introspection or key lookup answers
+    /// (a polled store has none).
+    pub cache: CacheUse,
     /// The provider name, [`API_KEYS`] or [`INTROSPECTION`] (for metrics).
     pub provider: String,
     pub kind: CredentialKind,
@@ -84,8 +85,9 @@ impl From<AuthError> for Refusal<'_> {
 pub(super) enum Step {
     /// Decided: a credential passed, or none was presented.
     Done(Option<Authenticated>),
-    /// An opaque token: the host must call the introspection endpoint.
-    Introspect(Introspect),
+    /// Not without an answer: an opaque token for the introspection endpoint, or an API key for
+    /// the key service.
+    Call(Call),
 }
 
 impl Gateway {
@@ -100,20 +102,12 @@ impl Gateway {
         let Some(found) = found else {
             return Ok(Step::Done(None));
         };
-        let is_prefix = |v: &str| {
-            self.sources.api_keys.as_ref().is_some_and(|k| {
-                v.find('_').is_some()
-                    && (0..=v.len().min(40))
-                        .any(|i| v.is_char_boundary(i) && k.prefixes.find(&v[..i]).is_some())
-            })
-        };
-        match extract::shape(found.value, is_prefix) {
+        match self.shape(found.value) {
             Shape::Jwt if !self.sources.providers.is_empty() => self
                 .authenticate_jwt(found, now)
                 .map(|a| Step::Done(Some(a))),
             Shape::ApiKey => self
                 .authenticate_key(found, now, client_ip)
-                .map(|a| Step::Done(Some(a)))
                 .map_err(|e| Refusal::by(e, API_KEYS)),
             _ if self.introspector.is_some() => self.introspection_call(found.value, now),
             _ if self.sources.api_keys.is_some() => Err(Refusal::by(
@@ -124,6 +118,18 @@ impl Gateway {
         }
     }
 
+    /// What a presented credential looks like: an API key when it starts with a known prefix.
+    pub(super) fn shape(&self, value: &str) -> Shape {
+        let is_prefix = |v: &str| {
+            self.sources.api_keys.as_ref().is_some_and(|k| {
+                v.find('_').is_some()
+                    && (0..=v.len().min(40))
+                        .any(|i| v.is_char_boundary(i) && k.prefixes.find(&v[..i]).is_some())
+            })
+        };
+        extract::shape(value, is_prefix)
+    }
+
     fn authenticate_jwt(
         &self,
         found: extract::Found<'_>,
@@ -132,7 +138,7 @@ impl Gateway {
         let cache_key = cache::key(found.value);
         if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
             hit.source = found.source.clone();
-            hit.from_cache = true;
+            hit.cache = CacheUse::Hit;
             return Ok(hit);
         }
         let auth = self.verify_jwt(found, now)?;
@@ -209,7 +215,7 @@ impl Gateway {
         let sub = verified.sub().map(str::to_owned);
         let bound = self.bound_values(|c| verified.claim(c).cloned());
         Ok(Authenticated {
-            from_cache: false,
+            cache: CacheUse::Miss,
             expires_at: verified.exp().unwrap_or(now),
             kind: CredentialKind::Jwt,
             id: sub.clone().unwrap_or_default(),
@@ -241,20 +247,73 @@ impl Gateway {
         })
     }
 
+    /// An API key against the polled store, or against the key service's cached answer (a
+    /// [`Step::Call`] to the service when there is none). A key that fails its format and
+    /// checksum is refused without a call.
     fn authenticate_key(
         &self,
         found: extract::Found<'_>,
         now: u64,
         client_ip: Option<IpAddr>,
+    ) -> Result<Step, AuthError> {
+        let keys = self
+            .sources
+            .api_keys
+            .as_ref()
+            .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
+        if let Some(lookup) = &keys.lookup {
+            let digest = cache::key(found.value);
+            if let Some(store) = lookup.cached(&digest, now) {
+                return self
+                    .checked_key(&store, found, now, client_ip, CacheUse::Hit)
+                    .map(|a| Step::Done(Some(a)));
+            }
+            // Only a well-formed key is worth a call (a hit is parsed by the store's check).
+            crate::apikey::parse(found.value, &keys.prefixes)?;
+            return Ok(Step::Call(lookup.call(&digest)));
+        }
+        let store = keys
+            .usable_store(now)
+            .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
+        self.checked_key(store, found, now, client_ip, CacheUse::None)
+            .map(|a| Step::Done(Some(a)))
+    }
+
+    /// The key service's answer for a presented key (status 0: none), cached, then the key
+    /// checked against it.
+    pub(super) fn looked_up(
+        &self,
+        found: extract::Found<'_>,
+        status: u16,
+        body: &[u8],
+        now: u64,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Authenticated, AuthError> {
+        let lookup = self
+            .sources
+            .api_keys
+            .as_ref()
+            .and_then(|k| k.lookup.as_ref())
+            .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
+        let store = lookup.answered(&cache::key(found.value), status, body, now)?;
+        self.checked_key(&store, found, now, client_ip, CacheUse::Miss)
+    }
+
+    /// The store's checks (`KeyStore::check`, the same for a polled store and a looked-up
+    /// record) and the identity the key proves.
+    fn checked_key(
+        &self,
+        store: &KeyStore,
+        found: extract::Found<'_>,
+        now: u64,
+        client_ip: Option<IpAddr>,
+        cache: CacheUse,
     ) -> Result<Authenticated, AuthError> {
         let keys = self
             .sources
             .api_keys
             .as_ref()
             .ok_or_else(|| AuthError::new(ErrorCode::InvalidApiKey))?;
-        let store = keys
-            .usable_store(now)
-            .ok_or_else(|| AuthError::new(ErrorCode::KeysUnavailable))?;
         let ctx = CheckContext {
             now,
             client_ip,
@@ -264,7 +323,7 @@ impl Gateway {
         let record = store.check(found.value, &ctx)?;
         let grant = record.grant();
         Ok(Authenticated {
-            from_cache: false,
+            cache,
             expires_at: record.expires_at.unwrap_or(u64::MAX),
             kind: CredentialKind::ApiKey,
             provider: API_KEYS.to_owned(),
@@ -304,14 +363,14 @@ impl Gateway {
         if let Some(cached) = self.introspection_cache.get(&cache::key(token), now) {
             return cached
                 .map(|mut a| {
-                    a.from_cache = true;
+                    a.cache = CacheUse::Hit;
                     Step::Done(Some(a))
                 })
                 .map_err(|e| Refusal::by(e, INTROSPECTION));
         }
         introspector
             .call(token)
-            .map(Step::Introspect)
+            .map(Step::Call)
             .map_err(|e| Refusal::by(e, INTROSPECTION))
     }
 
@@ -339,8 +398,8 @@ impl Gateway {
             .collect()
     }
 
-    /// A token on the revoked-tokens list is refused (checked on every request, cached or not);
-    /// with a list configured but not loaded, no token passes. API keys are revoked in the store.
+    /// A token or API key on the revoked-tokens list is refused (checked on every request,
+    /// cached or not); with a list configured but not loaded, no credential passes.
     pub(super) fn not_revoked(
         &self,
         auth: Option<&Authenticated>,
@@ -349,11 +408,9 @@ impl Gateway {
         let (Some(a), Some(revocations)) = (auth, &self.sources.revocations) else {
             return Ok(());
         };
-        if a.kind == CredentialKind::ApiKey {
-            return Ok(());
-        }
         // The source that authenticated `a`, borrowed from the gateway for the refusal.
         let provider = match a.kind {
+            CredentialKind::ApiKey => Some(API_KEYS),
             CredentialKind::OpaqueToken => Some(INTROSPECTION),
             _ => self
                 .sources
@@ -370,6 +427,9 @@ impl Gateway {
         let list = revocations
             .usable(now)
             .ok_or_else(|| refusal(AuthError::new(ErrorCode::KeysUnavailable)))?;
+        if a.kind == CredentialKind::ApiKey {
+            return list.check_api_key(&a.id).map_err(refusal);
+        }
         list.check(TokenFacts {
             iss: a.issuer.as_deref(),
             sub: a.sub.as_deref(),
@@ -413,7 +473,7 @@ impl Gateway {
                 let headers = claim_headers(&settings.claim_headers, member);
                 let bound = self.bound_values(member);
                 let auth = Authenticated {
-                    from_cache: false,
+                    cache: CacheUse::Miss,
                     expires_at: i.exp.unwrap_or(u64::MAX),
                     kind: CredentialKind::OpaqueToken,
                     provider: INTROSPECTION.to_owned(),

@@ -36,7 +36,8 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub api_keys: Option<ApiKeysConfig>,
     /// Tokens refused although valid by signature and expiry (by `jti`, or by subject before a
-    /// cut-off): `{"inline": <list>}` or `{"remote": <source>}`, polled like the key store.
+    /// cut-off), and API keys by id: `{"inline": <list>}` or `{"remote": <source>}`, polled like
+    /// the key store.
     #[serde(default)]
     pub revoked_tokens: Option<KeyStoreSource>,
     /// Where credentials are read from, in order. Default: `Authorization: Bearer` only.
@@ -284,7 +285,7 @@ fn default_max_stale() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeysConfig {
-    pub store: KeyStoreSource,
+    pub store: ApiKeyStore,
     /// Environments this deployment accepts (default: live only).
     #[serde(default = "default_live")]
     pub environments: Vec<Environment>,
@@ -293,12 +294,59 @@ pub struct ApiKeysConfig {
     pub prefixes: Vec<PrefixConfig>,
 }
 
-/// Where a document of the gateway's (the key store, the revoked-tokens list) comes from.
+/// Where a document of the gateway's (the revoked-tokens list) comes from.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyStoreSource {
     Inline(Value),
     Remote(RemoteSource),
+}
+
+/// Where API keys come from: the whole store (inline, or polled: every proxy holds every key),
+/// or one key at a time from a key service when a request presents it (memory bounded by the
+/// cache, not by the fleet's number of keys).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ApiKeyStore {
+    Inline(Value),
+    Remote(RemoteSource),
+    Lookup(KeyLookupConfig),
+}
+
+/// A key service asked for one key record by the key's SHA-256, and the cache of its answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLookupConfig {
+    /// Envoy cluster name (the Worker uses `url`).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// `:authority` of the request.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// The service's origin (Worker, CLI); `path` is appended.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The request path with `{hash}`, replaced by the 64 lowercase hex digits of the presented
+    /// key's SHA-256 (never the key): `/v1/keys/{hash}`.
+    pub path: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// How long a found key's record is reused.
+    #[serde(default = "default_positive_ttl")]
+    pub positive_ttl_secs: u64,
+    /// How long "no such key" is reused.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_ttl_secs: u64,
+    /// Answers kept (about; the least recently used go first); 0 asks the service every time.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: usize,
+}
+
+fn default_positive_ttl() -> u64 {
+    60
+}
+fn default_negative_ttl() -> u64 {
+    30
 }
 
 /// A custom key prefix.
@@ -682,8 +730,10 @@ impl GatewayConfig {
             r.validate("revoked_tokens")?;
         }
         if let Some(k) = &self.api_keys {
-            if let KeyStoreSource::Remote(r) = &k.store {
-                r.validate("api_keys.store")?;
+            match &k.store {
+                ApiKeyStore::Remote(r) => r.validate("api_keys.store")?,
+                ApiKeyStore::Lookup(l) => l.validate("api_keys.store.lookup")?,
+                ApiKeyStore::Inline(_) => {}
             }
             if k.environments.is_empty() {
                 return Err(invalid(
@@ -724,6 +774,44 @@ impl RemoteSource {
         if self.refresh_secs == 0 || self.timeout_ms == 0 {
             return Err(invalid(format!(
                 "{field}: refresh_secs and timeout_ms must be positive"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl KeyLookupConfig {
+    fn validate(&self, field: &str) -> Result<(), AuthError> {
+        let as_source = RemoteSource {
+            cluster: self.cluster.clone(),
+            authority: self.authority.clone(),
+            path: Some(self.path.clone()),
+            url: self.url.clone(),
+            refresh_secs: default_refresh(),
+            timeout_ms: self.timeout_ms,
+            max_stale_secs: default_max_stale(),
+            max_bytes: None,
+        };
+        as_source.validate(field)?;
+        if self.url.as_deref().is_some_and(|u| {
+            u.split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].len() > 1))
+                .unwrap_or(false)
+        }) {
+            return Err(invalid(format!(
+                "{field}.url: the service's origin only; the path template goes in path"
+            )));
+        }
+        let template_ok = self.path.matches("{hash}").count() == 1
+            && self
+                .path
+                .replace("{hash}", "")
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'{' | b'}' | b'#'));
+        if !template_ok {
+            return Err(invalid(format!(
+                "{field}.path: must hold {{hash}} once, in printable ASCII without spaces, braces \
+                 or #"
             )));
         }
         Ok(())

@@ -2,28 +2,12 @@
 //! once from the configuration; per token only the call is made, and its answer is cached
 //! (active answers up to the token's `exp`, inactive ones briefly).
 
-use serde::Serialize;
-
+use super::call::Call;
 use super::config::{ClientAuthMethod, IntrospectionConfig, RemoteSource};
 use super::sources::source_url;
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::client_auth::{ClientAuth, OAuthClient};
 use crate::oauth::introspection::{IntrospectionEndpoint, TokenTypeHint};
-
-/// An introspection call for the host to make (RFC 7662 §2.1), then pass the answer to
-/// [`super::Gateway::on_introspection`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Introspect {
-    pub cluster: Option<String>,
-    pub authority: Option<String>,
-    /// The endpoint's absolute URL (the configured `url`, with `path` appended when it has none).
-    pub url: Option<String>,
-    pub path: String,
-    pub timeout_ms: u64,
-    /// Includes the client authentication; never log these.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
 
 /// The configured endpoint, ready to call.
 #[derive(Debug)]
@@ -75,19 +59,21 @@ impl Introspector {
     }
 
     /// The call for one token.
-    pub fn call(&self, token: &str) -> Result<Introspect, AuthError> {
+    pub fn call(&self, token: &str) -> Result<Call, AuthError> {
         let request = self
             .endpoint
             .request(token, Some(TokenTypeHint::AccessToken))?;
         let e = &self.settings.endpoint;
-        Ok(Introspect {
+        Ok(Call {
+            purpose: super::INTROSPECTION,
+            method: "POST",
             cluster: e.cluster.clone(),
             authority: e.authority.clone(),
             url: self.url.clone(),
             path: self.path.clone(),
             timeout_ms: e.timeout_ms,
             headers: request.headers,
-            body: request.body,
+            body: Some(request.body),
         })
     }
 }

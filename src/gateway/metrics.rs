@@ -6,7 +6,7 @@
 //! | `tokenwarden.allowed` | requests let through |
 //! | `tokenwarden.denied.<code>` | refusals by stable code, except rate limiting |
 //! | `tokenwarden.rate_limited` | 429 answers |
-//! | `tokenwarden.cache.hit`, `tokenwarden.cache.miss` | verified-token cache use |
+//! | `tokenwarden.cache.hit`, `tokenwarden.cache.miss` | verified-token cache use, and key lookup answers (`api_keys.store.lookup`) |
 //! | `tokenwarden.provider.<name>.<any of the above>` | the same, per source that decided |
 //! | `tokenwarden.fetch.<source>.ok`, `….failed` | fetches of `jwks.<provider>`, `discovery.<provider>`, `keys`, `revoked_tokens` |
 //! | `tokenwarden.key_age_seconds.<source>` | (gauge) seconds since the source's last good load |

@@ -10,15 +10,18 @@
 //!
 //! One role per file, as in Envoy's jwt_authn: [`config`] (the JSON document), [`extract`]
 //! (where credentials come from), `sources` (providers, key store, their fetches), `authenticator`
-//! (credential → identity), `introspection` (RFC 7662 calls), `limiter` (rate-limit stores),
+//! (credential → identity), `introspection` (RFC 7662 calls), `key_lookup` (API keys asked of a
+//! key service), `call` (the request either makes the host send), `limiter` (rate-limit stores),
 //! `cache` (verified credentials) and `response` (the verdict and how it is rendered).
 
 mod authenticator;
 mod cache;
+mod call;
 pub mod catalogue;
 pub mod config;
 pub mod extract;
 mod introspection;
+mod key_lookup;
 mod limiter;
 pub mod metrics;
 mod response;
@@ -27,9 +30,9 @@ mod sources;
 use std::net::IpAddr;
 
 use self::authenticator::{Authenticated, Refusal, Step};
+pub use self::call::Call;
 use self::catalogue::ErrorCatalogue;
 pub use self::config::GatewayConfig;
-pub use self::introspection::Introspect;
 use self::introspection::Introspector;
 pub use self::limiter::{MemoryRateStore, RateStore};
 use self::response::Answer;
@@ -187,6 +190,16 @@ impl Gateway {
                 p.name
             ));
         }
+        let lookup = self.config.api_keys.as_ref().and_then(|k| match &k.store {
+            config::ApiKeyStore::Lookup(l) => Some(l),
+            _ => None,
+        });
+        if lookup.is_some_and(|l| lacks(&l.cluster, &l.url)) {
+            lines.push(format!(
+                "api_keys.store.lookup: no {missing} ({how}); API keys are refused with \
+                 keys_unavailable"
+            ));
+        }
         if let Some(i) = &self.config.introspection {
             if lacks(&i.endpoint.cluster, &i.endpoint.url) {
                 lines.push(format!(
@@ -337,15 +350,15 @@ impl Gateway {
                 Ok(()) => self.authorize(&ctx, auth, limiter),
                 Err(r) => self.refuse(&ctx, r, limiter),
             },
-            Ok(Step::Introspect(call)) => Decision::Introspect(call),
+            Ok(Step::Call(call)) => Decision::Call(call),
             Err(r) => self.refuse(&ctx, r, limiter),
         }
     }
 
-    /// Finishes a decision that asked for introspection ([`Decision::Introspect`]), given the
-    /// endpoint's answer (status 0: no answer, or the call could not be made). The answer is
-    /// cached (bounded by the token's `exp`).
-    pub fn on_introspection(
+    /// Finishes a decision that asked for a call ([`Decision::Call`]), given its answer (status
+    /// 0: no answer, or the call could not be made): the introspection endpoint's for an opaque
+    /// token, the key service's for an API key. The answer is cached.
+    pub fn on_call(
         &self,
         req: &Request<'_>,
         status: u16,
@@ -362,12 +375,25 @@ impl Gateway {
             }
             Err(e) => return self.refuse(&ctx, e.into(), limiter),
         };
-        match self.introspected(found, status, body, now) {
+        let looked_up = self
+            .sources
+            .api_keys
+            .as_ref()
+            .is_some_and(|k| k.lookup.is_some())
+            && self.shape(found.value) == extract::Shape::ApiKey;
+        let answered = if looked_up {
+            self.looked_up(found, status, body, now, ctx.client_ip)
+                .map_err(|e| Refusal::by(e, API_KEYS))
+        } else {
+            self.introspected(found, status, body, now)
+                .map_err(|e| Refusal::by(e, INTROSPECTION))
+        };
+        match answered {
             Ok(auth) => match self.not_revoked(Some(&auth), now) {
                 Ok(()) => self.authorize(&ctx, Some(auth), limiter),
                 Err(r) => self.refuse(&ctx, r, limiter),
             },
-            Err(e) => self.refuse(&ctx, Refusal::by(e, INTROSPECTION), limiter),
+            Err(r) => self.refuse(&ctx, r, limiter),
         }
     }
 
@@ -565,9 +591,9 @@ mod tests {
             sample: 0,
         };
         let mut rs = MemoryRateStore::default();
-        assert!(matches!(gw.decide(&req, &mut rs), Decision::Introspect(_)));
+        assert!(matches!(gw.decide(&req, &mut rs), Decision::Call(_)));
         let answer = br#"{"active": true, "client_id": "app", "scope": "read:reports"}"#;
-        let d = gw.on_introspection(&req, 200, answer, &mut rs);
+        let d = gw.on_call(&req, 200, answer, &mut rs);
         let Decision::Forward(f) = d else {
             panic!("{:?}", d.code())
         };
@@ -614,7 +640,7 @@ mod tests {
         );
         assert!(matches!(
             decide(&"o".repeat(16 * 1024), &mut rs),
-            Decision::Introspect(_)
+            Decision::Call(_)
         ));
     }
 }

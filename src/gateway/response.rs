@@ -5,8 +5,8 @@
 use serde::{Serialize, Serializer};
 
 use super::authenticator::Authenticated;
+use super::call::Call;
 use super::config::{GatewayConfig, SourceConfig};
-use super::introspection::Introspect;
 use super::sources::SourceId;
 use super::{extract, Gateway, Request};
 use crate::audit::{AuditEvent, CredentialKind, CredentialRef, Timestamp};
@@ -25,9 +25,9 @@ pub enum Decision {
     Forward(Forward),
     /// Answer the client; the upstream is not called.
     Respond(LocalReply),
-    /// Not decided yet: make this call, then pass its answer to [`Gateway::on_introspection`]
-    /// (status 0 when it could not be made or got no answer).
-    Introspect(Introspect),
+    /// Not decided yet: make this call (introspection, a key lookup), then pass its answer to
+    /// [`Gateway::on_call`] (status 0 when it could not be made or got no answer).
+    Call(Call),
 }
 
 /// An allowed request and how to edit it.
@@ -77,15 +77,17 @@ pub struct Report {
     pub refetch: Option<SourceId>,
 }
 
-/// How the verified-token cache took part (for metrics).
+/// How a cache took part (for metrics): the verified-token cache, or the answers of an
+/// introspection endpoint or key service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CacheUse {
-    /// No token to cache (an API key, no credential, or refused before verification).
+    /// No token to cache (a key of a polled store, no credential, or refused before
+    /// verification).
     #[default]
     None,
     Hit,
-    /// Verified or introspected without the cache's help.
+    /// Verified, introspected or looked up without the cache's help.
     Miss,
 }
 
@@ -106,7 +108,7 @@ impl Decision {
         match self {
             Decision::Forward(f) => Some(&f.report),
             Decision::Respond(r) => Some(&r.report),
-            Decision::Introspect(_) => None,
+            Decision::Call(_) => None,
         }
     }
 
@@ -164,11 +166,7 @@ fn header_value(s: &str) -> String {
 }
 
 fn cache_use(auth: Option<&Authenticated>) -> CacheUse {
-    match auth {
-        Some(a) if a.from_cache => CacheUse::Hit,
-        Some(a) if a.kind != CredentialKind::ApiKey => CacheUse::Miss,
-        _ => CacheUse::None,
-    }
+    auth.map_or(CacheUse::None, |a| a.cache)
 }
 
 /// Builds the decision for one request.

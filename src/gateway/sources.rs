@@ -7,7 +7,10 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
-use super::config::{GatewayConfig, JwksSource, KeyStoreSource, ProviderConfig, RemoteSource};
+use super::config::{
+    ApiKeyStore, GatewayConfig, JwksSource, KeyStoreSource, ProviderConfig, RemoteSource,
+};
+use super::key_lookup::KeyLookup;
 use super::{cache, config_error};
 use crate::apikey::{Environment, ImportedFormat, KeyPrefix, KeyPrefixes, KeyStore};
 use crate::error::{AuthError, ErrorCode};
@@ -193,6 +196,8 @@ pub(super) struct ApiKeys {
     pub loaded_at: Option<u64>,
     pub prefixes: KeyPrefixes,
     pub environments: Vec<Environment>,
+    /// Keys asked of a key service one at a time instead of a store held here.
+    pub lookup: Option<KeyLookup>,
     remote: Option<RemoteSource>,
 }
 
@@ -310,20 +315,25 @@ impl Sources {
                     prefixes = prefixes.with_prefix(prefix).map_err(at)?;
                 }
                 let (store, loaded_at, remote) = match &k.store {
-                    KeyStoreSource::Inline(doc) => (
+                    ApiKeyStore::Inline(doc) => (
                         Some(KeyStore::from_json(&doc.to_string()).map_err(|e| {
                             config_error(format!("api_keys.store.inline: {}", e.message()))
                         })?),
                         Some(0),
                         None,
                     ),
-                    KeyStoreSource::Remote(r) => (None, None, Some(r.clone())),
+                    ApiKeyStore::Remote(r) => (None, None, Some(r.clone())),
+                    ApiKeyStore::Lookup(_) => (None, None, None),
                 };
                 Some(ApiKeys {
                     store,
                     loaded_at,
                     prefixes,
                     environments: k.environments.clone(),
+                    lookup: match &k.store {
+                        ApiKeyStore::Lookup(l) => Some(KeyLookup::new(l)),
+                        _ => None,
+                    },
                     remote,
                 })
             }

@@ -201,10 +201,10 @@ impl JsGateway {
         })
     }
 
-    /// Finishes a decision that asked for introspection, given the endpoint's status (0: no
-    /// answer) and body. `store` as for [`JsGateway::decide`].
-    #[wasm_bindgen(js_name = onIntrospection)]
-    pub fn on_introspection(
+    /// Finishes a decision that asked for a call (introspection, a key lookup), given its
+    /// status (0: no answer) and body. `store` as for [`JsGateway::decide`].
+    #[wasm_bindgen(js_name = onCall)]
+    pub fn on_call(
         &mut self,
         request: &str,
         status: u16,
@@ -214,7 +214,7 @@ impl JsGateway {
         let facts = Facts::parse(request)?;
         let gateway = &self.gateway;
         with_store(&mut self.rates, &self.shared, store, |store| {
-            facts.with_request(|req| gateway.on_introspection(req, status, body, store))
+            facts.with_request(|req| gateway.on_call(req, status, body, store))
         })
     }
 

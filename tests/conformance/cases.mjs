@@ -114,6 +114,21 @@ export const keyStore = () => ({
   ],
 });
 
+/**
+ * The key service of lookup-on-miss API keys: `GET /v1/keys/<sha256 hex>` answers the record of
+ * `keyStore()` with that hash, or 404; the `pinned` key's lookup fails (500) and the
+ * `publishable` key's answers the record of another key.
+ */
+export const keyService = (url) => {
+  const hash = /^\/v1\/keys\/([0-9a-f]{64})$/.exec(url)?.[1];
+  const of = (name) => `sha256:${createHash('sha256').update(KEYS[name]).digest('hex')}`;
+  if (!hash) return { status: 400 };
+  if (`sha256:${hash}` === of('pinned')) return { status: 500 };
+  const wanted = `sha256:${hash}` === of('publishable') ? of('plain') : `sha256:${hash}`;
+  const record = keyStore().keys.find((k) => k.hash === wanted);
+  return record ? { status: 200, record } : { status: 404 };
+};
+
 const provider = (name, issuer, extra = {}) => ({
   name,
   issuer: issuer.issuer,
@@ -397,6 +412,33 @@ export const groups = [
       { name: 'the introspection endpoint failing', request: { headers: { authorization: 'Bearer opaque-outage' } }, expect: { status: 503, code: 'keys_unavailable' } },
       { name: 'a minimal RFC 7662 answer (no sub) forwards the username', request: { headers: { authorization: 'Bearer opaque-minimal' } }, expect: { status: 200, upstream: { 'x-auth-sub': 'jdoe', 'x-auth-client': 'mobile-app', 'x-auth-credential': 'opaque_token' } } },
       { name: 'an active token issued to a client this API does not accept', request: { headers: { authorization: 'Bearer opaque-other-client' } }, expect: { status: 401, code: 'invalid_claim' } },
+    ],
+  },
+  {
+    // Lookup-on-miss API keys: each key asked of the key service by its SHA-256 and cached by
+    // the edges (the CLI asks on every run); revocations come through the polled list.
+    name: 'API keys looked up in a key service',
+    config: ({ docs, keyservice }) => ({
+      api_keys: { store: { lookup: { cluster: 'keyservice', url: `http://127.0.0.1:${keyservice}`, path: '/v1/keys/{hash}', timeout_ms: 1000 } } },
+      revoked_tokens: { remote: remote('docs', docs, '/revoked-keys.json') },
+      sources: [{ type: 'header', name: 'x-api-key' }],
+      policy,
+    }),
+    // The revoked-tokens list must be loaded before any key passes.
+    warmup: [{ path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.plain } }],
+    cases: [
+      { name: 'a key the service knows', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.plain } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_plain', 'x-auth-credential': 'api_key', 'x-auth-env': 'live' } } },
+      { name: 'the same key again', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.plain } }, expect: { status: 200, upstream: { 'x-auth-key-id': 'key_plain' } } },
+      { name: 'a key the service does not know (404)', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': UNKNOWN_KEY } }, expect: { status: 401, code: 'invalid_api_key' } },
+      { name: 'the unknown key again', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': UNKNOWN_KEY } }, expect: { status: 401, code: 'invalid_api_key' } },
+      { name: 'a bad checksum, refused without a lookup', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': BAD_CHECKSUM } }, expect: { status: 401, code: 'invalid_api_key' } },
+      { name: 'a looked-up record marked revoked', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.revoked } }, expect: { status: 401, code: 'revoked_api_key' } },
+      { name: 'a looked-up record past its expiry', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.expired } }, expect: { status: 401, code: 'expired_api_key' } },
+      { name: 'a looked-up test key on a live gateway', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.test } }, expect: { status: 401, code: 'wrong_environment' } },
+      { name: "a looked-up key's datasets hold", request: { path: '/v1/acme/datasets/hr', headers: { 'x-api-key': KEYS.restricted } }, expect: { status: 403, code: 'access_denied' } },
+      { name: 'a key revoked by id on the polled list', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.limited } }, expect: { status: 401, code: 'revoked_api_key' } },
+      { name: 'the key service failing (500)', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.pinned } }, expect: { status: 503, code: 'keys_unavailable' } },
+      { name: 'the key service answering the record of another key', request: { path: '/v1/acme/datasets/sales', headers: { 'x-api-key': KEYS.publishable } }, expect: { status: 503, code: 'keys_unavailable' } },
     ],
   },
   {

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from '../e2e/lib/envoy.mjs';
 import { ask, send, startHosts } from '../e2e/lib/hosts.mjs';
 import { startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
-import { differences, discIdp, groups, keyStore, remoteIdp } from './cases.mjs';
+import { differences, discIdp, groups, keyService, keyStore, remoteIdp } from './cases.mjs';
 
 /** Response headers compared between the edges (others — date, server, via — differ by design). */
 const RESPONSE_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
@@ -75,6 +75,7 @@ function check(edge, v, expect) {
 let origin;
 let docs;
 let introspection;
+let keys;
 let deadPort;
 before(async () => {
   origin = await startEchoServer();
@@ -86,6 +87,7 @@ before(async () => {
     '/disc/jwks': discIdp.jwks,
     '/keys.json': keyStore(),
     '/revoked.json': { version: 1, jti: ['deleted-api-token'], subjects: [] },
+    '/revoked-keys.json': { version: 1, api_keys: ['key_limited'] },
   });
   introspection = http.createServer((req, res) => {
     let body = '';
@@ -106,6 +108,15 @@ before(async () => {
   });
   introspection.listen(0, '127.0.0.1');
   await once(introspection, 'listening');
+  // A key service for lookup-on-miss API keys (a small stand-in, as the introspection server
+  // above): GET /v1/keys/<sha256 hex> answers the record, 404, or what keyService() says.
+  keys = http.createServer((req, res) => {
+    const answer = keyService(req.method === 'GET' ? req.url : '');
+    if (answer.status !== 200) res.writeHead(answer.status).end();
+    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer.record));
+  });
+  keys.listen(0, '127.0.0.1');
+  await once(keys, 'listening');
   deadPort = await freePort(); // nothing listens there
 });
 after(async () => {
@@ -113,6 +124,8 @@ after(async () => {
   await docs?.stop();
   introspection?.closeAllConnections();
   introspection?.close();
+  keys?.closeAllConnections();
+  keys?.close();
 });
 
 /** Repeats a request on an edge until it is not 503 (remote documents still loading). */
@@ -155,7 +168,7 @@ function edgesFor(group) {
   const ports = {};
   let started;
   before(async () => {
-    const servers = { docs: docs.port, introspection: introspection.address().port, dead: deadPort };
+    const servers = { docs: docs.port, introspection: introspection.address().port, keyservice: keys.address().port, dead: deadPort };
     started = await startHosts({ gatewayConfig: group.config(servers), originPort: origin.port, clusters: servers, durable: true });
     Object.assign(ports, started.hosts);
     // The edges fetch in the background; the CLI fetches before it decides.

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tokenwarden::audit::AuditEvent;
-use tokenwarden::gateway::{self, Decision, Introspect, Request};
+use tokenwarden::gateway::{self, Call, Decision, Request};
 
 use crate::fetcher::{self, Local};
 use crate::metrics::Metrics;
@@ -20,8 +20,8 @@ pub struct Filter {
     /// The thread's gateway; its root context feeds it fetched documents between requests.
     local: Option<Rc<Local>>,
     metrics: Rc<Metrics>,
-    /// The request's facts while an introspection call is out (the gateway decides again from
-    /// them when the answer arrives).
+    /// The request's facts while a call (introspection, key lookup) is out (the gateway decides
+    /// again from them when the answer arrives).
     pending: Option<Facts>,
     /// Headers for the client on the upstream's response (`X-RateLimit-*` of an allowed request).
     response_headers: Vec<(String, String)>,
@@ -89,34 +89,26 @@ impl Filter {
         }
     }
 
-    /// Makes the introspection call the gateway asked for; `false` if it could not be sent.
-    fn dispatch_introspection(&self, call: &Introspect) -> bool {
+    /// Makes the call the gateway asked for; `false` if it could not be sent.
+    fn dispatch_call(&self, call: &Call) -> bool {
+        let purpose = call.purpose;
         let Some(cluster) = call.cluster.as_deref() else {
-            log::warn!(
-                "introspection: no cluster configured (a url alone works only in the Worker)"
-            );
+            log::warn!("{purpose}: no cluster configured (a url alone works only in the Worker)");
             return false;
         };
         let mut headers = vec![
-            (":method", "POST"),
+            (":method", call.method),
             (":path", call.path.as_str()),
             (":authority", call.authority.as_deref().unwrap_or(cluster)),
         ];
-        // Includes the client's credentials for the endpoint: never logged.
+        // May include the client's credentials for the endpoint: never logged.
         headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let timeout = Duration::from_millis(call.timeout_ms);
-        match self.dispatch_http_call(
-            cluster,
-            headers,
-            Some(call.body.as_bytes()),
-            vec![],
-            timeout,
-        ) {
+        let body = call.body.as_deref().map(str::as_bytes);
+        match self.dispatch_http_call(cluster, headers, body, vec![], timeout) {
             Ok(_token) => true,
             Err(status) => {
-                log::warn!(
-                    "introspection: the call to cluster {cluster} was not sent ({status:?})"
-                );
+                log::warn!("{purpose}: the call to cluster {cluster} was not sent ({status:?})");
                 false
             }
         }
@@ -184,7 +176,7 @@ impl Filter {
                 Action::Pause
             }
             // Never asked for twice (an answer decides); fail closed all the same.
-            Decision::Introspect(_) => self.apply(gateway::unconfigured()),
+            Decision::Call(_) => self.apply(gateway::unconfigured()),
         }
     }
 
@@ -195,8 +187,8 @@ impl Filter {
         log::info!("{}", event.with_outcome(status, now_ms).to_json_line());
     }
 
-    /// Decides again with the introspection endpoint's answer (status 0: none).
-    fn finish_introspection(&mut self, facts: Option<Facts>, status: u16, body: &[u8]) -> Action {
+    /// Decides again with the call's answer (status 0: none).
+    fn finish_call(&mut self, facts: Option<Facts>, status: u16, body: &[u8]) -> Action {
         let (Some(local), Some(facts)) = (self.local.clone(), facts) else {
             return self.apply(gateway::unconfigured());
         };
@@ -206,7 +198,7 @@ impl Filter {
         };
         let decision = facts.with_request(|request| {
             let mut rates = SharedDataRateStore::new(&local.rate_prefix);
-            gateway.on_introspection(request, status, body, &mut rates)
+            gateway.on_call(request, status, body, &mut rates)
         });
         drop(gateway);
         self.apply(decision)
@@ -224,7 +216,7 @@ impl Context for Filter {
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
         let (status, body) = crate::call_response(self, body_size);
         let facts = self.pending.take();
-        if let Action::Continue = self.finish_introspection(facts, status, &body) {
+        if let Action::Continue = self.finish_call(facts, status, &body) {
             self.resume_http_request();
         }
     }
@@ -276,12 +268,12 @@ impl HttpContext for Filter {
                 log::info!("{id}: refetching ahead of schedule (unknown key id or no keys)");
             }
         }
-        if let Decision::Introspect(call) = &decision {
-            if self.dispatch_introspection(call) {
+        if let Decision::Call(call) = &decision {
+            if self.dispatch_call(call) {
                 self.pending = Some(facts);
                 return Action::Pause;
             }
-            return self.finish_introspection(Some(facts), 0, &[]);
+            return self.finish_call(Some(facts), 0, &[]);
         }
         self.apply(decision)
     }

@@ -2,8 +2,8 @@
 // the same decision as the Envoy filter, in front of an origin.
 //
 // Like the filter, this is a thin host over the core's gateway (src/wasm/gateway.rs): it
-// gathers the request facts, performs the fetches and introspection calls the gateway asks for,
-// keeps rate-limit state, and carries out the decision. Nothing here decides.
+// gathers the request facts, performs the fetches and calls (introspection, key lookups) the
+// gateway asks for, keeps rate-limit state, and carries out the decision. Nothing here decides.
 //
 // Bindings: TOKENWARDEN_CONFIG (the gateway JSON, text), ORIGIN (the origin's base URL, text),
 // optionally RATE_LIMITER (a Durable Object namespace of the RateLimiter class below) for
@@ -153,9 +153,6 @@ async function readUpTo(res, limit) {
 /** GETs a document. */
 const get = (f) => call(f);
 
-/** The introspection POST. Its headers hold the client secret: never logged. */
-const introspect = (c) => call({ ...c, method: 'POST' });
-
 /**
  * Runs `decide(store)` against the per-isolate buckets, or, with a RATE_LIMITER binding,
  * against the shared store: decide on the isolate's copy of the buckets (kept in the gateway),
@@ -236,9 +233,11 @@ export default {
     let { decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
     // An unknown `kid` may have made a refetch due.
     ctx.waitUntil(s.sources.pump(nowMs, ctx));
-    if (d.action === 'introspect') {
-      const { status, body } = await introspect(d);
-      ({ decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.onIntrospection(facts, status, body, store)));
+    if (d.action === 'call') {
+      // An introspection POST or a key lookup GET, as the core wrote it. Its headers may hold
+      // a client secret: never logged.
+      const { status, body } = await call({ ...d, body: d.body ?? undefined });
+      ({ decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.onCall(facts, status, body, store)));
     }
     count(env, metrics);
     const audit = d.report?.audit;

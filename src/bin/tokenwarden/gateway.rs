@@ -1,8 +1,9 @@
 //! `tokenwarden gateway check FILE` and `tokenwarden decide …`: the edge decision without a
 //! proxy. `decide` is a third host of the core's gateway beside the Envoy filter and the Worker:
 //! it fetches the remote sources the schedule says are due (by their `url`, as the Worker does),
-//! makes the introspection call a decision asks for, and prints the decision as the Worker reads
-//! it. Rate-limit buckets can persist between runs (`--state FILE`).
+//! makes the call a decision asks for (introspection, a key lookup), and prints the decision as
+//! the Worker reads it. Rate-limit buckets can persist between runs (`--state FILE`). Each run
+//! starts with empty caches: every API key of a lookup store is asked of the key service.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,7 +16,8 @@ use tokenwarden::ratelimit::GcraState;
 use crate::args::Usage;
 use crate::{now, Outcome};
 
-/// Longest introspection answer read (documents are read up to their fetch's `max_bytes`).
+/// Longest answer to a call read (introspection, a key lookup; documents are read up to their
+/// fetch's `max_bytes`).
 const MAX_BODY: u64 = 1 << 20;
 /// Rounds of fetches before deciding (a discovery document, then the JWKS it names).
 const FETCH_ROUNDS: usize = 4;
@@ -256,19 +258,32 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
     };
     let mut rates = FileRateStore::read(a.state.as_deref())?;
     let mut decision = gw.decide(&request, &mut rates);
-    if let Decision::Introspect(call) = &decision {
+    if let Decision::Call(call) = &decision {
         let (status, body) = match (&call.url, a.offline) {
             (Some(url), false) => {
-                let mut req = agent(call.timeout_ms).post(url);
-                for (name, value) in &call.headers {
-                    req = req.header(name, value);
-                }
-                let (status, _, body) = answer(req.send(call.body.as_str()), MAX_BODY);
+                let agent = agent(call.timeout_ms);
+                let result = match &call.body {
+                    Some(body) => {
+                        let mut req = agent.post(url);
+                        for (name, value) in &call.headers {
+                            req = req.header(name, value);
+                        }
+                        req.send(body.as_str())
+                    }
+                    None => {
+                        let mut req = agent.get(url);
+                        for (name, value) in &call.headers {
+                            req = req.header(name, value);
+                        }
+                        req.call()
+                    }
+                };
+                let (status, _, body) = answer(result, MAX_BODY);
                 (status, body)
             }
             _ => (0, Vec::new()),
         };
-        decision = gw.on_introspection(&request, status, &body, &mut rates);
+        decision = gw.on_call(&request, status, &body, &mut rates);
     }
     rates.write(a.state.as_deref())?;
     let code = if decision.is_forward() { 0 } else { 1 };
