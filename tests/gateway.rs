@@ -946,6 +946,7 @@ fn opaque_tokens_are_introspected_and_cached() {
     );
     let body = ask.body.as_deref().unwrap_or_default();
     assert_eq!((ask.method, ask.purpose), ("POST", "introspection"));
+    assert_eq!(ask.max_bytes, 64 * 1024, "hosts read no more of the answer");
     assert!(body.contains("token=opaque-AbC123") && body.contains("token_type_hint=access_token"));
     assert!(ask
         .headers
@@ -2082,6 +2083,11 @@ fn api_keys_are_looked_up_by_hash_and_the_answers_cached() {
         ("GET", "api_keys.store.lookup", Some("keys"))
     );
     assert_eq!(asked.path, format!("/v1/keys/{hex}"));
+    assert_eq!(
+        asked.max_bytes,
+        64 * 1024,
+        "hosts read no more of the answer"
+    );
     assert_eq!(
         asked.url.as_deref(),
         Some(format!("https://keys.test/v1/keys/{hex}").as_str())

@@ -20,4 +20,7 @@ pub struct Call {
     /// May hold client credentials (introspection): never log these.
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// The longest answer the core accepts: hosts read at most one byte more (the core then
+    /// refuses it), never a whole oversized answer.
+    pub max_bytes: u64,
 }

@@ -74,6 +74,7 @@ impl Introspector {
             timeout_ms: e.timeout_ms,
             headers: request.headers,
             body: Some(request.body),
+            max_bytes: crate::oauth::http::MAX_RESPONSE_BYTES as u64,
         })
     }
 }

@@ -60,6 +60,7 @@ impl KeyLookup {
             path,
             timeout_ms: self.cfg.timeout_ms,
             headers: vec![("accept".into(), "application/json".into())],
+            max_bytes: MAX_ANSWER as u64,
             body: None,
         }
     }

@@ -23,6 +23,8 @@ pub struct Filter {
     /// The request's facts while a call (introspection, key lookup) is out (the gateway decides
     /// again from them when the answer arrives).
     pending: Option<Facts>,
+    /// The most of the call's answer to read (its `max_bytes` plus one).
+    call_limit: usize,
     /// Headers for the client on the upstream's response (`X-RateLimit-*` of an allowed request).
     response_headers: Vec<(String, String)>,
     /// A forwarded request's audit event, written once the upstream answers (or the stream
@@ -70,6 +72,7 @@ impl Filter {
             local,
             metrics,
             pending: None,
+            call_limit: 0,
             response_headers: Vec::new(),
             audit: None,
         }
@@ -214,7 +217,7 @@ impl Context for Filter {
         _num_trailers: usize,
     ) {
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
-        let (status, body) = crate::call_response(self, body_size);
+        let (status, body) = crate::call_response(self, body_size.min(self.call_limit));
         let facts = self.pending.take();
         if let Action::Continue = self.finish_call(facts, status, &body) {
             self.resume_http_request();
@@ -271,6 +274,8 @@ impl HttpContext for Filter {
         if let Decision::Call(call) = &decision {
             if self.dispatch_call(call) {
                 self.pending = Some(facts);
+                self.call_limit =
+                    usize::try_from(call.max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
                 return Action::Pause;
             }
             return self.finish_call(Some(facts), 0, &[]);

@@ -16,9 +16,6 @@ use tokenwarden::ratelimit::GcraState;
 use crate::args::Usage;
 use crate::{now, Outcome};
 
-/// Longest answer to a call read (introspection, a key lookup; documents are read up to their
-/// fetch's `max_bytes`).
-const MAX_BODY: u64 = 1 << 20;
 /// Rounds of fetches before deciding (a discovery document, then the JWKS it names).
 const FETCH_ROUNDS: usize = 4;
 
@@ -278,7 +275,7 @@ pub fn decide(argv: &[String]) -> Result<Outcome, Usage> {
                         req.call()
                     }
                 };
-                let (status, _, body) = answer(result, MAX_BODY);
+                let (status, _, body) = answer(result, call.max_bytes.saturating_add(1));
                 (status, body)
             }
             _ => (0, Vec::new()),
