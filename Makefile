@@ -61,12 +61,13 @@ js: setup
 	@scripts/build-js.sh
 
 ## js-test: the package under node's test runner, in a real workerd, and in real Chromium
-## against oidc-provider
+## against oidc-provider. Every node --test run has --test-timeout: a test or hook that hangs
+## (an e2e worker file once did, under load) fails after 5 minutes instead of stalling CI
 js-test: js
-	node --test --test-reporter=spec tests/js/
+	node --test --test-timeout=300000 --test-reporter=spec tests/js/
 	node tests/workerd/run.mjs
-	node --test --test-reporter=spec tests/browser/
-	TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-reporter=spec tests/browser/
+	node --test --test-timeout=300000 --test-reporter=spec tests/browser/
+	TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-timeout=300000 --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm
@@ -82,14 +83,14 @@ worker: setup
 ## e2e: the filter in a real Envoy (from .venv) and the Worker in a real workerd (npm), driven
 ## by node's test runner
 e2e: setup filter worker
-	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/e2e/
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/e2e/
 
 ## conformance: one table of cases against Envoy + the filter, workerd + the Worker and
 ## `tokenwarden decide`, any disagreement failing; then the five platform profiles
 ## (examples/platforms) with every request shape their guides document, on the same hosts
 conformance: setup filter worker
 	@$(CARGO) build --quiet --bin tokenwarden
-	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-reporter=spec tests/conformance/ tests/platforms/
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/conformance/ tests/platforms/
 
 clean:
 	$(CARGO) clean
