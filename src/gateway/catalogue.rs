@@ -64,10 +64,11 @@ impl ErrorCatalogue {
             {
                 Selector::Status(status)
             } else {
-                // Only plain keys reach a message: a mistyped code must not be quoted back whole.
-                let shown = if key.len() <= 64
-                    && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
+                // Only code- or status-shaped keys reach a message: any other may be a secret
+                // typed in the wrong place, and must not be written to a log.
+                let code_shaped = key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                let status_shaped = key.bytes().all(|b| b.is_ascii_digit());
+                let shown = if key.len() <= 64 && (code_shaped || status_shaped) {
                     key.as_str()
                 } else {
                     "(key)"
@@ -279,6 +280,8 @@ mod tests {
                 "errors.invalid_key_x: not a stable error code",
             ),
             (json!({"600": {}}), "errors.600: not a stable"),
+            // A key that is neither code- nor status-shaped may be a secret: not quoted.
+            (json!({"Zx8k2JqP9sLm": {}}), "errors.(key): not a stable"),
             (
                 json!({"rate_limited": {"message": "in {seconds} s"}}),
                 "errors.rate_limited: message: unknown placeholder",

@@ -578,7 +578,11 @@ fn near_miss(a: &str, b: &str) -> bool {
 
 /// A configuration error: its JSON path (from serde_path_to_error) and problem, or where the
 /// document stops being JSON.
-fn config_json_error(json: &str, path: Option<&str>, e: serde_json::Error) -> AuthError {
+fn config_json_error(
+    json: &str,
+    path: Option<&serde_path_to_error::Path>,
+    e: serde_json::Error,
+) -> AuthError {
     // serde_json reports some type errors (a number where an enum is expected) as syntax
     // errors: only a document that does not parse at all is invalid JSON.
     if (e.is_syntax() || e.is_eof()) && serde_json::from_str::<serde::de::IgnoredAny>(json).is_err()
@@ -590,25 +594,52 @@ fn config_json_error(json: &str, path: Option<&str>, e: serde_json::Error) -> Au
         ));
     }
     let (problem, key_shown) = data_problem(&e.to_string());
-    // An unknown key not shown in the problem is not shown in the path either (its last part).
-    let path = match path {
-        Some(p) if !key_shown => p.rsplit_once('.').map(|(parent, _)| parent),
-        p => p,
-    };
-    // Map keys in the path come from the document: keep only a plain, short path.
     let field = path
-        .filter(|p| {
-            *p != "."
-                && p.len() <= 128
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.[]-".contains(&b))
-        })
-        .unwrap_or("configuration");
+        .map(|p| shown_path(p, key_shown))
+        .filter(|p| !p.is_empty() && p.len() <= 128)
+        .unwrap_or_else(|| "configuration".to_owned());
     invalid(format!(
         "{field}: {problem} (line {} column {})",
         e.line(),
         e.column()
     ))
+}
+
+/// A path as a message may show it. Map keys come from the document, so a key is shown only
+/// when plain (letters, digits, `_`, `-`; at most 64) and otherwise as `?`; an unknown key the
+/// problem does not name (it may be a secret) is left out altogether.
+fn shown_path(path: &serde_path_to_error::Path, last_key_shown: bool) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let keep = match segments.last() {
+        Some(Segment::Map { .. } | Segment::Unknown) if !last_key_shown => segments.len() - 1,
+        _ => segments.len(),
+    };
+    let plain = |k: &str| {
+        !k.is_empty()
+            && k.len() <= 64
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let mut out = String::new();
+    for segment in &segments[..keep] {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if plain(key) { key } else { "?" });
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    out
 }
 
 fn invalid(msg: String) -> AuthError {
@@ -629,7 +660,7 @@ impl GatewayConfig {
     pub fn from_json(json: &str) -> Result<GatewayConfig, AuthError> {
         let mut de = serde_json::Deserializer::from_str(json);
         let config: GatewayConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
+            let path = e.path().clone();
             config_json_error(json, Some(&path), e.into_inner())
         })?;
         de.end().map_err(|e| config_json_error(json, None, e))?;
@@ -853,7 +884,12 @@ mod error_message_tests {
         );
         // Regression (fuzzing, gateway_config): a secret typed where a field name belongs was
         // quoted in the path and the problem. Only near misses of real fields are named.
-        for secret in ["Zx8k2JqP9sLm", "fuzz-secret-value_core", "4f9a0c3b7e"] {
+        for secret in [
+            "Zx8k2JqP9sLm",
+            "fuzz-secret-value_core",
+            "4f9a0c3b7e",
+            "fuzz-secret-value.gopie.app",
+        ] {
             let m = msg(&format!(
                 r#"{{"introspection":{{"endpoint":{{"url":"https://a"}},"client_id":"gw","{secret}":1}},{P}}}"#
             ));
