@@ -22,7 +22,7 @@ for target in $targets; do
   [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
   echo "fuzz: $target"
   "$out/$host/release/$target" "fuzz/corpus/$target" "fuzz/seeds/$target" "${limit[@]}" -max_len=17000 \
-    -print_final_stats=1 2>&1 | tee "$out/$target.log" | grep -E '^(#[0-9]+ +DONE|stat::|==|SUMMARY|INFO: seed)' || true
+    -print_final_stats=1 2>&1 | tee "$out/$target.log" | grep -E '^(#[0-9]+[[:space:]]+DONE|stat::|==|SUMMARY|INFO: seed)' || true
   if grep -qE 'panicked|deadly signal|ERROR: libFuzzer' "$out/$target.log"; then
     echo "fuzz: $target found a crash; the input is in ./crash-* (see $out/$target.log)" >&2
     exit 1
