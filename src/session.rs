@@ -73,6 +73,10 @@ pub struct StoredTokens {
     /// `None` when the server did not say.
     pub refresh_expires_at: Option<u64>,
     pub issued_at: u64,
+    /// The OpenID ID token of the sign-in (or of the last refresh that sent one): the user's
+    /// claims for `getUser()` and the `id_token_hint` of RP-initiated logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl StoredTokens {
@@ -86,6 +90,7 @@ impl StoredTokens {
                 .refresh_expires_in
                 .map(|s| server_now.saturating_add(s)),
             issued_at: server_now,
+            id_token: response.id_token.clone(),
         }
     }
 
@@ -119,6 +124,7 @@ impl fmt::Debug for StoredTokens {
             )
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("issued_at", &self.issued_at)
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -389,9 +395,12 @@ impl Session {
                 self.tokens.refresh_expires_at,
             ),
         };
+        // A refresh answer need not repeat the ID token (OpenID Connect Core §12.2).
+        let id_token = fresh.id_token.or_else(|| self.tokens.id_token.take());
         self.tokens = StoredTokens {
             refresh_token,
             refresh_expires_at,
+            id_token,
             ..fresh
         };
         self.failures = 0;

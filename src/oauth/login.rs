@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AuthError, ErrorCode};
@@ -18,6 +17,7 @@ use crate::oauth::pkce::{CodeChallenge, CodeVerifier};
 use crate::oauth::state::{generate_nonce, generate_state, verify_nonce};
 use crate::oauth::token_request::TokenEndpoint;
 use crate::oauth::token_response::parse_token_response;
+use crate::oauth::unverified;
 use crate::session::{ClockOffset, Session};
 
 /// Schemes that would run or read content in the app itself if a provider redirected there.
@@ -181,15 +181,13 @@ pub fn check_id_token_nonce(
     let Some(expected) = &transaction.nonce else {
         return Ok(());
     };
-    let invalid = |msg| AuthError::with_message(ErrorCode::InvalidResponse, msg);
-    let id_token = id_token.ok_or_else(|| invalid("the token response has no ID token"))?;
-    let payload = match id_token.split('.').collect::<Vec<_>>()[..] {
-        [_, payload, _] => Base64UrlUnpadded::decode_vec(payload)
-            .map_err(|_| invalid("the ID token payload is not base64url"))?,
-        _ => return Err(invalid("the ID token is not a compact JWS")),
-    };
-    let claims: NonceClaim = serde_json::from_slice(&payload)
-        .map_err(|_| invalid("the ID token claims are not a JSON object"))?;
+    let id_token = id_token.ok_or_else(|| {
+        AuthError::with_message(
+            ErrorCode::InvalidResponse,
+            "the token response has no ID token",
+        )
+    })?;
+    let claims: NonceClaim = unverified::claims(id_token)?;
     verify_nonce(expected, claims.nonce.as_deref().unwrap_or_default())
 }
 
@@ -208,7 +206,7 @@ pub fn session_from_exchange(
 }
 
 /// `https://`, loopback `http://` or a custom scheme, never one that runs content.
-fn check_redirect_uri(uri: &str) -> Result<(), AuthError> {
+pub(crate) fn check_redirect_uri(uri: &str) -> Result<(), AuthError> {
     let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("https") => Ok(()),
@@ -225,6 +223,7 @@ fn check_redirect_uri(uri: &str) -> Result<(), AuthError> {
 mod tests {
     use super::*;
     use crate::oauth::client_auth::{ClientAuth, OAuthClient};
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     fn params(scope: &str) -> LoginParams {
         LoginParams {
