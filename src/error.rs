@@ -83,11 +83,13 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// Configuration is invalid.
     InvalidConfig,
+    /// A token was asked to carry a scope or dataset beyond what its issuer is granted.
+    GrantExceeded,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::MissingCredentials,
         ErrorCode::InvalidRequest,
         ErrorCode::MalformedToken,
@@ -122,6 +124,7 @@ impl ErrorCode {
         ErrorCode::SessionExpired,
         ErrorCode::InvalidCredentials,
         ErrorCode::InvalidConfig,
+        ErrorCode::GrantExceeded,
     ];
 
     /// The stable snake_case code.
@@ -161,6 +164,7 @@ impl ErrorCode {
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::InvalidConfig => "invalid_config",
+            ErrorCode::GrantExceeded => "grant_exceeded",
         }
     }
 
@@ -183,7 +187,7 @@ impl ErrorCode {
             | InvalidIssuer | InvalidAudience | InvalidTokenType | InvalidClaim | InvalidApiKey
             | RevokedApiKey | ExpiredApiKey | WrongEnvironment | InactiveToken | RevokedToken
             | SessionExpired | InvalidCredentials => 401,
-            IpNotAllowed | InsufficientScope | AccessDenied => 403,
+            IpNotAllowed | InsufficientScope | AccessDenied | GrantExceeded => 403,
             RateLimited => 429,
             InvalidResponse => 502,
             KeysUnavailable | InvalidKey | InvalidConfig => 503,
@@ -239,6 +243,7 @@ impl ErrorCode {
             SessionExpired => "The session has expired; sign in again",
             InvalidCredentials => "The username or password was refused",
             InvalidConfig => "The configuration is invalid",
+            GrantExceeded => "The requested scopes or datasets exceed the grant",
         }
     }
 }
@@ -449,7 +454,7 @@ mod tests {
             assert!([400, 401, 403, 429, 502, 503].contains(&status), "{c}");
         }
         assert_eq!(seen.len(), ErrorCode::ALL.len());
-        assert_eq!(seen.len(), 34);
+        assert_eq!(seen.len(), 35);
     }
 
     #[test]

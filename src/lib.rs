@@ -20,6 +20,7 @@ pub mod remote_jwks;
 pub mod revoked_tokens;
 mod roca;
 pub mod schedule;
+pub mod scoped_token;
 pub mod session;
 pub mod sign;
 pub mod token;

@@ -47,6 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+pub(crate) use self::permissions::is_name;
 pub use self::permissions::{Grant, Permission};
 pub use self::roles::{default_roles, RoleConfig, RoleSet};
 pub use self::routes::{Captures, RouteMatch, RuleConfig};

@@ -142,7 +142,7 @@ pub(super) fn parse_permission(s: &str) -> Result<Permission, &'static str> {
 }
 
 /// A permission action, resource segment or capture value usable in one.
-pub(super) fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_NAME_LEN
         && s.bytes()
