@@ -6,6 +6,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod credential_login;
 pub mod discovery;
+pub mod end_session;
 pub mod error_response;
 pub mod http;
 pub mod introspection;
@@ -16,6 +17,9 @@ pub mod revocation;
 pub mod state;
 pub mod token_request;
 pub mod token_response;
+pub mod token_source;
+pub mod unverified;
+pub mod user;
 
 pub use authorize::{
     parse_callback_query, parse_callback_url, AuthorizationCode, AuthorizationRequest,

@@ -8,9 +8,10 @@ use wasm_bindgen::prelude::*;
 use super::{from_json, secs, throw, to_json, JsResult};
 use crate::apikey;
 use crate::audit;
+use crate::error::{AuthError, ErrorCode};
 use crate::oauth::{
-    self, credential_login, login, BodyFormat, ClientAuth, OAuthClient, RefreshStyle,
-    TokenEndpoint, TokenParams,
+    self, credential_login, end_session, login, user, BodyFormat, ClientAuth, OAuthClient,
+    RefreshStyle, TokenEndpoint, TokenParams,
 };
 use crate::session::{self, ClockOffset, NextStep, RecoveryStep, StoredTokens};
 
@@ -321,6 +322,21 @@ impl Session {
         })
     }
 
+    /// The session a backend token source's answer starts (`{"token","expires_in"?}`); see
+    /// [`oauth::token_source::session_from_token_source`].
+    #[wasm_bindgen(js_name = fromTokenSource)]
+    pub fn from_token_source(
+        status: u16,
+        body: &[u8],
+        now: f64,
+        clock_offset: f64,
+    ) -> JsResult<Session> {
+        let clock = ClockOffset::from_seconds(clock_offset as i64);
+        oauth::token_source::session_from_token_source(status, body, secs(now), clock)
+            .map(|inner| Session { inner })
+            .map_err(throw)
+    }
+
     /// A session from tokens kept in storage or received from another tab.
     pub fn restore(tokens_json: &str, clock_offset: f64) -> JsResult<Session> {
         let tokens: StoredTokens = from_json(tokens_json)?;
@@ -445,6 +461,61 @@ impl Session {
             .map_err(throw)
     }
 
+    /// The ID token's claims (JSON text), `undefined` without one; see
+    /// [`user::id_token_claims`].
+    #[wasm_bindgen(js_name = idTokenClaims)]
+    pub fn id_token_claims(&self) -> JsResult<Option<String>> {
+        match self.inner.tokens().id_token.as_deref() {
+            Some(t) => user::id_token_claims(t)
+                .map(|(claims, _)| Some(claims))
+                .map_err(throw),
+            None => Ok(None),
+        }
+    }
+
+    /// The UserInfo request (`HttpRequest` JSON) with this session's access token.
+    #[wasm_bindgen(js_name = userinfoRequest)]
+    pub fn userinfo_request(&self, url: &str) -> JsResult<String> {
+        user::userinfo_request(url, self.inner.access_token())
+            .map(|r| to_json(&r))
+            .map_err(throw)
+    }
+
+    /// The UserInfo claims (JSON text), checked against the ID token's `sub`; see
+    /// [`user::parse_userinfo`]. Without an ID token there is no `sub` to check against.
+    #[wasm_bindgen(js_name = userinfoClaims)]
+    pub fn userinfo_claims(&self, status: u16, body: &[u8]) -> JsResult<String> {
+        let id_token = self.inner.tokens().id_token.as_deref().ok_or_else(|| {
+            throw(AuthError::with_message(
+                ErrorCode::InvalidConfig,
+                "userinfo needs an ID token: sign in with the openid scope",
+            ))
+        })?;
+        user::id_token_claims(id_token)
+            .and_then(|(_, sub)| user::parse_userinfo(status, body, &sub))
+            .map_err(throw)
+    }
+
+    /// The RP-initiated logout URL with this session's ID token as `id_token_hint`; see
+    /// [`end_session::end_session_url`].
+    #[wasm_bindgen(js_name = endSessionUrl)]
+    pub fn end_session_url(
+        &self,
+        endpoint: &str,
+        client_id: &str,
+        post_logout_redirect_uri: Option<String>,
+        state: Option<String>,
+    ) -> JsResult<String> {
+        end_session::end_session_url(
+            endpoint,
+            client_id,
+            self.inner.tokens().id_token.as_deref(),
+            post_logout_redirect_uri.as_deref(),
+            state.as_deref(),
+        )
+        .map_err(throw)
+    }
+
     #[wasm_bindgen(js_name = isEnded)]
     pub fn is_ended(&self) -> bool {
         self.inner.is_ended()
@@ -534,6 +605,8 @@ pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<Strin
         jwks_uri: Option<&'a str>,
         pushed_authorization_request_endpoint: Option<&'a str>,
         revocation_endpoint: Option<&'a str>,
+        userinfo_endpoint: Option<&'a str>,
+        end_session_endpoint: Option<&'a str>,
         authorization_response_iss_parameter_supported: bool,
         require_pushed_authorization_requests: bool,
     }
@@ -545,6 +618,8 @@ pub fn parse_discovery(status: u16, body: &[u8], issuer: &str) -> JsResult<Strin
         jwks_uri: m.jwks_uri.as_deref(),
         pushed_authorization_request_endpoint: m.pushed_authorization_request_endpoint.as_deref(),
         revocation_endpoint: m.revocation_endpoint.as_deref(),
+        userinfo_endpoint: m.userinfo_endpoint.as_deref(),
+        end_session_endpoint: m.end_session_endpoint.as_deref(),
         authorization_response_iss_parameter_supported: m
             .authorization_response_iss_parameter_supported,
         require_pushed_authorization_requests: m.require_pushed_authorization_requests,

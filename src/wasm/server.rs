@@ -14,6 +14,7 @@ use crate::jwks::JwkSet;
 use crate::oauth::{client_assertion, login, parse_token_response, ClientAuth, OAuthClient};
 use crate::remote_jwks::RemoteJwks;
 use crate::schedule::Timing;
+use crate::scoped_token;
 use crate::sign::SigningKey;
 use crate::verify;
 use crate::webhook::{self, WebhookVerifier};
@@ -277,6 +278,49 @@ pub fn mint_jwt(
     SigningKey::from_jwk(&jwk)
         .and_then(|k| k.mint(&claims, typ.as_deref(), &serde_json::Map::new()))
         .map_err(throw)
+}
+
+/// A scoped token within `grant_json` (`{"scopes","datasets","max_ttl"}`) for `request_json`
+/// (`{"issuer","audience","subject","scopes","datasets","ttl"}`), minted at `now`; see
+/// [`scoped_token::mint_scoped_token`].
+#[wasm_bindgen(js_name = mintScopedToken)]
+pub fn mint_scoped_token(
+    private_jwk_json: &str,
+    grant_json: &str,
+    request_json: &str,
+    now: f64,
+) -> JsResult<String> {
+    #[derive(serde::Deserialize)]
+    struct GrantArg {
+        scopes: Vec<String>,
+        #[serde(default)]
+        datasets: Vec<String>,
+        max_ttl: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct RequestArg {
+        issuer: String,
+        audience: String,
+        subject: String,
+        scopes: Vec<String>,
+        #[serde(default)]
+        datasets: Vec<String>,
+        ttl: Option<u64>,
+    }
+    let jwk: serde_json::Value = from_json(private_jwk_json)?;
+    let g: GrantArg = from_json(grant_json)?;
+    let r: RequestArg = from_json(request_json)?;
+    let key = SigningKey::from_jwk(&jwk).map_err(throw)?;
+    let grant = scoped_token::ScopedGrant::new(&g.scopes, &g.datasets, g.max_ttl).map_err(throw)?;
+    let request = scoped_token::ScopedTokenRequest {
+        issuer: &r.issuer,
+        audience: &r.audience,
+        subject: &r.subject,
+        scopes: &r.scopes,
+        datasets: &r.datasets,
+        ttl: r.ttl,
+    };
+    scoped_token::mint_scoped_token(&key, &grant, &request, secs(now)).map_err(throw)
 }
 
 /// `sha256:<hex>`, the form a key store keeps.
