@@ -18,6 +18,10 @@ export interface Endpoints {
   par?: string;
   /** RFC 7009 token revocation, used by `logout()`. */
   revocation?: string;
+  /** OpenID Connect UserInfo, used by `userinfo()`. */
+  userinfo?: string;
+  /** OpenID RP-initiated logout, used by `logout({ endSession: true })`. */
+  endSession?: string;
 }
 
 /**
@@ -62,6 +66,8 @@ export interface AuthClientConfig {
   storageKey?: string;
   /** Send authorization requests through PAR (RFC 9126) when the provider advertises it; always when it requires it. */
   par?: boolean;
+  /** Where the provider sends the browser after `logout({ endSession: true })`; must be registered there. */
+  postLogoutRedirectUri?: string;
   /** Log requests and decisions, secrets redacted to a short prefix. */
   debug?: boolean | ((line: string) => void);
   fetch?: Fetch;
@@ -80,6 +86,8 @@ interface Metadata {
   token_endpoint?: string;
   pushed_authorization_request_endpoint?: string | null;
   revocation_endpoint?: string | null;
+  userinfo_endpoint?: string | null;
+  end_session_endpoint?: string | null;
   authorization_response_iss_parameter_supported?: boolean;
   require_pushed_authorization_requests?: boolean;
 }
@@ -94,6 +102,15 @@ type Message =
   | { type: 'logout' }
   | { type: 'expired' }
   | { type: 'hello' };
+
+/** The user's claims (ID token, UserInfo): `sub` and whatever the provider releases. */
+export type UserClaims = Record<string, unknown> & { sub: string };
+
+/** RP-initiated logout: where the provider sends the browser back to, and a `state` for that page. */
+export interface EndSessionOptions {
+  postLogoutRedirectUri?: string;
+  state?: string;
+}
 
 export interface FetchOptions {
   /** Replay a non-idempotent request (POST, PATCH) after a 401 refresh or a 429. */
@@ -144,7 +161,7 @@ export class AuthClient {
     if (!codeFlow && !credentials) {
       throw new ConfigError('invalid_config', 'AuthClient needs an issuer, the authorization and token endpoints, or a credentialLogin with a token or refresh endpoint', 503);
     }
-    for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, config.refreshEndpoint, platformLogin]) {
+    for (const url of [config.issuer, given?.authorization, given?.token, given?.par, given?.revocation, given?.userinfo, given?.endSession, config.refreshEndpoint, platformLogin]) {
       if (url) call(() => core().requireSecureEndpoint(url));
     }
     this.config = config;
@@ -253,6 +270,44 @@ export class AuthClient {
     await this.adopt(session, true);
   }
 
+  /**
+   * The ID token's claims, decoded, or undefined when not signed in or without `openid`. The
+   * ID token came from the token endpoint over TLS and its `nonce` was checked at sign-in
+   * (OpenID Connect Core §3.1.3.7); it is not re-verified.
+   */
+  async getUser(): Promise<UserClaims | undefined> {
+    await this.ready;
+    const claims = this.session ? call(() => this.session!.idTokenClaims()) : undefined;
+    return claims === undefined ? undefined : (JSON.parse(claims) as UserClaims);
+  }
+
+  /**
+   * The provider's UserInfo answer for the signed-in user (GET with the access token). The core
+   * refuses an answer whose `sub` is not the ID token's (OpenID Connect Core §5.3.4).
+   */
+  async userinfo(): Promise<UserClaims> {
+    const url = (await this.metadata()).userinfo_endpoint;
+    if (!url) throw new ConfigError('invalid_config', 'the provider has no userinfo_endpoint', 503);
+    await this.getAccessToken();
+    const session = this.session!;
+    const res = await this.send('userinfo', call(() => session.userinfoRequest(url)));
+    return JSON.parse(call(() => session.userinfoClaims(res.status, res.body))) as UserClaims;
+  }
+
+  /**
+   * The provider's logout URL (OpenID RP-Initiated Logout 1.0): `id_token_hint`, `client_id`,
+   * `post_logout_redirect_uri` (option or config) and `state`. `logout({ endSession: true })`
+   * goes there; call this instead to open it yourself, before `logout()` drops the ID token.
+   */
+  async buildLogoutUrl(options: EndSessionOptions = {}): Promise<string> {
+    await this.ready;
+    const endpoint = (await this.metadata()).end_session_endpoint;
+    if (!endpoint) throw new ConfigError('invalid_config', 'the provider has no end_session_endpoint', 503);
+    const back = options.postLogoutRedirectUri ?? this.config.postLogoutRedirectUri;
+    const hint = this.session?.idToken();
+    return call(() => core().endSessionUrl(endpoint, this.config.clientId, hint, back, options.state));
+  }
+
   /** Whether a session is held (it may still need a refresh). */
   async isAuthenticated(): Promise<boolean> {
     await this.ready;
@@ -333,10 +388,13 @@ export class AuthClient {
    * Ends the session here and in the other tabs; tokens are removed from storage. The refresh
    * token is revoked at the provider's revocation endpoint (RFC 7009) when it has one, so a copy
    * left behind stops working; `{ revoke: false }` skips that. The session ends locally even when
-   * the provider cannot be reached (an `error` event says so).
+   * the provider cannot be reached (an `error` event says so). `endSession` then sends the
+   * browser to the provider's end-session endpoint, so its login session ends too.
    */
-  async logout(options: { revoke?: boolean } = {}): Promise<void> {
+  async logout(options: { revoke?: boolean; endSession?: boolean | EndSessionOptions } = {}): Promise<void> {
     await this.ready;
+    const end = options.endSession;
+    const endSessionUrl = end ? await this.buildLogoutUrl(end === true ? {} : end) : undefined;
     const session = this.session;
     const revoked = session && options.revoke !== false ? this.revocationRequest(session) : undefined;
     this.dropSession();
@@ -352,6 +410,7 @@ export class AuthClient {
     } catch (e) {
       this.emit('error', e);
     }
+    if (endSessionUrl) globalThis.location.assign(endSessionUrl);
   }
 
   /** The revocation request, built before the session is dropped; undefined when there is nothing to revoke. */
@@ -562,6 +621,8 @@ export class AuthClient {
     meta.token_endpoint = given.token ?? meta.token_endpoint;
     meta.pushed_authorization_request_endpoint = given.par ?? meta.pushed_authorization_request_endpoint;
     meta.revocation_endpoint = given.revocation ?? meta.revocation_endpoint;
+    meta.userinfo_endpoint = given.userinfo ?? meta.userinfo_endpoint;
+    meta.end_session_endpoint = given.endSession ?? meta.end_session_endpoint;
     if (!meta.token_endpoint && !this.config.refreshEndpoint) {
       throw new ConfigError('invalid_config', 'the provider has no token endpoint', 503);
     }

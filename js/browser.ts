@@ -10,7 +10,8 @@ await init();
 setCore(wasm, false);
 
 export * from './errors.js';
-export { AuthClient, type AuthClientConfig, type AuthEvent, type CredentialLogin, type Endpoints, type FetchOptions } from './auth-client.js';
+export { AuthClient, type AuthClientConfig, type AuthEvent, type CredentialLogin, type Endpoints, type EndSessionOptions, type FetchOptions, type UserClaims } from './auth-client.js';
+export { BackendTokenClient, type BackendTokenClientConfig, type TokenSource } from './backend-token.js';
 export { MemoryStorage, type StorageAdapter, type StoragePolicy } from './storage.js';
 export { requirePublishableKey, type ParsedApiKey };
 

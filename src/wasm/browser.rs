@@ -496,24 +496,10 @@ impl Session {
             .map_err(throw)
     }
 
-    /// The RP-initiated logout URL with this session's ID token as `id_token_hint`; see
-    /// [`end_session::end_session_url`].
-    #[wasm_bindgen(js_name = endSessionUrl)]
-    pub fn end_session_url(
-        &self,
-        endpoint: &str,
-        client_id: &str,
-        post_logout_redirect_uri: Option<String>,
-        state: Option<String>,
-    ) -> JsResult<String> {
-        end_session::end_session_url(
-            endpoint,
-            client_id,
-            self.inner.tokens().id_token.as_deref(),
-            post_logout_redirect_uri.as_deref(),
-            state.as_deref(),
-        )
-        .map_err(throw)
+    /// The ID token, the `id_token_hint` of RP-initiated logout; `undefined` without one.
+    #[wasm_bindgen(js_name = idToken)]
+    pub fn id_token(&self) -> Option<String> {
+        self.inner.tokens().id_token.clone()
     }
 
     #[wasm_bindgen(js_name = isEnded)]
@@ -556,6 +542,25 @@ fn step(step: RecoveryStep) -> String {
         RecoveryStep::GiveUp => "give_up",
     }
     .to_owned()
+}
+
+/// The RP-initiated logout URL; see [`end_session::end_session_url`].
+#[wasm_bindgen(js_name = endSessionUrl)]
+pub fn end_session_url(
+    endpoint: &str,
+    client_id: &str,
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+) -> JsResult<String> {
+    end_session::end_session_url(
+        endpoint,
+        client_id,
+        id_token_hint.as_deref(),
+        post_logout_redirect_uri.as_deref(),
+        state.as_deref(),
+    )
+    .map_err(throw)
 }
 
 /// Seconds to wait after a `429`, or `undefined` to hand it to the caller.
