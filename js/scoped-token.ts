@@ -10,6 +10,8 @@ export interface ScopedTokenGrant {
   scopes: string[];
   datasets?: string[];
   maxTtl: number;
+  /** String claims every token carries, e.g. `{ org: 'acme' }` for GoPie's `/v1/{org}/…` binding. */
+  claims?: Record<string, string>;
 }
 
 export interface MintScopedTokenOptions {
@@ -33,7 +35,7 @@ export interface MintScopedTokenOptions {
  */
 export function mintScopedToken(options: MintScopedTokenOptions): string {
   const { privateKey, grant } = options;
-  const grantJson = JSON.stringify({ scopes: grant.scopes, datasets: grant.datasets ?? [], max_ttl: grant.maxTtl });
+  const grantJson = JSON.stringify({ scopes: grant.scopes, datasets: grant.datasets ?? [], max_ttl: grant.maxTtl, claims: grant.claims ?? {} });
   const request = JSON.stringify({
     issuer: options.issuer,
     audience: options.audience,

@@ -20,7 +20,14 @@ pub struct ScopedGrant {
     /// Empty: any dataset, and tokens without a `datasets` claim (valid for all).
     datasets: Vec<String>,
     max_ttl: u64,
+    /// Set on every token, never chosen per token (the backend's organisation, for one).
+    claims: Vec<(String, String)>,
 }
+
+/// Claims a grant may not fix: the ones minting sets, and what the edge reads as a grant.
+const RESERVED: [&str; 12] = [
+    "iss", "aud", "sub", "jti", "iat", "exp", "nbf", "scope", "scp", "datasets", "roles", "cnf",
+];
 
 impl ScopedGrant {
     /// Scopes are permissions (`read:datasets`, `execute:queries.*`); `max_ttl` in seconds, at
@@ -48,7 +55,24 @@ impl ScopedGrant {
             scopes,
             datasets: datasets.to_vec(),
             max_ttl,
+            claims: Vec::new(),
         })
+    }
+
+    /// Adds claims every token carries (`org` for GoPie's `/v1/{org}/…` binding). Names the
+    /// minting sets or the edge reads as permissions are refused.
+    pub fn with_claims(mut self, claims: Vec<(String, String)>) -> Result<ScopedGrant, AuthError> {
+        if claims
+            .iter()
+            .any(|(name, _)| name.is_empty() || RESERVED.contains(&name.as_str()))
+        {
+            return Err(AuthError::with_message(
+                ErrorCode::InvalidConfig,
+                "a grant's fixed claims may not name a registered or permission claim",
+            ));
+        }
+        self.claims = claims;
+        Ok(self)
     }
 }
 
@@ -110,7 +134,11 @@ pub fn mint_scoped_token(
     if ttl == 0 {
         return Err(bad("a scoped token's lifetime must be at least 1 s"));
     }
-    let mut claims = Map::new();
+    let mut claims: Map<String, Value> = grant
+        .claims
+        .iter()
+        .map(|(name, value)| (name.clone(), value.as_str().into()))
+        .collect();
     claims.insert("iss".into(), request.issuer.into());
     claims.insert("aud".into(), request.audience.into());
     claims.insert("sub".into(), request.subject.into());
@@ -168,13 +196,17 @@ mod tests {
 
     #[test]
     fn a_subset_is_minted_with_every_registered_claim() {
+        let g = grant(&["public_data", "sales"])
+            .with_claims(vec![("org".into(), "acme".into())])
+            .unwrap();
         let c = mint(
-            &grant(&["public_data", "sales"]),
+            &g,
             &["read:datasets.public_data"],
             &["public_data"],
             Some(600),
         )
         .unwrap();
+        assert_eq!(c["org"], "acme");
         assert_eq!(c["iss"], "https://app.example");
         assert_eq!(c["aud"], "https://api.gopie.app");
         assert_eq!(c["sub"], "user_1");
@@ -250,5 +282,15 @@ mod tests {
         assert!(ScopedGrant::new(&s, &[], 0).is_err());
         assert!(ScopedGrant::new(&s, &[], MAX_TTL + 1).is_err());
         assert!(ScopedGrant::new(&s, &[], MAX_TTL).is_ok());
+        for name in ["scope", "datasets", "exp", "sub", ""] {
+            let fixed = vec![(name.to_string(), "x".to_string())];
+            assert!(
+                ScopedGrant::new(&s, &[], 60)
+                    .unwrap()
+                    .with_claims(fixed)
+                    .is_err(),
+                "{name}"
+            );
+        }
     }
 }

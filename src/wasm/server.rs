@@ -280,7 +280,7 @@ pub fn mint_jwt(
         .map_err(throw)
 }
 
-/// A scoped token within `grant_json` (`{"scopes","datasets","max_ttl"}`) for `request_json`
+/// A scoped token within `grant_json` (`{"scopes","datasets","max_ttl","claims"}`) for `request_json`
 /// (`{"issuer","audience","subject","scopes","datasets","ttl"}`), minted at `now`; see
 /// [`scoped_token::mint_scoped_token`].
 #[wasm_bindgen(js_name = mintScopedToken)]
@@ -296,6 +296,8 @@ pub fn mint_scoped_token(
         #[serde(default)]
         datasets: Vec<String>,
         max_ttl: u64,
+        #[serde(default)]
+        claims: std::collections::BTreeMap<String, String>,
     }
     #[derive(serde::Deserialize)]
     struct RequestArg {
@@ -311,7 +313,9 @@ pub fn mint_scoped_token(
     let g: GrantArg = from_json(grant_json)?;
     let r: RequestArg = from_json(request_json)?;
     let key = SigningKey::from_jwk(&jwk).map_err(throw)?;
-    let grant = scoped_token::ScopedGrant::new(&g.scopes, &g.datasets, g.max_ttl).map_err(throw)?;
+    let grant = scoped_token::ScopedGrant::new(&g.scopes, &g.datasets, g.max_ttl)
+        .and_then(|grant| grant.with_claims(g.claims.into_iter().collect()))
+        .map_err(throw)?;
     let request = scoped_token::ScopedTokenRequest {
         issuer: &r.issuer,
         audience: &r.audience,
