@@ -2,9 +2,26 @@
 // tokenwarden (imported by hash), RS256 tokens from auth.gopie.app for api.gopie.app, the
 // organisation in `/v1/{org}/…` tied to the credential, denied_operations, roles per organisation
 // and project, IP allow-lists, per-key rate limits, and the three documented error bodies.
+// Public tokens (the guide's createPublicToken): the customer's backend mints them with the
+// package's mintScopedToken (ES256, its own issuer, keys at its JWKS URL, the profile's second
+// provider) within its grant; the edge holds them to their scopes, datasets and organisation.
 
 import { hs256, issuerFor } from '../e2e/lib/jwt.mjs';
 import { profileJson } from './profile.mjs';
+import { generateSigningKey, mintScopedToken, publicJwk } from 'tokenwarden';
+
+/** The customer's backend: its signing key and what GoPie lets it hand out (org acme). */
+const BACKEND = {
+  key: generateSigningKey('ES256', 'customer-backend-1'),
+  issuer: 'https://app.customer.example',
+  grant: { scopes: ['read:data', 'read:datasets', 'execute:queries.readonly'], datasets: ['public_data', 'sales'], maxTtl: 3600, claims: { org: 'acme' } },
+};
+
+/** A public token as the backend's POST /api/gopie-token mints it. */
+function publicToken({ key = BACKEND.key, scopes = ['read:datasets'], datasets = ['public_data'] } = {}) {
+  const token = mintScopedToken({ privateKey: key, issuer: BACKEND.issuer, audience: 'https://api.gopie.app', grant: BACKEND.grant, subject: 'visitor_9', scopes, datasets, expiresIn: 600 });
+  return { authorization: `Bearer ${token}`, 'x-forwarded-for': '192.0.2.10' };
+}
 
 /** The demo keys of examples/platforms/gopie/keys.json (README, "Demo keys"). */
 export const KEYS = {
@@ -32,7 +49,11 @@ export default {
   name: 'GoPie (shared/reference 000)',
   dir: 'gopie',
   context: () => ({ auth: issuerFor('RS256', { issuer: 'https://auth.gopie.app', kid: 'gopie-2026' }) }),
-  documents: (ctx) => ({ '/.well-known/jwks.json': ctx.auth.jwks, '/keys.json': profileJson('gopie', 'keys.json') }),
+  documents: (ctx) => ({
+    '/.well-known/jwks.json': ctx.auth.jwks,
+    '/keys.json': profileJson('gopie', 'keys.json'),
+    '/.well-known/tokenwarden-jwks.json': { keys: [publicJwk(BACKEND.key)] },
+  }),
   warmup: () => ({ path: '/v1/acme/web/data', headers: key(KEYS.publishable) }),
   cases: ({ auth }) => {
     const now = Math.floor(Date.now() / 1000);
@@ -164,6 +185,25 @@ export default {
         expect: { status: 200 },
       },
       { name: 'the project viewer elsewhere', request: { path: '/v1/acme/mobile/datasets/sales', headers: jwt({ scope: '', roles: ['viewer@project=web'] }) }, expect: { status: 403, body: INSUFFICIENT_PERMISSIONS } },
+      // Public tokens from the customer's backend (createPublicToken).
+      {
+        name: 'a public token (read:datasets, datasets [public_data]) reads public_data; its org reaches the origin',
+        request: { path: '/v1/acme/web/datasets/public_data', headers: publicToken() },
+        expect: { status: 200, upstream: { 'x-auth-sub': 'visitor_9', 'x-gopie-org': 'acme', 'x-auth-credential': 'jwt' } },
+      },
+      {
+        name: 'the public token cannot read sales: read:datasets covers it, its datasets do not',
+        request: { path: '/v1/acme/web/datasets/sales', headers: publicToken() },
+        expect: { status: 403, body: INSUFFICIENT_PERMISSIONS },
+      },
+      { name: 'the public token cannot write data', request: { method: 'POST', path: '/v1/acme/web/data', headers: publicToken() }, expect: { status: 403, body: INSUFFICIENT_PERMISSIONS } },
+      { name: 'a read-only query token cannot run a full query', request: { method: 'POST', path: '/v1/acme/web/datasets/public_data/query', headers: publicToken({ scopes: ['execute:queries.readonly'] }) }, expect: { status: 403, body: INSUFFICIENT_PERMISSIONS } },
+      { name: "the public token stays in the backend's organisation", request: { path: '/v1/globex/web/datasets/public_data', headers: publicToken() }, expect: { status: 403, body: INSUFFICIENT_PERMISSIONS } },
+      {
+        name: "a token in the backend's issuer signed with another key: 401",
+        request: { path: '/v1/acme/web/datasets/public_data', headers: publicToken({ key: generateSigningKey('ES256', 'customer-backend-1') }) },
+        expect: { status: 401, body: INVALID_TOKEN },
+      },
     ];
   },
 };
