@@ -174,10 +174,6 @@ pub fn check_id_token_nonce(
     id_token: Option<&str>,
     transaction: &LoginTransaction,
 ) -> Result<(), AuthError> {
-    #[derive(Deserialize)]
-    struct NonceClaim {
-        nonce: Option<String>,
-    }
     let Some(expected) = &transaction.nonce else {
         return Ok(());
     };
@@ -187,7 +183,7 @@ pub fn check_id_token_nonce(
             "the token response has no ID token",
         )
     })?;
-    let claims: NonceClaim = unverified::claims(id_token)?;
+    let claims = unverified::known_claims(&unverified::payload(id_token)?)?;
     verify_nonce(expected, claims.nonce.as_deref().unwrap_or_default())
 }
 

@@ -30,10 +30,6 @@ pub fn session_from_token_source(
         access_token: Option<String>,
         expires_in: Option<u64>,
     }
-    #[derive(Deserialize)]
-    struct Expiry {
-        exp: Option<u64>,
-    }
     let invalid = |msg| AuthError::with_message(ErrorCode::InvalidResponse, msg);
     match status {
         200..=299 => {}
@@ -60,7 +56,8 @@ pub fn session_from_token_source(
     let server_now = clock.apply(now);
     let expires_at = match answer.expires_in {
         Some(secs) => Some(server_now.saturating_add(secs)),
-        None => unverified::claims::<Expiry>(&token)
+        None => unverified::payload(&token)
+            .and_then(|p| unverified::known_claims(&p))
             .ok()
             .and_then(|c| c.exp),
     };

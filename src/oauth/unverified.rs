@@ -6,6 +6,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::error::{AuthError, ErrorCode};
 
@@ -17,6 +18,26 @@ pub fn payload(token: &str) -> Result<Vec<u8>, AuthError> {
             .map_err(|_| invalid("the token payload is not base64url")),
         _ => Err(invalid("the token is not a compact JWS")),
     }
+}
+
+/// The claims the client reads (an ID token's `nonce` and `sub`, a token's `exp`, a UserInfo
+/// answer's `sub`): one reader for all keeps one derived deserializer in the browser build.
+#[derive(Debug, Default, Deserialize)]
+pub struct KnownClaims {
+    pub sub: Option<String>,
+    pub exp: Option<u64>,
+    pub nonce: Option<String>,
+}
+
+/// [`KnownClaims`] of a JSON object (a token's payload, a UserInfo answer); a repeated one is
+/// refused.
+pub fn known_claims(json: &[u8]) -> Result<KnownClaims, AuthError> {
+    serde_json::from_slice(json).map_err(|_| {
+        AuthError::with_message(
+            ErrorCode::InvalidResponse,
+            "the claims are not the expected JSON object",
+        )
+    })
 }
 
 /// The payload read as `T`; a repeated claim `T` names is refused.

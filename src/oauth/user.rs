@@ -2,15 +2,16 @@
 //! §5.3). Both are handed to the app as JSON text after the checks below; the core does not
 //! re-encode them, so the browser build carries no generic JSON writer.
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::http::{require_secure_endpoint, HttpRequest, MAX_RESPONSE_BYTES};
 use crate::oauth::unverified;
 
-#[derive(Deserialize)]
-struct Subject {
-    sub: String,
+/// The `sub` of a JSON object: present, a string, not repeated.
+fn subject(json: &[u8], msg: &'static str) -> Result<String, AuthError> {
+    unverified::known_claims(json)
+        .ok()
+        .and_then(|c| c.sub)
+        .ok_or_else(|| invalid(msg))
 }
 
 fn invalid(msg: &'static str) -> AuthError {
@@ -22,11 +23,10 @@ fn invalid(msg: &'static str) -> AuthError {
 /// at sign-in (OpenID Connect Core §3.1.3.7). Returns the `sub` too.
 pub fn id_token_claims(id_token: &str) -> Result<(String, String), AuthError> {
     let payload = unverified::payload(id_token)?;
-    let subject: Subject = serde_json::from_slice(&payload)
-        .map_err(|_| invalid("the ID token claims have no single string sub"))?;
+    let sub = subject(&payload, "the ID token claims have no single string sub")?;
     let text =
         String::from_utf8(payload).map_err(|_| invalid("the ID token claims are not UTF-8"))?;
-    Ok((text, subject.sub))
+    Ok((text, sub))
 }
 
 /// `GET` the UserInfo endpoint with the access token (RFC 6750 §2.1).
@@ -65,9 +65,11 @@ pub fn parse_userinfo(status: u16, body: &[u8], id_token_sub: &str) -> Result<St
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(invalid("the UserInfo answer is too large"));
     }
-    let subject: Subject = serde_json::from_slice(body)
-        .map_err(|_| invalid("the UserInfo answer is not a JSON object with a string sub"))?;
-    if subject.sub != id_token_sub {
+    let sub = subject(
+        body,
+        "the UserInfo answer is not a JSON object with a string sub",
+    )?;
+    if sub != id_token_sub {
         return Err(invalid("the UserInfo sub is not the ID token's sub"));
     }
     String::from_utf8(body.to_vec()).map_err(|_| invalid("the UserInfo answer is not UTF-8"))
