@@ -6,7 +6,7 @@
  */
 import { call, core, nowSecs, sleep } from './core.js';
 import type { Session } from './wasm/browser/tokenwarden.js';
-import { NetworkError } from './errors.js';
+import { ConfigError, NetworkError } from './errors.js';
 import type { Fetch } from './http.js';
 import type { FetchOptions } from './auth-client.js';
 
@@ -49,8 +49,13 @@ export class BackendTokenClient {
 
   constructor(config: BackendTokenClientConfig) {
     this.source = config.tokenSource;
-    this.url = new URL(this.source.endpoint, globalThis.location?.href).href;
-    const url = this.url;
+    let url: string;
+    try {
+      url = new URL(this.source.endpoint, globalThis.location?.href).href;
+    } catch {
+      throw new ConfigError('invalid_config', 'tokenSource.endpoint must be a URL, or a path on a page', 503);
+    }
+    this.url = url;
     call(() => core().requireSecureEndpoint(url));
     this.name = config.storageKey ?? `tokenwarden:${url}`;
     this.fetchImpl = config.fetch ?? globalThis.fetch.bind(globalThis);

@@ -115,4 +115,5 @@ test('the backend\'s refusals and garbage have stable codes; nothing is cached f
   await assert.rejects(gone.getToken(), NetworkError);
   gone.close();
   assert.throws(() => new BackendTokenClient({ tokenSource: { endpoint: 'http://backend.example/api/gopie-token' } }), { code: 'invalid_config' });
+  assert.throws(() => new BackendTokenClient({ tokenSource: { endpoint: '/api/gopie-token' } }), { code: 'invalid_config' }, 'a path needs a page');
 });

@@ -1,4 +1,4 @@
-// The two wasm builds: the browser build carries no verification, minting or webhook code, and
+// The two wasm builds: the browser build carries no verification, minting (scoped tokens included) or webhook code, and
 // no confidential client (no way to send a client secret or private key).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,11 +9,11 @@ const dist = new URL('../../pkg/dist/wasm/', import.meta.url);
 test('the browser build exports no verification and is a fraction of the full build', async () => {
   const browser = await import(new URL('browser/tokenwarden.js', dist));
   const full = await import(new URL('full/tokenwarden.js', dist));
-  for (const name of ['Verifier', 'verifyWebhook', 'signWebhook', 'mintJwt', 'generateSigningKey', 'hashApiKey', 'confidentialClient', 'tokenSet']) {
+  for (const name of ['Verifier', 'verifyWebhook', 'signWebhook', 'mintJwt', 'generateSigningKey', 'hashApiKey', 'confidentialClient', 'tokenSet', 'mintScopedToken']) {
     assert.equal(browser[name], undefined, `${name} is not in the browser build`);
     assert.equal(typeof full[name], 'function', `${name} is in the full build`);
   }
-  for (const name of ['beginLogin', 'Session', 'Client', 'parseApiKey', 'requirePublishableKey']) assert.equal(typeof browser[name], 'function', name);
+  for (const name of ['beginLogin', 'Session', 'Client', 'parseApiKey', 'requirePublishableKey', 'endSessionUrl']) assert.equal(typeof browser[name], 'function', name);
   const size = (b) => statSync(new URL(`${b}/tokenwarden_bg.wasm`, dist)).size;
   assert.ok(size('browser') * 3 < size('full'), `browser ${size('browser')} B vs full ${size('full')} B`);
 });
