@@ -80,8 +80,10 @@ export class BackendTokenClient {
       const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
       headers.set('Authorization', `Bearer ${session.accessToken()}`);
       const res = await this.fetchImpl(input, { ...init, headers });
-      if (res.status !== 401 || attempt > 0 || !replay) return res;
+      if (res.status !== 401 || attempt > 0) return res;
+      // The refused token is not used again, whether or not this request may be replayed.
       if (this.session === session) this.session = undefined;
+      if (!replay) return res;
       await this.current(session.accessToken());
     }
   }
