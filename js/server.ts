@@ -3,6 +3,7 @@ export * from './errors.js';
 export { AuthClient, type AuthClientConfig, type AuthEvent, type CredentialLogin, type Endpoints, type EndSessionOptions, type FetchOptions, type UserClaims } from './auth-client.js';
 export { BackendTokenClient, type BackendTokenClientConfig, type TokenSource } from './backend-token.js';
 export { ServiceClient, type ServiceClientConfig } from './service-client.js';
+export { ApiKeyClient, type ApiKeyClientConfig, type ApiKeyFetchOptions } from './api-key-client.js';
 export { WebClient, type WebClientConfig, type TokenSet } from './web-client.js';
 export type { ClientAuthMethod, ClientCredentials } from './confidential.js';
 export { mintScopedToken, type MintScopedTokenOptions, type ScopedTokenGrant } from './scoped-token.js';

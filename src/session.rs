@@ -448,6 +448,50 @@ pub fn rate_limit_delay(
     Some(asked.max(backoff).max(1))
 }
 
+/// Transient failures a server-side client retries by itself: no answer (status 0: a timeout
+/// or a refused connection) and the gateway statuses 502, 503, 504.
+const TRANSIENT: [u16; 4] = [0, 502, 503, 504];
+
+/// How long a server-side API client waits before its `attempt`-th retry (1-based) of a call
+/// that got `status`, or `None` to hand the answer to the caller: a `429` as
+/// [`rate_limit_delay`]; a transient failure after exponential backoff from 1 s with equal
+/// jitter (`Retry-After` of a `503` as a floor), at most `max_retries` times and never longer
+/// than [`MAX_RATE_LIMIT_WAIT`] per wait; anything else is an answer.
+pub fn retry_delay(
+    status: u16,
+    retry_after: Option<&str>,
+    attempt: u32,
+    max_retries: u32,
+    now: u64,
+    jitter: u32,
+) -> Option<u64> {
+    if attempt == 0 || attempt > max_retries {
+        return None;
+    }
+    match status {
+        429 => rate_limit_delay(
+            retry_after,
+            attempt.min(MAX_RATE_LIMIT_RETRIES),
+            now,
+            jitter,
+        ),
+        s if TRANSIENT.contains(&s) => {
+            let floor = if s == 503 {
+                rate_limit_delay(retry_after, 1, now, 0)?
+            } else {
+                0
+            };
+            let backoff = Backoff {
+                base: 1,
+                max: MAX_RATE_LIMIT_WAIT,
+            }
+            .delay(attempt, jitter);
+            Some(backoff.max(floor).max(1))
+        }
+        _ => None,
+    }
+}
+
 /// Whether a call may be sent a second time (after a `401` refresh or a `429`): only idempotent
 /// methods (RFC 9110 §9.2.2), unless the caller said its request is safe to replay.
 pub fn may_replay(method: &str, caller_allows: bool) -> bool {
@@ -1051,5 +1095,47 @@ mod tests {
                 proptest::prop_assert!(s.is_ended() || e.retry_after().is_some_and(|d| d <= 300));
             }
         }
+    }
+
+    #[test]
+    fn server_clients_retry_transient_failures_and_429s_within_bounds() {
+        let now = 1_800_000_000;
+        for status in [0, 502, 503, 504] {
+            let first = retry_delay(status, None, 1, 3, now, 0).unwrap();
+            let third = retry_delay(status, None, 3, 3, now, u32::MAX).unwrap();
+            assert!(
+                (1..=1).contains(&first) && (2..=4).contains(&third),
+                "{status}"
+            );
+            assert_eq!(
+                retry_delay(status, None, 4, 3, now, 0),
+                None,
+                "past max_retries"
+            );
+        }
+        assert_eq!(
+            retry_delay(503, Some("7"), 1, 3, now, 0),
+            Some(7),
+            "Retry-After is a floor"
+        );
+        assert_eq!(
+            retry_delay(503, Some("3600"), 1, 3, now, 0),
+            None,
+            "too long a wait is the caller's"
+        );
+        assert_eq!(retry_delay(429, Some("2"), 1, 3, now, 0), Some(2));
+        assert_eq!(
+            retry_delay(429, None, 5, 9, now, 0),
+            rate_limit_delay(None, 3, now, 0)
+        );
+        for status in [200, 400, 401, 403, 404, 500] {
+            assert_eq!(
+                retry_delay(status, None, 1, 3, now, 0),
+                None,
+                "{status} is an answer"
+            );
+        }
+        assert_eq!(retry_delay(503, None, 0, 3, now, 0), None);
+        assert_eq!(retry_delay(503, None, 1, 0, now, 0), None, "retries off");
     }
 }

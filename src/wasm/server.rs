@@ -23,6 +23,28 @@ use crate::webhook::{self, WebhookVerifier};
 /// `private_key_jwt`, and `credential` the secret or the private JWK (JSON). A
 /// `private_key_jwt` client carries one assertion per endpoint, minted at `now` with that
 /// endpoint as `aud` and a minute's lifetime: build one per request.
+/// `ApiKeyClient`'s retry decision ([`crate::session::retry_delay`]): seconds to wait before the
+/// `attempt`-th retry of a call answered `status` (0: no answer), or `undefined` to return it.
+#[wasm_bindgen(js_name = retryDelay)]
+pub fn retry_delay(
+    status: u16,
+    retry_after: Option<String>,
+    attempt: u32,
+    max_retries: u32,
+    now: f64,
+    jitter: u32,
+) -> Option<f64> {
+    crate::session::retry_delay(
+        status,
+        retry_after.as_deref(),
+        attempt,
+        max_retries,
+        secs(now),
+        jitter,
+    )
+    .map(|d| d as f64)
+}
+
 #[wasm_bindgen(js_name = confidentialClient)]
 #[allow(clippy::too_many_arguments)]
 pub fn confidential_client(

@@ -9,7 +9,7 @@ const dist = new URL('../../pkg/dist/wasm/', import.meta.url);
 test('the browser build exports no verification and is a fraction of the full build', async () => {
   const browser = await import(new URL('browser/tokenwarden.js', dist));
   const full = await import(new URL('full/tokenwarden.js', dist));
-  for (const name of ['Verifier', 'verifyWebhook', 'signWebhook', 'mintJwt', 'generateSigningKey', 'hashApiKey', 'confidentialClient', 'tokenSet', 'mintScopedToken']) {
+  for (const name of ['Verifier', 'verifyWebhook', 'signWebhook', 'mintJwt', 'generateSigningKey', 'hashApiKey', 'confidentialClient', 'tokenSet', 'mintScopedToken', 'retryDelay']) {
     assert.equal(browser[name], undefined, `${name} is not in the browser build`);
     assert.equal(typeof full[name], 'function', `${name} is in the full build`);
   }
