@@ -5,54 +5,21 @@
 // that its issuer has a path as Keycloak realms and Okta authorization servers do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
-import { startProvider, API_AUDIENCE } from './provider.mjs';
-import { startApp } from './app-server.mjs';
+import { signIn, sleep, startBrowserSuite } from './browser.mjs';
+import { API_AUDIENCE } from './provider.mjs';
 
 const ACCESS_TTL = 6;
-const tmp = new URL('../../.tmp/', import.meta.url).pathname;
-mkdirSync(tmp, { recursive: true });
-process.env.TMPDIR = tmp;
 
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => resolve(port));
-  });
-});
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-let provider, app, context, profile, callbackUrl;
+let provider, app, callbackUrl, suite;
 
 before(async () => {
-  const [opPort, appPort] = [await freePort(), await freePort()];
-  const mount = process.env.TOKENWARDEN_OIDC_MOUNT ?? '';
-  provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl: ACCESS_TTL, mount });
-  app = await startApp({ port: appPort, issuer: provider.issuer, audience: API_AUDIENCE });
-  profile = mkdtempSync(`${tmp}chromium-`);
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  suite = await startBrowserSuite({ accessTokenTtl: ACCESS_TTL });
+  ({ provider, app } = suite);
 });
 
-after(async () => {
-  await context?.close();
-  await app?.close();
-  await provider?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
-});
+after(async () => suite?.close());
 
-async function openApp() {
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  await page.goto(`${app.origin}/#issuer=${encodeURIComponent(provider.issuer)}`);
-  await page.waitForFunction(() => window.app !== undefined);
-  return page;
-}
+const openApp = () => suite.openApp();
 
 let tab1;
 
@@ -61,14 +28,7 @@ test('sign in through the provider\'s login form and call the protected API', as
   tab1.on('framenavigated', (f) => {
     if (f === tab1.mainFrame() && f.url().includes('/callback?')) callbackUrl = f.url();
   });
-  await tab1.click('#login');
-  await tab1.waitForSelector('input[name="login"]');
-  await tab1.fill('input[name="login"]', 'alice');
-  await tab1.fill('input[name="password"]', 'any');
-  await tab1.click('button[type="submit"]');
-  await tab1.waitForSelector('button[autofocus], button[type="submit"]');
-  await tab1.click('button[type="submit"]');
-  await tab1.waitForFunction(() => document.getElementById('status')?.textContent === 'signed in');
+  await signIn(tab1);
   assert.ok(callbackUrl?.includes('code='), 'the provider redirected with a code');
   assert.equal(new URL(tab1.url()).search, '', 'code and state are removed from the address bar');
   assert.equal(provider.counts.code, 1);

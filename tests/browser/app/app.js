@@ -3,14 +3,16 @@
 import { AuthClient } from 'tokenwarden';
 
 const params = new URLSearchParams(location.hash.slice(1));
+// `#issuer=…&storage=…` on the first page; kept across the redirect and reloads.
+for (const name of ['issuer', 'storage']) if (params.get(name)) sessionStorage.setItem(name, params.get(name));
 const client = new AuthClient({
-  issuer: params.get('issuer') ?? sessionStorage.getItem('issuer'),
+  issuer: sessionStorage.getItem('issuer'),
   clientId: 'spa',
   redirectUri: `${location.origin}/callback`,
   scopes: ['openid', 'offline_access', 'api:read'],
   resource: 'https://api.example',
+  storage: sessionStorage.getItem('storage') ?? 'memory',
 });
-if (params.get('issuer')) sessionStorage.setItem('issuer', params.get('issuer'));
 
 const events = [];
 for (const e of ['tokens_updated', 'session_expired', 'logout', 'error']) client.on(e, () => events.push(e));
