@@ -358,3 +358,49 @@ test('endpoints beside an issuer override field by field; the others stay discov
   }
   assert.throws(() => new AuthClient({ endpoints: { revocation: 'https://as.example/revoke' }, clientId: 'a', redirectUri: REDIRECT }), ConfigError);
 });
+
+// GoPie's PKCE snippet (shared/reference 000, "PKCE Flow"), in the SDK's words: a public client
+// whose token endpoint takes JSON `{grant_type, code, client_id, code_verifier, redirect_uri}`.
+// The local server plays auth.gopie.app's /oauth/token and accepts exactly those fields as JSON.
+test("GoPie's PKCE flow: the code exchange is the guide's JSON body, nothing more", async () => {
+  let challenge;
+  const bodies = [];
+  const server = await serve({
+    'POST /oauth/token': (req) => {
+      let body;
+      try {
+        body = JSON.parse(req.body);
+      } catch {
+        return { status: 400, body: { error: 'invalid_request' } };
+      }
+      bodies.push({ type: req.headers['content-type'], body });
+      const fields = Object.keys(body).sort().join(' ');
+      if (fields !== 'client_id code code_verifier grant_type redirect_uri') return { status: 400, body: { error: 'invalid_request', error_description: fields } };
+      if (createHash('sha256').update(body.code_verifier).digest('base64url') !== challenge) return { status: 400, body: { error: 'invalid_grant' } };
+      return { body: { access_token: token('gp'), token_type: 'Bearer', expires_in: 3600 } };
+    },
+  });
+  const client = new AuthClient({
+    endpoints: { authorization: `${server.origin}/oauth/authorize`, token: `${server.origin}/oauth/token` },
+    clientId: 'YOUR_CLIENT_ID',
+    redirectUri: 'app://callback',
+    scopes: ['read:data'],
+    bodyStyle: 'json',
+  });
+  try {
+    const url = new URL(await client.buildAuthorizeUrl());
+    assert.deepEqual(
+      [url.searchParams.get('response_type'), url.searchParams.get('scope'), url.searchParams.get('code_challenge_method')],
+      ['code', 'read:data', 'S256'],
+    );
+    challenge = url.searchParams.get('code_challenge');
+    await client.handleRedirectCallback(`app://callback?code=the-code&state=${url.searchParams.get('state')}`);
+    assert.match(await client.getAccessToken(), /^gp\./);
+    assert.equal(bodies.length, 1);
+    assert.equal(bodies[0].type, 'application/json');
+    assert.deepEqual({ ...bodies[0].body, code_verifier: undefined }, { grant_type: 'authorization_code', code: 'the-code', client_id: 'YOUR_CLIENT_ID', redirect_uri: 'app://callback', code_verifier: undefined });
+  } finally {
+    client.close();
+    await server.close();
+  }
+});
