@@ -62,12 +62,13 @@ js: setup
 
 ## js-test: the package under node's test runner, in a real workerd, and in real Chromium
 ## against oidc-provider. Every node --test run has --test-timeout: a test or hook that hangs
-## (an e2e worker file once did, under load) fails after 5 minutes instead of stalling CI
-js-test: js
+## (an e2e worker file once did, under load) fails after 5 minutes instead of stalling CI.
+## The browser suite's public-token path runs through Envoy and the Worker: it needs both builds
+js-test: js filter worker
 	node --test --test-timeout=300000 --test-reporter=spec tests/js/
 	node tests/workerd/run.mjs
-	node --test --test-timeout=300000 --test-reporter=spec tests/browser/
-	TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-timeout=300000 --test-reporter=spec tests/browser/
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/browser/
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-timeout=300000 --test-reporter=spec tests/browser/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm
