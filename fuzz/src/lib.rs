@@ -244,7 +244,10 @@ pub fn gateway_config(data: &[u8]) {
                 secret_members(&doc, &mut secrets);
             }
             for secret in secrets.iter().filter(|s| s.len() >= 8) {
-                assert!(!e.message().contains(secret.as_str()), "an error quotes a secret");
+                assert!(
+                    !e.message().contains(secret.as_str()),
+                    "an error quotes a secret"
+                );
             }
         }
     }
