@@ -7,6 +7,7 @@
 import { call, core, jitter, nowSecs, sleep } from './core.js';
 import type { Client, Session } from './wasm/browser/tokenwarden.js';
 import { ConfigError, NetworkError, SessionExpiredError, TokenwardenError } from './errors.js';
+import { discoverMetadata, type ProviderMetadata } from './discovery.js';
 import { getDocument, send, type Fetch } from './http.js';
 import { MemoryStorage, webStorage, type StorageAdapter, type StoragePolicy } from './storage.js';
 
@@ -80,18 +81,6 @@ export interface AuthClientConfig {
 export type AuthEvent = 'tokens_updated' | 'session_expired' | 'logout' | 'error' | 'revocation_skipped';
 type Listener = (detail?: unknown) => void;
 
-interface Metadata {
-  issuer?: string;
-  authorization_endpoint?: string;
-  token_endpoint?: string;
-  pushed_authorization_request_endpoint?: string | null;
-  revocation_endpoint?: string | null;
-  userinfo_endpoint?: string | null;
-  end_session_endpoint?: string | null;
-  authorization_response_iss_parameter_supported?: boolean;
-  require_pushed_authorization_requests?: boolean;
-}
-
 interface Decision {
   action: 'use' | 'refresh' | 'wait' | 'expired';
   retry_at?: number;
@@ -137,7 +126,7 @@ export class AuthClient {
   private readonly prefix: string;
   private readonly channel: BroadcastChannel | undefined;
   private readonly listeners = new Map<AuthEvent, Set<Listener>>();
-  private metadataPromise: Promise<Metadata> | undefined;
+  private metadataPromise: Promise<ProviderMetadata> | undefined;
   private clientPromise: Promise<Client> | undefined;
   private session: Session | undefined;
   private generation = 0;
@@ -585,7 +574,7 @@ export class AuthClient {
     await sleep(HELLO_WAIT_MS);
   }
 
-  private metadata(): Promise<Metadata> {
+  private metadata(): Promise<ProviderMetadata> {
     this.metadataPromise ??= this.discover().catch((e: unknown) => {
       this.metadataPromise = undefined;
       throw e;
@@ -600,7 +589,7 @@ export class AuthClient {
     try {
       const res = await getDocument(this.fetchImpl, call(() => core().authorizationServerMetadataUrl(issuer)));
       if (res.status !== 200) return undefined;
-      const meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
+      const meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as ProviderMetadata;
       return meta.revocation_endpoint ?? undefined;
     } catch (e) {
       this.log(`logout: the RFC 8414 metadata could not be read (${(e as Error).message})`);
@@ -608,14 +597,9 @@ export class AuthClient {
     }
   }
 
-  private async discover(): Promise<Metadata> {
+  private async discover(): Promise<ProviderMetadata> {
     const given = this.config.endpoints ?? {};
-    let meta: Metadata = {};
-    if (this.config.issuer) {
-      const issuer = this.config.issuer;
-      const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
-      meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
-    }
+    const meta = await discoverMetadata(this.fetchImpl, this.config.issuer);
     // Field by field: an endpoint given overrides the discovered one, the others stay.
     meta.authorization_endpoint = given.authorization ?? meta.authorization_endpoint;
     meta.token_endpoint = given.token ?? meta.token_endpoint;

@@ -8,7 +8,8 @@
 import { call, core, fullCore, nowSecs } from './core.js';
 import type { Client } from './wasm/full/tokenwarden.js';
 import { ConfigError } from './errors.js';
-import { getDocument, send, type Fetch } from './http.js';
+import { discoverMetadata, type ProviderMetadata } from './discovery.js';
+import { send, type Fetch } from './http.js';
 import { confidentialClient, type ClientCredentials } from './confidential.js';
 
 export interface WebClientConfig extends ClientCredentials {
@@ -40,17 +41,10 @@ export interface TokenSet {
   scope: string | null;
 }
 
-interface Metadata {
-  issuer?: string;
-  authorization_endpoint?: string;
-  token_endpoint?: string;
-  authorization_response_iss_parameter_supported?: boolean;
-}
-
 export class WebClient {
   private readonly config: WebClientConfig;
   private readonly fetchImpl: Fetch;
-  private metadataPromise: Promise<Metadata> | undefined;
+  private metadataPromise: Promise<ProviderMetadata> | undefined;
 
   constructor(config: WebClientConfig) {
     const given = config.endpoints;
@@ -101,7 +95,7 @@ export class WebClient {
   }
 
   /** Builds the request with a client made for it (a `private_key_jwt` assertion is per request). */
-  private withClient(meta: Metadata, build: (client: Client) => string): string {
+  private withClient(meta: ProviderMetadata, build: (client: Client) => string): string {
     const c = this.config;
     const client = confidentialClient(c, {
       tokenUrl: meta.token_endpoint!,
@@ -118,7 +112,7 @@ export class WebClient {
     }
   }
 
-  private metadata(): Promise<Metadata> {
+  private metadata(): Promise<ProviderMetadata> {
     this.metadataPromise ??= this.discover().catch((e: unknown) => {
       this.metadataPromise = undefined;
       throw e;
@@ -126,14 +120,9 @@ export class WebClient {
     return this.metadataPromise;
   }
 
-  private async discover(): Promise<Metadata> {
+  private async discover(): Promise<ProviderMetadata> {
     const given = this.config.endpoints ?? {};
-    let meta: Metadata = {};
-    if (this.config.issuer) {
-      const issuer = this.config.issuer;
-      const res = await getDocument(this.fetchImpl, call(() => core().discoveryUrl(issuer)));
-      meta = JSON.parse(call(() => core().parseDiscovery(res.status, res.body, issuer))) as Metadata;
-    }
+    const meta = await discoverMetadata(this.fetchImpl, this.config.issuer);
     meta.authorization_endpoint = given.authorization ?? meta.authorization_endpoint;
     meta.token_endpoint = given.token ?? meta.token_endpoint;
     if (!meta.authorization_endpoint || !meta.token_endpoint) {

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { generateSigningKey, mintScopedToken, publicJwk } from 'tokenwarden';
-import { startHosts, send } from '../e2e/lib/hosts.mjs';
+import { startHosts, send, withLocalSources } from '../e2e/lib/hosts.mjs';
 import { startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { issuerFor } from '../e2e/lib/jwt.mjs';
 
@@ -28,18 +28,6 @@ const key = generateSigningKey('ES256', 'customer-backend-1');
 const grant = { scopes: ['read:data', 'read:datasets', 'execute:queries.readonly'], datasets: ['public_data', 'sales'], maxTtl: 3600, claims: { org: 'acme' } };
 let docs, origin, edges, app, context, profile;
 const minted = [];
-
-/** The profile with every remote source pointed at the local document server (as tests/platforms does). */
-function localized(config, port) {
-  const walk = (v) => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v === null || typeof v !== 'object') return v;
-    const out = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    if ('cluster' in out && 'url' in out) Object.assign(out, { cluster: 'docs', url: `http://127.0.0.1:${port}`, authority: undefined });
-    return out;
-  };
-  return JSON.parse(JSON.stringify(walk(config)));
-}
 
 /** The customer's app: the page, the package, the token endpoint for a signed-in user, and the edges behind /envoy and /worker. */
 function startApp(ports) {
@@ -77,7 +65,7 @@ before(async () => {
     '/.well-known/tokenwarden-jwks.json': { keys: [publicJwk(key)] },
   });
   origin = await startEchoServer();
-  const gatewayConfig = localized(JSON.parse(readFileSync(`${root}examples/platforms/gopie/gateway.json`, 'utf8')), docs.port);
+  const gatewayConfig = withLocalSources(JSON.parse(readFileSync(`${root}examples/platforms/gopie/gateway.json`, 'utf8')), docs.port);
   edges = await startHosts({ gatewayConfig, originPort: origin.port, clusters: { docs: docs.port } });
   app = await startApp(edges.hosts);
   profile = mkdtempSync(`${tmp}chromium-`);

@@ -30,3 +30,42 @@ export async function serve(routes) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A user agent for an oidc-provider at `issuer` (devInteractions): keeps cookies, follows
+ * redirects, answers the login (as alice), consent and logout forms, and returns the first URL
+ * it is sent to outside the provider (a redirect URI, a post-logout page).
+ */
+export function providerUserAgent(issuer) {
+  const jar = new Map();
+  return async function visit(url) {
+    let req = { url, method: 'GET' };
+    for (let step = 0; step < 12; step++) {
+      const headers = { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
+      if (req.body) headers['content-type'] = 'application/x-www-form-urlencoded';
+      const res = await fetch(req.url, { method: req.method, body: req.body, headers, redirect: 'manual' });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        jar.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+      }
+      const location = res.headers.get('location');
+      if (location) {
+        const next = new URL(location, req.url).href;
+        if (!next.startsWith(issuer)) return next;
+        req = { url: next, method: 'GET' };
+        continue;
+      }
+      const html = await res.text();
+      const action = html.match(/action="([^"]+)"/)?.[1];
+      if (!action) throw new Error(`no form at ${req.url}: ${res.status}`);
+      const form = new URLSearchParams();
+      const xsrf = html.match(/name="xsrf" value="([^"]+)"/)?.[1];
+      const prompt = html.match(/name="prompt" value="([^"]+)"/)?.[1];
+      if (xsrf) form.set('xsrf', xsrf), form.set('logout', 'yes');
+      if (prompt) form.set('prompt', prompt);
+      if (prompt === 'login') form.set('login', 'alice'), form.set('password', 'any');
+      req = { url: new URL(action.replaceAll('&amp;', '&'), req.url).href, method: 'POST', body: form.toString() };
+    }
+    throw new Error('the provider did not send the user agent back');
+  };
+}

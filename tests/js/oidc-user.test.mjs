@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 import { AuthClient } from 'tokenwarden';
-import { serve } from './helpers.mjs';
+import { providerUserAgent, serve } from './helpers.mjs';
 
 const REDIRECT = 'http://localhost:3000/callback';
 const BYE = 'http://localhost:3000/signed-out';
@@ -36,43 +36,8 @@ before(async () => {
 });
 after(() => op.close());
 
-/** A user agent with a cookie jar: follows redirects, answers login, consent and logout forms; returns the URL it lands on outside the provider. */
-function userAgent() {
-  const jar = new Map();
-  return async function visit(url) {
-    let req = { url, method: 'GET' };
-    for (let step = 0; step < 12; step++) {
-      const headers = { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
-      if (req.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-      const res = await fetch(req.url, { method: req.method, body: req.body, headers, redirect: 'manual' });
-      for (const c of res.headers.getSetCookie()) {
-        const [pair] = c.split(';');
-        jar.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-      }
-      const location = res.headers.get('location');
-      if (location) {
-        const next = new URL(location, req.url).href;
-        if (!next.startsWith(op.issuer)) return next;
-        req = { url: next, method: 'GET' };
-        continue;
-      }
-      const html = await res.text();
-      const action = html.match(/action="([^"]+)"/)?.[1];
-      if (!action) throw new Error(`no form at ${req.url}: ${res.status}`);
-      const form = new URLSearchParams();
-      const xsrf = html.match(/name="xsrf" value="([^"]+)"/)?.[1];
-      const prompt = html.match(/name="prompt" value="([^"]+)"/)?.[1];
-      if (xsrf) form.set('xsrf', xsrf), form.set('logout', 'yes');
-      if (prompt) form.set('prompt', prompt);
-      if (prompt === 'login') form.set('login', 'alice'), form.set('password', 'any');
-      req = { url: new URL(action.replaceAll('&amp;', '&'), req.url).href, method: 'POST', body: form.toString() };
-    }
-    throw new Error('the provider did not send the user agent back');
-  };
-}
-
 test('getUser, userinfo and RP-initiated logout against oidc-provider', async () => {
-  const visit = userAgent();
+  const visit = providerUserAgent(op.issuer);
   const auth = new AuthClient({ issuer: op.issuer, clientId: 'spa', redirectUri: REDIRECT, scopes: ['openid', 'email', 'profile'], postLogoutRedirectUri: BYE });
   assert.equal(await auth.getUser(), undefined, 'no user before sign-in');
   await auth.handleRedirectCallback(await visit(await auth.buildAuthorizeUrl()));

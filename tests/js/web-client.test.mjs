@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 import { WebClient, ServiceClient, OAuthError, StateMismatchError, ConfigError, generateSigningKey, publicJwk } from 'tokenwarden';
-import { serve } from './helpers.mjs';
+import { providerUserAgent, serve } from './helpers.mjs';
 
 const REDIRECT = 'http://localhost:3000/callback';
 const privateKey = generateSigningKey('ES256', 'web-key-1');
@@ -50,35 +50,8 @@ before(async () => {
 });
 after(() => op.close());
 
-/** Follows the provider's redirects and answers its login and consent forms as a browser would; returns the callback URL. */
-async function userSignsIn(url) {
-  const jar = new Map();
-  let req = { url, method: 'GET' };
-  for (let step = 0; step < 12; step++) {
-    const headers = { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
-    if (req.body) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const res = await fetch(req.url, { method: req.method, body: req.body, headers, redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      jar.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
-    }
-    const location = res.headers.get('location');
-    if (location) {
-      const next = new URL(location, req.url).href;
-      if (next.startsWith(REDIRECT)) return next;
-      req = { url: next, method: 'GET' };
-      continue;
-    }
-    const html = await res.text();
-    const action = html.match(/action="([^"]+)"/)?.[1];
-    const prompt = html.match(/name="prompt" value="([^"]+)"/)?.[1];
-    if (!action || !prompt) throw new Error(`no form at ${req.url}: ${res.status}`);
-    const form = new URLSearchParams({ prompt });
-    if (prompt === 'login') form.set('login', 'alice'), form.set('password', 'any');
-    req = { url: new URL(action.replaceAll('&amp;', '&'), req.url).href, method: 'POST', body: form.toString() };
-  }
-  throw new Error('the sign-in did not come back');
-}
+/** The sign-in as a browser would make it; resolves to the callback URL. */
+const userSignsIn = (url) => providerUserAgent(op.issuer)(url);
 
 for (const [clientId, credentials] of [
   ['web-basic', { clientSecret: 'basic-secret:with/odd=chars' }],

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { ask, startHosts } from '../e2e/lib/hosts.mjs';
+import { ask, startHosts, withLocalSources } from '../e2e/lib/hosts.mjs';
 import { sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { profileJson } from './profile.mjs';
 
@@ -22,19 +22,6 @@ import { profileJson } from './profile.mjs';
 const NAMES = (process.env.TOKENWARDEN_PLATFORMS ?? 'gopie,company-datasets,example-api,olytix,datapulse').split(',');
 const PLATFORMS = await Promise.all(NAMES.map(async (name) => (await import(`./${name}.mjs`)).default));
 const COMPARED_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining'];
-
-
-/** The profile's gateway.json with every remote source pointed at the local document server. */
-function localized(config, port) {
-  const walk = (v) => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v === null || typeof v !== 'object') return v;
-    const out = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    if ('cluster' in out && 'url' in out) Object.assign(out, { cluster: 'docs', url: `http://127.0.0.1:${port}`, authority: undefined });
-    return out;
-  };
-  return JSON.parse(JSON.stringify(walk(config)));
-}
 
 /** What the client and the origin saw, comparable between hosts. */
 function view(res) {
@@ -102,7 +89,7 @@ for (const platform of PLATFORMS) {
     const ctx = platform.context();
     before(async () => {
       docs = await startDocumentServer(platform.documents(ctx));
-      const gatewayConfig = localized(profileJson(platform.dir, 'gateway.json'), docs.port);
+      const gatewayConfig = withLocalSources(profileJson(platform.dir, 'gateway.json'), docs.port);
       started = await startHosts({ gatewayConfig, originPort: origin.port, clusters: { docs: docs.port } });
       // The edges load remote documents in the background: wait until both have them. The CLI
       // is sent the warm-up request once too, so every host's rate-limit buckets start alike.

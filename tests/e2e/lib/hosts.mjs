@@ -89,3 +89,19 @@ export async function startHosts({ gatewayConfig, originPort, clusters = {}, dur
 
 /** One request to an edge (a port) or to the CLI host. */
 export const ask = (target, request) => (typeof target === 'number' ? send(target, request) : decideCli(target.configFile, target.state, request));
+
+/**
+ * A deployed gateway configuration with every remote source (each object with a `cluster` and
+ * a `url`) pointed at the local document server on `port`: Envoy's cluster `docs`, the Worker's
+ * URL. Nothing else of the configuration changes.
+ */
+export function withLocalSources(config, port) {
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    const out = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    if ('cluster' in out && 'url' in out) Object.assign(out, { cluster: 'docs', url: `http://127.0.0.1:${port}`, authority: undefined });
+    return out;
+  };
+  return JSON.parse(JSON.stringify(walk(config)));
+}
