@@ -9,7 +9,7 @@
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::error_response::OAuthErrorKind;
 use crate::oauth::http::{self, require_secure_endpoint, BodyFormat, HttpRequest};
-use crate::oauth::token_request::{TokenEndpoint, TokenParams};
+use crate::oauth::token_request::{push_params, TokenEndpoint, TokenParams};
 use crate::oauth::token_response::parse_token_response;
 use crate::session::{ClockOffset, Session};
 
@@ -90,15 +90,7 @@ pub fn password_grant(
         ("username", username),
         ("password", password),
     ];
-    for (name, value) in [
-        ("scope", params.scope),
-        ("resource", params.resource),
-        ("audience", params.audience),
-    ] {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            p.push((name, v));
-        }
-    }
+    push_params(&mut p, params);
     endpoint.request(p)
 }
 

@@ -135,7 +135,8 @@ impl TokenEndpoint {
     }
 }
 
-fn push_params<'a>(p: &mut Params<'a>, params: TokenParams<'a>) {
+/// Adds the scope, resource and audience a token request asks for, when given.
+pub(crate) fn push_params<'a>(p: &mut Params<'a>, params: TokenParams<'a>) {
     for (name, value) in [
         ("scope", params.scope),
         ("resource", params.resource),
