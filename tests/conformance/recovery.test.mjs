@@ -184,12 +184,12 @@ test('a document served with an ETag is asked for with If-None-Match, and the 30
   }
 });
 
-test('a JWKS answering 500, then past the timeout, then a 50 MB document: both edges keep the last good keys, log the outage once, and recover within a poll', async () => {
+test('a JWKS answering 500, then past the timeout, dropping the connection mid-body, past the timeout, then a 50 MB document: both edges keep the last good keys, log the outage once, and recover within a poll', async () => {
   const ok = { envoy: { status: 200, code: undefined }, worker: { status: 200, code: undefined } };
   const took = await untilEach(200, () => bearer(faulty), 4000);
   for (const edge of Object.keys(edges)) assert.ok(took[edge] !== undefined, `${edge} never accepted`);
   const path = '/faulty/jwks';
-  for (const fault of [{ status: 500 }, { hang: true }, { bytes: 50 << 20 }]) {
+  for (const fault of [{ status: 500 }, { reset: true }, { hang: true }, { bytes: 50 << 20 }]) {
     docs.faults[path] = fault;
     const asked = docs.count(path);
     // Requests throughout: the Worker fetches only when asked; refresh is 1 s.

@@ -212,12 +212,13 @@ impl Context for Filter {
     fn on_http_call_response(
         &mut self,
         _token_id: u32,
-        _num_headers: usize,
+        num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
         // Status 0 (no answer) is the endpoint failing (keys_unavailable), not a verdict.
-        let (status, body) = crate::call_response(self, body_size.min(self.call_limit));
+        let (status, body) =
+            crate::call_response(self, num_headers, body_size.min(self.call_limit));
         let facts = self.pending.take();
         if let Action::Continue = self.finish_call(facts, status, &body) {
             self.resume_http_request();

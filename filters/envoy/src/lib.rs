@@ -64,7 +64,7 @@ impl Context for Root {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
-        _num_headers: usize,
+        num_headers: usize,
         body_size: usize,
         _num_trailers: usize,
     ) {
@@ -73,8 +73,11 @@ impl Context for Root {
         };
         // Never more than the core accepts plus one byte (which the core then refuses).
         let limit = usize::try_from(fetch.max_bytes.saturating_add(1)).unwrap_or(usize::MAX);
-        let (status, body) = call_response(self, body_size.min(limit));
+        let (status, body) = call_response(self, num_headers, body_size.min(limit));
         let header = |name| {
+            if num_headers == 0 {
+                return None;
+            }
             let value = self.get_http_call_response_header_bytes(name)?;
             String::from_utf8(value).ok()
         };
@@ -88,8 +91,17 @@ impl Context for Root {
 
 /// The status and body of a `dispatch_http_call` answer. A call that timed out or could not
 /// connect may arrive without headers: status 0, which callers treat as "no answer", never as a
-/// verdict.
-pub(crate) fn call_response<C: Context + ?Sized>(ctx: &C, body_size: usize) -> (u16, Vec<u8>) {
+/// verdict. A call Envoy reset (an answer past its buffer limit, a dropped connection) arrives
+/// with no header map at all, and reading the missing map panics inside proxy-wasm, which kills
+/// the VM: such an answer is status 0 without a read.
+pub(crate) fn call_response<C: Context + ?Sized>(
+    ctx: &C,
+    num_headers: usize,
+    body_size: usize,
+) -> (u16, Vec<u8>) {
+    if num_headers == 0 {
+        return (0, Vec::new());
+    }
     let status = ctx
         .get_http_call_response_header_bytes(":status")
         .and_then(|s| std::str::from_utf8(&s).ok()?.parse::<u16>().ok())

@@ -147,9 +147,16 @@ export class Envoy {
     return existsSync(this.logPath) ? readFile(this.logPath, 'utf8') : '';
   }
 
-  /** SIGTERM by PID, then SIGKILL if Envoy has not exited after `graceMs`. */
-  stop(graceMs = 5000) {
-    return stopChild(this.child, this.exited, graceMs);
+  /**
+   * SIGTERM by PID, then SIGKILL if Envoy has not exited after `graceMs`. Throws if the filter
+   * panicked while it ran: a panic kills the VM, and Envoy answers 503 until it is replaced, so no
+   * suite may pass over one, whatever its own assertions saw.
+   */
+  async stop(graceMs = 5000) {
+    const result = await stopChild(this.child, this.exited, graceMs);
+    const panic = (await this.log()).split('\n').find((line) => /panicked at|Uncaught RuntimeError/.test(line));
+    if (panic) throw new Error(`the filter panicked (log in ${this.dir}): ${panic}`);
+    return result;
   }
 }
 

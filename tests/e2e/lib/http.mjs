@@ -46,8 +46,8 @@ export function request(port, { method = 'GET', path = '/', headers = {} } = {})
  * `requests` their URLs and headers, `hang = true` makes it accept requests without ever answering. `stop()` takes it down.
  * `etags` maps a path to the `ETag` its document is served with; a request whose `If-None-Match`
  * names it is answered `304 Not Modified`. `faults` maps a path to what goes wrong there instead:
- * `{ status }` (answered with it), `{ hang: true }` (never answered) or `{ bytes }` (a 200 of
- * that many bytes, streamed).
+ * `{ status }` (answered with it), `{ hang: true }` (never answered), `{ bytes }` (a 200 of
+ * that many bytes, streamed) or `{ reset: true }` (a 200 whose connection drops mid-body).
  */
 export async function startDocumentServer(docs = {}) {
   const server = http.createServer((req, res) => {
@@ -57,6 +57,10 @@ export async function startDocumentServer(docs = {}) {
     if (server.hang || fault?.hang) return;
     if (fault?.status) return res.writeHead(fault.status).end('failing');
     if (fault?.bytes) return streamBytes(res, fault.bytes);
+    if (fault?.reset) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+      return res.write('{"keys":[', () => res.destroy());
+    }
     const doc = server.docs[req.url];
     const etag = server.etags[req.url];
     if (doc === undefined) res.writeHead(404).end();
