@@ -100,6 +100,22 @@ impl Transition {
             )),
         }
     }
+
+    /// The same for a call made in a request: `why` says what failed (never the answer's
+    /// content), `location` where the call went (never a key's hash).
+    pub fn call_log_line(self, purpose: &str, location: &str, why: &str) -> Option<String> {
+        match self {
+            Transition::Loaded | Transition::StillFailing => None,
+            Transition::Recovered { failures } => Some(format!(
+                "{purpose}: answered again after {failures} failed call(s)"
+            )),
+            Transition::OutageStarted => Some(format!(
+                "{purpose}: call to {location} failed: {why}; credentials it would decide on \
+                 answer keys_unavailable, answers cached before stay in use until they expire; \
+                 logged once until a call succeeds"
+            )),
+        }
+    }
 }
 
 impl SourceState {
@@ -152,10 +168,18 @@ impl SourceState {
     /// Records the end of a fetch and schedules the next one. A refetch asked for while the
     /// fetch was out is served by its answer.
     pub fn finish(&mut self, now_ms: u64, timing: &Timing, ok: bool) -> Transition {
-        let before = self.failures;
         self.lease_until_ms = 0;
-        self.failures = if ok { 0 } else { before.saturating_add(1) };
+        let transition = self.record(ok);
         self.next_ms = now_ms.saturating_add(timing.next_fetch_in(self.failures));
+        transition
+    }
+
+    /// Counts one attempt's outcome: the outage bookkeeping alone, for a fetch (`finish`) and
+    /// for a call the host makes in a request (introspection, a key lookup), which has no
+    /// schedule of its own.
+    pub fn record(&mut self, ok: bool) -> Transition {
+        let before = self.failures;
+        self.failures = if ok { 0 } else { before.saturating_add(1) };
         match (ok, before) {
             (true, 0) => Transition::Loaded,
             (true, failures) => Transition::Recovered { failures },

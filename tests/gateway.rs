@@ -1007,6 +1007,62 @@ fn opaque_tokens_are_introspected_and_cached() {
 }
 
 #[test]
+fn an_endpoint_outage_is_logged_once_when_it_starts_and_once_when_it_ends() {
+    let f = fixture();
+    let extra = json!({"introspection": {"endpoint": {"cluster": "idp", "path": "/token/introspection"},
+        "client_id": "gateway", "client_secret": "s3cret"}});
+    let mut gw = Gateway::from_json(&config(&f, extra).to_string()).unwrap();
+    let mut rs = MemoryRateStore::default();
+    let mut answer = |gw: &mut Gateway, token: &str, status: u16, body: &[u8]| {
+        let headers = [
+            ("authorization", format!("Bearer {token}")),
+            (XFF.0, XFF.1.into()),
+        ];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let req = Request {
+            method: "GET",
+            path: "/v1/acme/datasets/sales",
+            headers: &headers,
+            peer: None,
+            now_ms: NOW * 1000,
+            sample: 0,
+        };
+        let d = gw.on_call(&req, status, body, &mut rs);
+        let outcome = d.report().and_then(|r| r.call.clone()).expect("an outcome");
+        (outcome.failed.clone(), gw.record_call(&outcome))
+    };
+    let (failed, line) = answer(&mut gw, "opaque-1", 500, b"");
+    assert_eq!(failed.as_deref(), Some("HTTP 500"));
+    let line = line.expect("the outage's start is logged");
+    assert!(
+        line.starts_with(
+            "introspection: call to /token/introspection from cluster idp failed: HTTP 500;"
+        ),
+        "{line}"
+    );
+    assert!(
+        !line.contains("s3cret") && !line.contains("opaque-1"),
+        "{line}"
+    );
+    let (failed, line) = answer(&mut gw, "opaque-2", 0, b"");
+    assert!(failed.is_some_and(|w| w.starts_with("no answer")));
+    assert_eq!(line, None, "logged once per outage, not per request");
+    let (failed, line) = answer(&mut gw, "opaque-3", 200, b"<html>");
+    assert!(failed.is_some() && line.is_none());
+    // An inactive token is a verdict: the endpoint answers again.
+    let (failed, line) = answer(&mut gw, "opaque-4", 200, br#"{"active": false}"#);
+    assert_eq!(failed, None);
+    assert_eq!(
+        line.as_deref(),
+        Some("introspection: answered again after 3 failed call(s)")
+    );
+    assert_eq!(
+        answer(&mut gw, "opaque-5", 200, br#"{"active": false}"#).1,
+        None
+    );
+}
+
+#[test]
 fn worker_urls_take_the_source_path_when_they_have_none() {
     let f = fixture();
     // One source entry for both hosts: Envoy reads cluster + path, the Worker url (+ path).

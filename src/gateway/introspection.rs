@@ -58,6 +58,12 @@ impl Introspector {
         })
     }
 
+    /// Where the calls go, for log lines.
+    pub fn location(&self) -> String {
+        let e = &self.settings.endpoint;
+        super::sources::location(e.cluster.as_deref(), self.url.as_deref(), &self.path)
+    }
+
     /// The call for one token.
     pub fn call(&self, token: &str) -> Result<Call, AuthError> {
         let request = self

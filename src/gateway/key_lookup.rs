@@ -41,6 +41,16 @@ impl KeyLookup {
         self.cache.get(digest, now)
     }
 
+    /// Where the calls go, for log lines: the path as configured, `{hash}` unfilled.
+    pub fn location(&self) -> String {
+        let url = self
+            .cfg
+            .url
+            .as_ref()
+            .map(|u| format!("{}{}", u.trim_end_matches('/'), self.cfg.path));
+        super::sources::location(self.cfg.cluster.as_deref(), url.as_deref(), &self.cfg.path)
+    }
+
     /// The GET that asks the service for the key whose SHA-256 is `digest`.
     pub fn call(&self, digest: &[u8; 32]) -> Call {
         let path = self

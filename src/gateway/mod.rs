@@ -30,7 +30,7 @@ mod sources;
 use std::net::IpAddr;
 
 use self::authenticator::{Authenticated, Refusal, Step};
-pub use self::call::Call;
+pub use self::call::{Call, CallOutcome};
 use self::catalogue::ErrorCatalogue;
 pub use self::config::GatewayConfig;
 use self::introspection::Introspector;
@@ -82,6 +82,8 @@ pub struct Gateway {
     sources: Sources,
     /// When each remote source is due, for hosts that keep it here (a Worker isolate).
     schedule: Schedule,
+    /// The outage states of the calls this gateway's host makes for it ([`Gateway::record_call`]).
+    calls: Schedule,
     introspector: Option<Introspector>,
     limits: Vec<(Option<String>, RateLimit)>,
     failed_attempts: Option<RateLimit>,
@@ -140,6 +142,7 @@ impl Gateway {
             limits,
             introspector,
             schedule: Schedule::default(),
+            calls: Schedule::default(),
             sources,
             policy,
             removed_headers,
@@ -388,13 +391,49 @@ impl Gateway {
             self.introspected(found, status, body, now)
                 .map_err(|e| Refusal::by(e, INTROSPECTION))
         };
-        match answered {
+        let outcome = CallOutcome {
+            purpose: if looked_up {
+                key_lookup::PURPOSE
+            } else {
+                INTROSPECTION
+            }
+            .to_owned(),
+            location: self.call_location(looked_up),
+            failed: match &answered {
+                Err(r) if r.error.code() == ErrorCode::KeysUnavailable => {
+                    Some(failure(status, &r.error))
+                }
+                _ => None,
+            },
+        };
+        let decision = match answered {
             Ok(auth) => match self.not_revoked(Some(&auth), now) {
                 Ok(()) => self.authorize(&ctx, Some(auth), limiter),
                 Err(r) => self.refuse(&ctx, r, limiter),
             },
             Err(r) => self.refuse(&ctx, r, limiter),
+        };
+        decision.with_call(outcome)
+    }
+
+    /// Where this gateway's key lookup (`looked_up`) or introspection calls go, for log lines.
+    fn call_location(&self, looked_up: bool) -> String {
+        let lookup = self
+            .sources
+            .api_keys
+            .as_ref()
+            .and_then(|k| k.lookup.as_ref());
+        match (looked_up, lookup, &self.introspector) {
+            (true, Some(l), _) => l.location(),
+            (false, _, Some(i)) => i.location(),
+            _ => String::new(),
         }
+    }
+
+    /// Counts a call's outcome in this gateway's own outage states (hosts whose gateway is
+    /// not shared: the Worker's isolate); the log line it deserves, if any.
+    pub fn record_call(&mut self, outcome: &CallOutcome) -> Option<String> {
+        outcome.record(self.calls.state_mut(&outcome.purpose))
     }
 
     fn answer<'r>(&self, req: &'r Request<'r>) -> Answer<'_, 'r> {
@@ -535,18 +574,19 @@ pub fn fetch_log_line(
     status: u16,
     error: Option<&AuthError>,
 ) -> Option<String> {
-    let why = match (status, error) {
-        (_, None) => String::new(),
-        (0, Some(_)) => "no answer (timeout, connection failure, or the call was not sent)".into(),
-        (200 | 304, Some(e)) => e.message().to_owned(),
-        (s, Some(_)) => format!("HTTP {s}"),
-    };
-    let location = match (&fetch.cluster, &fetch.url) {
-        (Some(c), _) => format!("{} from cluster {c}", fetch.path),
-        (None, Some(u)) => u.clone(),
-        (None, None) => fetch.path.clone(),
-    };
+    let why = error.map(|e| failure(status, e)).unwrap_or_default();
+    let location = sources::location(fetch.cluster.as_deref(), fetch.url.as_deref(), &fetch.path);
     transition.log_line(&fetch.id.to_string(), &location, &why)
+}
+
+/// Why an answer (status 0: none) was refused, for an outage's log line: the status, or for a
+/// usable status the core's message (never the answer's content).
+fn failure(status: u16, error: &AuthError) -> String {
+    match status {
+        0 => "no answer (timeout, connection failure, or the call was not sent)".into(),
+        200 | 304 | 404 => error.message().to_owned(),
+        s => format!("HTTP {s}"),
+    }
 }
 
 fn owned(headers: Vec<(&'static str, String)>) -> Vec<(String, String)> {

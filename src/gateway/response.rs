@@ -5,7 +5,7 @@
 use serde::{Serialize, Serializer};
 
 use super::authenticator::Authenticated;
-use super::call::Call;
+use super::call::{Call, CallOutcome};
 use super::config::{GatewayConfig, SourceConfig};
 use super::sources::SourceId;
 use super::{extract, Gateway, Request};
@@ -75,6 +75,9 @@ pub struct Report {
     /// A fetch id worth fetching ahead of schedule (an unknown `kid`: the issuer may have
     /// rotated its keys); hosts pass it to the schedule, which applies the cooldown.
     pub refetch: Option<SourceId>,
+    /// For a decision finished by a call's answer, what that answer was worth, for the host's
+    /// outage log ([`CallOutcome::record`]).
+    pub call: Option<CallOutcome>,
 }
 
 /// How a cache took part (for metrics): the verified-token cache, or the answers of an
@@ -110,6 +113,22 @@ impl Decision {
             Decision::Respond(r) => Some(&r.report),
             Decision::Call(_) => None,
         }
+    }
+
+    fn report_mut(&mut self) -> Option<&mut Report> {
+        match self {
+            Decision::Forward(f) => Some(&mut f.report),
+            Decision::Respond(r) => Some(&mut r.report),
+            Decision::Call(_) => None,
+        }
+    }
+
+    /// Notes what the call that finished this decision was worth.
+    pub(super) fn with_call(mut self, outcome: CallOutcome) -> Decision {
+        if let Some(report) = self.report_mut() {
+            report.call = Some(outcome);
+        }
+        self
     }
 
     /// The refusal's code, if refused.
@@ -301,6 +320,7 @@ impl Answer<'_, '_> {
                 audit: self.audit(event, auth, sampled),
                 cache: cache_use(auth),
                 refetch: None,
+                call: None,
             },
         })
     }
@@ -358,6 +378,7 @@ impl Answer<'_, '_> {
                 audit: self.audit(event, auth, true),
                 cache: cache_use(auth),
                 refetch,
+                call: None,
             },
         })
     }

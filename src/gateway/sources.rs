@@ -608,6 +608,15 @@ pub(super) fn source_url(r: &RemoteSource, path: &str) -> Option<String> {
     })
 }
 
+/// Where a fetch or call goes, for log lines: the path on a cluster, or the URL.
+pub(super) fn location(cluster: Option<&str>, url: Option<&str>, path: &str) -> String {
+    match (cluster, url) {
+        (Some(c), _) => format!("{path} from cluster {c}"),
+        (None, Some(u)) => u.to_owned(),
+        (None, None) => path.to_owned(),
+    }
+}
+
 /// The path (with query) of an absolute URL, if it has one beyond `/`.
 fn url_path(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::gateway::metrics::{decision_counters, fetch_counter};
-use crate::gateway::{Decision, Host, MemoryRateStore, RateStore, Request, Validators};
+use crate::gateway::{
+    CallOutcome, Decision, Host, MemoryRateStore, RateStore, Request, Validators,
+};
 use crate::ratelimit::GcraState;
 
 /// A configured gateway with its per-isolate rate-limit buckets.
@@ -216,6 +218,15 @@ impl JsGateway {
         with_store(&mut self.rates, &self.shared, store, |store| {
             facts.with_request(|req| gateway.on_call(req, status, body, store))
         })
+    }
+
+    /// Counts what a call was worth (a decision's `report.call`, as JSON) in this isolate's
+    /// outage states, once per call: the line to log when the endpoint's outage starts or ends.
+    #[wasm_bindgen(js_name = recordCall)]
+    pub fn record_call(&mut self, outcome: &str) -> Result<Option<String>, JsError> {
+        let outcome: CallOutcome = serde_json::from_str(outcome)
+            .map_err(|_| JsError::new("call outcome: not the expected JSON"))?;
+        Ok(self.gateway.record_call(&outcome))
     }
 
     /// Merges buckets the shared store answered (`{key: {state, version}}`) into this

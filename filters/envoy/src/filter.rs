@@ -204,6 +204,15 @@ impl Filter {
             gateway.on_call(request, status, body, &mut rates)
         });
         drop(gateway);
+        // The endpoint's outage state is shared by every thread, so an outage is logged once.
+        if let Some(call) = decision.report().and_then(|r| r.call.as_ref()) {
+            let line = fetcher::update(&local.scope, &call.purpose, |s| call.record(s)).flatten();
+            match line {
+                Some(line) if call.failed.is_some() => log::warn!("{line}"),
+                Some(line) => log::info!("{line}"),
+                None => {}
+            }
+        }
         self.apply(decision)
     }
 }

@@ -238,6 +238,10 @@ export default {
       // a client secret: never logged.
       const { status, body } = await call({ ...d, body: d.body ?? undefined });
       ({ decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.onCall(facts, status, body, store)));
+      // Once per call, whatever the rate-limit store's retries: an endpoint's outage is logged
+      // when it starts and when it ends.
+      const line = d.report?.call && s.gateway.recordCall(JSON.stringify(d.report.call));
+      if (line) console.warn(`tokenwarden: ${line}`);
     }
     count(env, metrics);
     const audit = d.report?.audit;

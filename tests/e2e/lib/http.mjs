@@ -44,24 +44,42 @@ export function request(port, { method = 'GET', path = '/', headers = {} } = {})
  * A document server on 127.0.0.1 (JWKS, OpenID discovery, key stores) that the test changes while
  * Envoy polls it: `docs` maps a path to a JSON value, `hits` lists the paths asked for, and
  * `requests` their URLs and headers, `hang = true` makes it accept requests without ever answering. `stop()` takes it down.
+ * A URL with a query is looked up whole, then by its path. A document may be a function
+ * `(url, body) => value` that plays an endpoint (introspection, a key service): `undefined`
+ * answers 404.
  * `etags` maps a path to the `ETag` its document is served with; a request whose `If-None-Match`
  * names it is answered `304 Not Modified`. `faults` maps a path to what goes wrong there instead:
  * `{ status }` (answered with it), `{ hang: true }` (never answered), `{ bytes }` (a 200 of
- * that many bytes, streamed) or `{ reset: true }` (a 200 whose connection drops mid-body).
+ * that many bytes, streamed), `{ reset: true }` (a 200 whose connection drops mid-body),
+ * `{ drop: true }` (the connection closed without an answer) or `{ body }` (a 200 of that text).
  */
 export async function startDocumentServer(docs = {}) {
   const server = http.createServer((req, res) => {
     server.hits.push(req.url);
     server.requests.push({ url: req.url, headers: req.headers });
-    const fault = server.faults[req.url];
+    const path = req.url.split('?')[0];
+    const fault = server.faults[req.url] ?? server.faults[path];
     if (server.hang || fault?.hang) return;
+    if (fault?.drop) return req.socket.destroy();
     if (fault?.status) return res.writeHead(fault.status).end('failing');
     if (fault?.bytes) return streamBytes(res, fault.bytes);
+    if (fault?.body !== undefined) return res.writeHead(200, { 'content-type': 'application/json' }).end(fault.body);
     if (fault?.reset) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
       return res.write('{"keys":[', () => res.destroy());
     }
-    const doc = server.docs[req.url];
+    const doc = server.docs[req.url] ?? server.docs[path];
+    if (typeof doc === 'function') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const value = doc(req.url, body);
+        if (value === undefined) res.writeHead(404).end();
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      });
+      return;
+    }
     const etag = server.etags[req.url];
     if (doc === undefined) res.writeHead(404).end();
     else if (etag !== undefined && req.headers['if-none-match'] === etag) res.writeHead(304, { etag }).end();
