@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance clean
+.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance soak clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
 ## package and its tests (Node, workerd, Chromium), the end-to-end tests (the filter in a real
@@ -92,6 +92,15 @@ e2e: setup filter worker
 conformance: setup filter worker
 	@$(CARGO) build --quiet --bin tokenwarden
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/conformance/ tests/platforms/
+
+## soak: load without wrong answers (not part of make test): Envoy + the filter, then workerd +
+## the Worker, each SOAK_SECS (60) under SOAK_CONNECTIONS (256) with valid, expired, forged and
+## wrong-audience JWTs, every API key type, revoked keys and rate-limited callers; the origin
+## checks every forwarded identity. Fails on a wrong decision, a 5xx or an identity mismatch;
+## prints req/s, latency and RSS every 5 s, writes target/soak/report.json (docs/benchmarks.md)
+soak: setup filter worker
+	@$(CARGO) build --quiet --bin tokenwarden
+	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node scripts/soak.mjs
 
 clean:
 	$(CARGO) clean

@@ -33,6 +33,8 @@ BENCH_OUT="$out" node scripts/bench-envoy.mjs > /dev/null
 echo "bench: a 100k-key polled store in the Envoy filter (load time, memory) beside a 1-key store"
 BENCH_OUT="$out" node scripts/bench-keystore.mjs > /dev/null
 
+# The report replaces docs/benchmarks.md; its hand-filled soak section is taken from this copy.
+cp docs/benchmarks.md "$out/benchmarks.previous.md" 2>/dev/null || true
 python3 scripts/bench_report.py "$out" "${CARGO_TARGET_DIR:-target}" > docs/benchmarks.md
 
 echo "bench: the npm package (sizes beside oauth4webapi, oidc-client-ts, auth0-spa-js; instantiation; verifyJwt vs jose)"

@@ -43,7 +43,8 @@ rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).s
 node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
 
 print("# Benchmarks\n")
-print("Produced by `make bench` (scripts/bench.sh); every figure below comes from one run on one machine.")
+print("Produced by `make bench` (scripts/bench.sh); every figure below comes from one run on one machine, except")
+print("the soak section, filled in by hand from `make soak`.")
 print(f"Machine: {cpu}, {os.cpu_count()} cores; {rustc}; node {node}. The machine is shared and noisy:")
 print("read the ratios, not the absolute numbers.\n")
 print("## JWT verification, native (criterion medians)\n")
@@ -157,6 +158,16 @@ if all(m in decide_rows for m in modes):
     for m in modes:
         for where, d in decide_rows[m].items():
             print(f"- {m}, {where}: {', '.join(str(x) for x in d.get('rounds', []))}")
+
+# The soak section is filled in by hand from `make soak` (scripts/soak.mjs): carried over from the
+# file this run replaces (bench.sh keeps a copy), between its markers.
+previous = os.path.join(out, "benchmarks.previous.md")
+if os.path.exists(previous):
+    with open(previous) as f:
+        text = f.read()
+    begin, end = text.find("<!-- soak:begin"), text.find("<!-- soak:end -->")
+    if 0 <= begin < end:
+        print("\n" + text[begin:end + len("<!-- soak:end -->")])
 
 print("\n## What the figures rest on\n")
 print("- HS256: `hmac`/`sha2` with the key schedule prepared once per key; the rest of the cost is strict")
