@@ -61,11 +61,14 @@ js: setup
 	@scripts/build-js.sh
 
 ## js-test: the package under node's test runner, in a real workerd, and in real Chromium
-## against oidc-provider. Every node --test run has --test-timeout: a test or hook that hangs
+## against oidc-provider; the AuthClient suites again with no WebAssembly at all, on the
+## wasm2js build of the browser core (the `react-native` entry). Every node --test run has --test-timeout: a test or hook that hangs
 ## (an e2e worker file once did, under load) fails after 5 minutes instead of stalling CI.
 ## The browser suite's public-token path runs through Envoy and the Worker: it needs both builds
 js-test: js filter worker
 	node --test --test-timeout=300000 --test-reporter=spec tests/js/
+	node --import ./tests/js/no-wasm.mjs --conditions=react-native --test --test-timeout=300000 --test-reporter=spec \
+		tests/js/auth-client.test.mjs tests/js/credential-login.test.mjs tests/js/oidc-user.test.mjs
 	node tests/workerd/run.mjs
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/browser/
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-timeout=300000 --test-reporter=spec tests/browser/

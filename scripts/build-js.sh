@@ -29,9 +29,37 @@ for build in browser:js-browser:js-browser full:js:release; do
     -o "$out/wasm/$name/tokenwarden_bg.wasm" "$out/wasm/$name/tokenwarden_bg.wasm"
 done
 
+# The browser core without WebAssembly (React Native's Hermes, locked-down webviews): the same
+# js-browser build converted to JavaScript by binaryen's wasm2js. wasm2js takes one table and no
+# multi-value, so this build is for the MVP feature set (its own target dir: other RUSTFLAGS);
+# the precompiled std still says +reference-types in its feature section, which would make
+# wasm-bindgen use an externref table, hence --strip-target-features first. The bundler target's
+# glue imports the module as ES exports: the wasm2js output provides exactly those.
+echo "build-js: browser core as JavaScript (wasm2js, for runtimes without WebAssembly)"
+mvp_dir="$target_dir/mvp"
+RUSTFLAGS="-C target-cpu=mvp" CARGO_TARGET_DIR="$mvp_dir" cargo rustc --quiet -p tokenwarden --lib \
+  --profile js-browser --target wasm32-unknown-unknown --no-default-features --features js-browser \
+  --crate-type cdylib
+nowasm="$out/wasm/browser-js"
+mkdir -p "$nowasm"
+"$wasm_opt" --strip-target-features -o "$nowasm/input.wasm" "$mvp_dir/wasm32-unknown-unknown/js-browser/tokenwarden.wasm"
+"$wasm_bindgen" --target bundler --out-dir "$nowasm" --out-name tokenwarden \
+  --remove-name-section --remove-producers-section "$nowasm/input.wasm"
+# std's bulk-memory, saturating float-to-int and sign-extension ops, lowered to MVP for wasm2js.
+mvp_features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals"
+# shellcheck disable=SC2086
+"$wasm_opt" -Oz $mvp_features --llvm-memory-copy-fill-lowering --llvm-nontrapping-fptoint-lowering \
+  --signext-lowering -o "$nowasm/lowered.wasm" "$nowasm/tokenwarden_bg.wasm"
+"$root/node_modules/.bin/wasm2js" -Oz "$nowasm/lowered.wasm" -o "$nowasm/tokenwarden_bg.wasm.js"
+sed -i 's#"./tokenwarden_bg.wasm"#"./tokenwarden_bg.wasm.js"#' "$nowasm/tokenwarden.js"
+grep -q '"./tokenwarden_bg.wasm.js"' "$nowasm/tokenwarden.js" || { echo "build-js: the wasm2js glue's import was not rewritten" >&2; exit 1; }
+rm -f "$nowasm"/*.wasm "$nowasm/tokenwarden_bg.wasm.d.ts"
+
 echo "build-js: TypeScript"
 "$root/node_modules/.bin/tsc" -p js/tsconfig.json
 for name in browser full; do
-  printf 'build-js: %-7s %7d bytes wasm, %6d bytes JS glue\n' "$name" \
+  printf 'build-js: %-10s %7d bytes wasm, %6d bytes JS glue\n' "$name" \
     "$(stat -c %s "$out/wasm/$name/tokenwarden_bg.wasm")" "$(stat -c %s "$out/wasm/$name/tokenwarden.js")"
 done
+printf 'build-js: %-10s %7d bytes JS (wasm2js), %6d bytes JS glue\n' browser-js \
+  "$(stat -c %s "$nowasm/tokenwarden_bg.wasm.js")" "$(stat -c %s "$nowasm/tokenwarden_bg.js")"
