@@ -5,12 +5,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test filter worker e2e conformance soak clean
+.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test runtimes filter worker e2e conformance soak clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
-## package and its tests (Node, workerd, Chromium), the end-to-end tests (the filter in a real
-## Envoy, the Worker in a real workerd) and the conformance table run against both
-test: setup lint unit wasm js js-test e2e conformance demo-headless
+## package and its tests (Node, workerd, Chromium; the server entry also in Deno and Bun), the
+## end-to-end tests (the filter in a real Envoy, the Worker in a real workerd) and the
+## conformance table run against both
+test: setup lint unit wasm js js-test runtimes e2e conformance demo-headless
 	@echo "make test: all checks passed"
 
 ## demo: a real OpenID provider, a small API, Envoy with the filter and the Worker in workerd in
@@ -72,6 +73,13 @@ js-test: js filter worker
 	node tests/workerd/run.mjs
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) node --test --test-timeout=300000 --test-reporter=spec tests/browser/
 	TOKENWARDEN_FILTER_WASM=$(abspath $(FILTER_WASM)) TOKENWARDEN_OIDC_MOUNT=/realms/acme node --test --test-timeout=300000 --test-reporter=spec tests/browser/
+
+## runtimes: the server entry's checks (verifyJwt with a remote JWKS that rotates, ServiceClient
+## with client_secret_basic/post and private_key_jwt, webhooks, API keys, ApiKeyClient retries) in
+## Node, Deno, Bun and workerd, each resolving `tokenwarden` by its own export condition, against
+## servers in the Node driver (tests/runtimes/); Deno and Bun come from npm (devDependencies)
+runtimes: js
+	node --test --test-timeout=300000 --test-reporter=spec tests/runtimes/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm

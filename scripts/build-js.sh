@@ -57,6 +57,8 @@ rm -f "$nowasm"/*.wasm "$nowasm/tokenwarden_bg.wasm.d.ts"
 
 echo "build-js: TypeScript"
 "$root/node_modules/.bin/tsc" -p js/tsconfig.json
+# The Deno entry's `import source` of the wasm: plain JavaScript, which tsc cannot emit.
+cp js/deno-wasm.js "$out/deno-wasm.js"
 for name in browser full; do
   printf 'build-js: %-10s %7d bytes wasm, %6d bytes JS glue\n' "$name" \
     "$(stat -c %s "$out/wasm/$name/tokenwarden_bg.wasm")" "$(stat -c %s "$out/wasm/$name/tokenwarden.js")"

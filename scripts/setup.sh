@@ -83,11 +83,16 @@ if [ -f "$root/package.json" ]; then
   stamp="$root/node_modules/.package-lock.json"
   if [ -f "$lock" ] && ! grep -q '"node_modules/' "$lock"; then
     :
-  elif [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
-    echo "setup: installing node packages"
-    # `npm install`, not `npm ci`: workerd's platform packages for macOS and Windows are optional
-    # and this registry mirror does not serve them, so the lock cannot name them and `npm ci`
-    # refuses it as out of sync. `npm install` installs the locked versions all the same.
-    (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
+  else
+    # Deno and Bun (devDependencies, for `make runtimes`) are checked too: a node_modules installed
+    # before they were added gets them.
+    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || ! node "$root/tests/runtimes/binaries.mjs" >/dev/null 2>&1; then
+      echo "setup: installing node packages"
+      # `npm install`, not `npm ci`: workerd's platform packages for macOS and Windows are optional
+      # and this registry mirror does not serve them, so the lock cannot name them and `npm ci`
+      # refuses it as out of sync. `npm install` installs the locked versions all the same.
+      (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
+    fi
+    node "$root/tests/runtimes/binaries.mjs" >/dev/null || { echo "setup: deno or bun did not install from npm" >&2; exit 1; }
   fi
 fi
