@@ -77,13 +77,14 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 # Node packages for the end-to-end tests (node:test is the runner; package-lock.json pins the rest).
-# Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from.
+# Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from
+# and package.json has not changed since (a devDependency added without its lock entries yet).
 if [ -f "$root/package.json" ]; then
   lock="$root/package-lock.json"
   stamp="$root/node_modules/.package-lock.json"
   if [ -f "$lock" ] && ! grep -q '"node_modules/' "$lock"; then
     :
-  elif [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+  elif [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ "$root/package.json" -nt "$stamp" ]; then
     echo "setup: installing node packages"
     # `npm install`, not `npm ci`: workerd's platform packages for macOS and Windows are optional
     # and this registry mirror does not serve them, so the lock cannot name them and `npm ci`
