@@ -5,13 +5,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGETS := wasm32-unknown-unknown wasm32-wasip1
 
-.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test runtimes filter worker e2e conformance soak clean
+.PHONY: test demo demo-headless demo-cli bench fuzz setup lint unit wasm js js-test runtimes bundlers filter worker e2e conformance soak clean
 
 ## test: install prerequisites, then lint, unit/vector/CLI tests, the wasm builds, the npm
-## package and its tests (Node, workerd, Chromium; the server entry also in Deno and Bun), the
-## end-to-end tests (the filter in a real Envoy, the Worker in a real workerd) and the
-## conformance table run against both
-test: setup lint unit wasm js js-test runtimes e2e conformance demo-headless
+## package and its tests (Node, workerd, Chromium; the server entry also in Deno and Bun; the
+## packed tarball under four bundlers), the end-to-end tests (the filter in a real Envoy, the
+## Worker in a real workerd) and the conformance table run against both
+test: setup lint unit wasm js js-test runtimes bundlers e2e conformance demo-headless
 	@echo "make test: all checks passed"
 
 ## demo: a real OpenID provider, a small API, Envoy with the filter and the Worker in workerd in
@@ -80,6 +80,12 @@ js-test: js filter worker
 ## servers in the Node driver (tests/runtimes/); Deno and Bun come from npm (devDependencies)
 runtimes: js
 	node --test --test-timeout=300000 --test-reporter=spec tests/runtimes/
+
+## bundlers: the packed tarball (npm pack) under publint, @arethetypeswrong/cli and tsc per export
+## condition, then installed into an app built by Vite (build and dev server), webpack 5, Rollup and
+## esbuild, each signing in against oidc-provider in Chromium (docs/js.md, "Bundlers")
+bundlers: js
+	node --test --test-timeout=300000 --test-reporter=spec tests/bundlers/
 
 ## filter: the Envoy filter, optimised for size (profile `filter` in Cargo.toml)
 FILTER_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-wasip1/filter/tokenwarden_envoy.wasm

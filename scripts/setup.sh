@@ -77,7 +77,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 # Node packages for the end-to-end tests (node:test is the runner; package-lock.json pins the rest).
-# Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from.
+# Skipped when the lock file names no packages, or node_modules matches the lock npm last installed from
+# and package.json has not changed since (a devDependency added without its lock entries yet).
 if [ -f "$root/package.json" ]; then
   lock="$root/package-lock.json"
   stamp="$root/node_modules/.package-lock.json"
@@ -86,7 +87,7 @@ if [ -f "$root/package.json" ]; then
   else
     # Deno and Bun (devDependencies, for `make runtimes`) are checked too: a node_modules installed
     # before they were added gets them.
-    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || ! node "$root/tests/runtimes/binaries.mjs" >/dev/null 2>&1; then
+    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ "$root/package.json" -nt "$stamp" ] || ! node "$root/tests/runtimes/binaries.mjs" >/dev/null 2>&1; then
       echo "setup: installing node packages"
       # `npm install`, not `npm ci`: workerd's platform packages for macOS and Windows are optional
       # and this registry mirror does not serve them, so the lock cannot name them and `npm ci`

@@ -18,18 +18,28 @@ export const freePort = () => new Promise((resolve) => {
 });
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The provider (access tokens of `accessTokenTtl` s), the SPA and Chromium; `close()` ends all. */
-export async function startBrowserSuite({ accessTokenTtl }) {
-  const [opPort, appPort] = [await freePort(), await freePort()];
-  const mount = process.env.TOKENWARDEN_OIDC_MOUNT ?? '';
-  const provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl, mount });
-  const app = await startApp({ port: appPort, issuer: provider.issuer, audience: API_AUDIENCE });
+/** Debian's headless Chromium with a fresh profile under .tmp/; `close()` ends it and removes the profile. */
+export async function launchChromium() {
   const profile = mkdtempSync(`${tmp}chromium-`);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  const close = async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/** The provider (access tokens of `accessTokenTtl` s), the SPA and Chromium; `close()` ends all. */
+export async function startBrowserSuite({ accessTokenTtl }) {
+  const [opPort, appPort] = [await freePort(), await freePort()];
+  const mount = process.env.TOKENWARDEN_OIDC_MOUNT ?? '';
+  const provider = await startProvider({ port: opPort, redirectUri: `http://127.0.0.1:${appPort}/callback`, accessTokenTtl, mount });
+  const app = await startApp({ port: appPort, issuer: provider.issuer, audience: API_AUDIENCE });
+  const { context, close: closeChromium } = await launchChromium();
   /** A new tab on the SPA; `hash` adds settings (`storage=local`). */
   const openApp = async (hash = '') => {
     const page = await context.newPage();
@@ -39,10 +49,9 @@ export async function startBrowserSuite({ accessTokenTtl }) {
     return page;
   };
   const close = async () => {
-    await context.close();
+    await closeChromium();
     await app.close();
     await provider.close();
-    rmSync(profile, { recursive: true, force: true });
   };
   return { provider, app, context, openApp, close };
 }

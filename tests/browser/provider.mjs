@@ -1,7 +1,7 @@
 // A real OpenID provider (oidc-provider 9) on 127.0.0.1 for the browser test: a public client
 // that must use PKCE, rotating refresh tokens, RS256 JWT access tokens with a short lifetime.
 // With `mount` (e.g. `/realms/acme`) it is served under that path, so its issuer has a path as
-// Keycloak's and Okta's do.
+// Keycloak's and Okta's do. `redirectUri` may be a list (one SPA per bundler, tests/bundlers).
 import http from 'node:http';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
@@ -17,7 +17,7 @@ export async function startProvider({ port, redirectUri, accessTokenTtl, mount =
     clients: [{
       client_id: 'spa',
       token_endpoint_auth_method: 'none',
-      redirect_uris: [redirectUri],
+      redirect_uris: [redirectUri].flat(),
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
     }],
