@@ -89,6 +89,8 @@ export class Workerd {
     for (const stream of [child.stdout, child.stderr]) {
       stream.setEncoding('utf8');
       stream.on('data', (chunk) => {
+        // Kept apart from the capped output: a panic early in a long run must not scroll away.
+        this.panic ??= /^.*(panicked at|Uncaught).*$/m.exec(this.output.slice(-512) + chunk)?.[0];
         this.output = (this.output + chunk).slice(-262144);
       });
     }
@@ -100,9 +102,15 @@ export class Workerd {
     return this.output.split('\n');
   }
 
-  /** SIGTERM by PID, then SIGKILL if workerd has not exited after `graceMs`. */
-  stop(graceMs = 3000) {
-    return stopChild(this.child, this.exited, graceMs);
+  /**
+   * SIGTERM by PID, then SIGKILL if workerd has not exited after `graceMs`. Throws if the Worker
+   * panicked or threw uncaught while it ran: it must answer every request, failing closed, so no
+   * suite may pass over one, whatever its own assertions saw.
+   */
+  async stop(graceMs = 3000) {
+    const result = await stopChild(this.child, this.exited, graceMs);
+    if (this.panic) throw new Error(`the Worker panicked or threw (workerd in ${this.dir}): ${this.panic}`);
+    return result;
   }
 }
 
