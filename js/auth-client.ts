@@ -228,7 +228,7 @@ export class AuthClient {
     const res = await this.send('code exchange', request);
     const now = nowSecs();
     const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
-    const session = call(() => core().Session.fromExchange(res.status, res.body, transaction!, now, offset));
+    const session = call(() => core().Session.fromExchange(res.status, res.body, transaction!, now, offset), request);
     await this.adopt(session, true);
   }
 
@@ -254,7 +254,7 @@ export class AuthClient {
     const res = await this.send('credential login', request);
     const now = nowSecs();
     const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
-    const session = call(() => core().Session.fromCredentialLogin(res.status, res.body, now, offset));
+    const session = call(() => core().Session.fromCredentialLogin(res.status, res.body, now, offset), request, [password]);
     this.log(`credential login: access token ${core().redact(session.accessToken())}`);
     await this.adopt(session, true);
   }
@@ -394,7 +394,7 @@ export class AuthClient {
       const request = await revoked;
       if (request) {
         const res = await this.send('revoke', request);
-        call(() => core().checkRevocationResponse(res.status, res.body));
+        call(() => core().checkRevocationResponse(res.status, res.body), request);
       }
     } catch (e) {
       this.emit('error', e);
@@ -468,7 +468,7 @@ export class AuthClient {
     }
     if (res.date) session.observeDate(res.date, nowSecs());
     try {
-      call(() => session.onRefreshResponse(res.status, res.body, nowSecs(), jitter()));
+      call(() => session.onRefreshResponse(res.status, res.body, nowSecs(), jitter()), request);
     } catch (e) {
       this.emit('error', e);
       if (session.isEnded()) await this.expire(true);

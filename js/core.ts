@@ -5,6 +5,7 @@
 import type * as BrowserBuild from './wasm/browser/tokenwarden.js';
 import type * as FullBuild from './wasm/full/tokenwarden.js';
 import { fromCore } from './errors.js';
+import { credentialsOf } from './http.js';
 
 export type BrowserCore = Omit<typeof BrowserBuild, 'default' | 'initSync'>;
 export type FullCore = Omit<typeof FullBuild, 'default' | 'initSync'>;
@@ -28,12 +29,16 @@ export function fullCore(): FullCore {
   return full;
 }
 
-/** Runs a wasm export, turning what it throws into a typed error. */
-export function call<T>(fn: () => T): T {
+/**
+ * Runs a wasm export, turning what it throws into a typed error. `answering`: the request (the
+ * core's JSON) whose answer the export reads; its credentials and `also` are redacted from what
+ * the provider's error says.
+ */
+export function call<T>(fn: () => T, answering?: string, also?: string[]): T {
   try {
     return fn();
   } catch (thrown) {
-    throw fromCore(thrown);
+    throw fromCore(thrown, answering === undefined ? [] : credentialsOf(answering, also));
   }
 }
 

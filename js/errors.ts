@@ -67,12 +67,26 @@ export class NetworkError extends TokenwardenError {
   }
 }
 
-/** The typed error for what a wasm export threw (the core's error JSON). */
-export function fromCore(thrown: unknown): Error {
+/** Provider text with every credential of the request it answers, in any encoding a request carries it in, replaced. */
+function redacted(text: string | null, credentials: string[]): string | null {
+  if (text === null) return null;
+  const forms = credentials.flatMap((c) => [c, encodeURIComponent(c), new URLSearchParams({ c }).toString().slice(2)]);
+  for (const form of forms.sort((a, b) => b.length - a.length)) text = text.split(form).join('[redacted]');
+  return text;
+}
+
+/**
+ * The typed error for what a wasm export threw (the core's error JSON). `credentials`: those of
+ * the request whose answer the export read; a provider's error never carries them back out.
+ */
+export function fromCore(thrown: unknown, credentials: string[] = []): Error {
   if (typeof thrown !== 'string') return thrown instanceof Error ? thrown : new Error(String(thrown));
   const json = JSON.parse(thrown) as CoreErrorJson;
   const retryAfter = json.retry_after ?? undefined;
-  if (json.oauth && json.code === 'oauth_error') return new OAuthError(json, json.oauth);
+  if (json.oauth && json.code === 'oauth_error') {
+    const { error, error_description, error_uri } = json.oauth;
+    return new OAuthError(json, { error, error_description: redacted(error_description, credentials), error_uri: redacted(error_uri, credentials) });
+  }
   switch (json.code) {
     case 'session_expired':
       return new SessionExpiredError(json.code, json.message, json.status, retryAfter);

@@ -66,7 +66,7 @@ export class ServiceClient {
     const res = await send(this.fetchImpl, request);
     const now = nowSecs();
     const offset = res.date ? core().clockOffsetFromDate(res.date, now) : 0;
-    const session = call(() => core().Session.fromTokenResponse(res.status, res.body, now, offset));
+    const session = call(() => core().Session.fromTokenResponse(res.status, res.body, now, offset), request);
     this.session = session;
     return session;
   }

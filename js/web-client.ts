@@ -83,7 +83,7 @@ export class WebClient {
     const issuer = meta.authorization_response_iss_parameter_supported ? meta.issuer : undefined;
     const request = this.withClient(meta, (client) => client.completeLogin(absolute, transaction, issuer));
     const res = await send(this.fetchImpl, request);
-    return JSON.parse(call(() => fullCore().tokenSet(res.status, res.body, transaction, nowSecs()))) as TokenSet;
+    return JSON.parse(call(() => fullCore().tokenSet(res.status, res.body, transaction, nowSecs()), request)) as TokenSet;
   }
 
   /** New tokens for a refresh token (RFC 6749 §6); keep the new refresh token when one comes. */
@@ -91,7 +91,7 @@ export class WebClient {
     const meta = await this.metadata();
     const request = this.withClient(meta, (client) => client.refreshTokenRequest(refreshToken));
     const res = await send(this.fetchImpl, request);
-    return JSON.parse(call(() => fullCore().tokenSet(res.status, res.body, undefined, nowSecs()))) as TokenSet;
+    return JSON.parse(call(() => fullCore().tokenSet(res.status, res.body, undefined, nowSecs()), request)) as TokenSet;
   }
 
   /** Builds the request with a client made for it (a `private_key_jwt` assertion is per request). */
