@@ -79,6 +79,21 @@ impl SigningKey {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("a signing JWK needs an alg"))
             .and_then(|a| Algorithm::from_name(a).map_err(|_| invalid("unsupported alg")))?;
+        // The key's own type must be the alg's (RFC 7517 §4.1, RFC 7518 §6): a key read as another
+        // kind than it says it is, is refused rather than reinterpreted.
+        let (kty, crv) = match alg.family() {
+            KeyFamily::Oct => ("oct", None),
+            KeyFamily::Rsa => ("RSA", None),
+            KeyFamily::P256 => ("EC", Some("P-256")),
+            KeyFamily::P384 => ("EC", Some("P-384")),
+            KeyFamily::P521 => ("EC", Some("P-521")),
+            KeyFamily::Ed25519 => ("OKP", Some("Ed25519")),
+        };
+        if obj.get("kty").and_then(Value::as_str) != Some(kty)
+            || crv.is_some_and(|c| obj.get("crv").and_then(Value::as_str) != Some(c))
+        {
+            return Err(invalid("the JWK's kty (and crv) do not match its alg"));
+        }
         let kid = obj.get("kid").and_then(Value::as_str).map(str::to_owned);
         let bytes = |name: &str| -> Result<Vec<u8>, AuthError> {
             obj.get(name)

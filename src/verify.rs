@@ -626,4 +626,34 @@ mod tests {
             assert!(v.verify(&t, NOW).is_ok(), "{alg}");
         }
     }
+
+    #[test]
+    fn a_private_jwk_whose_kty_or_crv_is_not_its_algs_is_refused() {
+        for alg in Algorithm::ALL {
+            let jwk = SigningKey::generate(alg, None).unwrap().private_jwk();
+            for (member, wrong) in [
+                ("kty", json!("EC")),
+                ("kty", json!("oct")),
+                ("crv", json!("P-384")),
+            ] {
+                let mut bad = jwk.clone();
+                if member == "crv" && bad.get("crv").is_none() {
+                    continue;
+                }
+                if bad.get(member) == Some(&wrong) {
+                    continue;
+                }
+                bad[member] = wrong.clone();
+                let e = SigningKey::from_jwk(&bad).expect_err("refused");
+                assert_eq!(
+                    e.code(),
+                    ErrorCode::InvalidKey,
+                    "{alg} with {member} {wrong}"
+                );
+            }
+            let mut no_kty = jwk.clone();
+            no_kty.as_object_mut().unwrap().remove("kty");
+            assert!(SigningKey::from_jwk(&no_kty).is_err(), "{alg} without kty");
+        }
+    }
 }

@@ -279,13 +279,19 @@ pub fn generate_signing_key(alg: &str, kid: Option<String>) -> JsResult<String> 
         .map_err(throw)
 }
 
-/// The public JWK (JSON) of a private JWK.
+/// The public JWK (JSON) of a private JWK. An HMAC key has no public half: its JWK is the secret,
+/// which a caller publishing "the public JWK" in a JWKS would give away, so it is refused.
 #[wasm_bindgen(js_name = publicJwk)]
 pub fn public_jwk(private_jwk_json: &str) -> JsResult<String> {
     let jwk: serde_json::Value = from_json(private_jwk_json)?;
-    SigningKey::from_jwk(&jwk)
-        .map(|k| k.public_jwk().to_string())
-        .map_err(throw)
+    let key = SigningKey::from_jwk(&jwk).map_err(throw)?;
+    if key.alg().hmac_hash().is_some() {
+        return Err(throw(AuthError::with_message(
+            ErrorCode::InvalidKey,
+            "an HMAC key has no public JWK: it is a shared secret, never published",
+        )));
+    }
+    Ok(key.public_jwk().to_string())
 }
 
 /// A compact JWS over the claims (JSON object) with the private JWK.

@@ -59,6 +59,9 @@ for (const alg of ALGS) {
     assert.equal(payload.sub, 'svc');
     assert.equal(protectedHeader.kid, `core-${alg}`);
     if (alg !== 'HS256') assert.equal(publicJwk(priv).d, undefined, 'the public JWK has no private part');
+    // An HMAC key has no public half: its "public JWK" would be the secret, published.
+    else assert.throws(() => publicJwk(priv), { code: 'invalid_key' });
+    assert.throws(() => publicJwk({ ...priv, kty: alg === 'HS256' ? 'RSA' : 'oct' }), { code: 'invalid_key' }, 'a kty that is not the alg\'s');
   });
 }
 
