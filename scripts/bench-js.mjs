@@ -39,6 +39,49 @@ async function sizes() {
   return rows;
 }
 
+/** The same app on the `react-native` entry: the browser core as JavaScript (wasm2js), no wasm file. */
+async function noWasmSize() {
+  const out = await esbuild.build({
+    entryPoints: [`${root}scripts/bench-js/tokenwarden.mjs`], conditions: ['react-native'],
+    bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'error',
+  });
+  return gz(out.outputFiles[0].contents);
+}
+
+/**
+ * One sign-in's core work on each browser core (wasm, and wasm2js without WebAssembly): the
+ * authorization URL, the callback's code exchange request, the session from the token response,
+ * and one refresh. Network and storage are the host's and the same for both, so left out. The
+ * first run (cold: wasm compiles lazily, wasm2js JavaScript is parsed and optimised as it goes)
+ * and the median of 200 warm runs, rounds interleaved.
+ */
+async function loginSpeed() {
+  const wasmGlue = await import(`${root}pkg/dist/wasm/browser/tokenwarden.js`);
+  wasmGlue.initSync({ module: readFileSync(`${root}pkg/dist/wasm/browser/tokenwarden_bg.wasm`) });
+  const jsGlue = await import(`${root}pkg/dist/wasm/browser-js/tokenwarden.js`);
+  const body = new TextEncoder().encode(JSON.stringify({ access_token: 'at-'.padEnd(40, 'x'), token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-'.padEnd(40, 'y'), scope: 'read offline_access' }));
+  const login = (core) => {
+    const t = performance.now();
+    const now = Date.now();
+    const begun = JSON.parse(core.beginLogin('https://as.example/authorize', 'spa', 'https://app.example/callback', 'read offline_access', undefined, undefined, undefined, []));
+    const state = new URL(begun.url).searchParams.get('state');
+    const client = new core.Client('spa', 'https://as.example/token', undefined, false, false, 'read offline_access', undefined, undefined);
+    const tx = JSON.stringify(begun.transaction);
+    JSON.parse(client.completeLogin(`https://app.example/callback?code=c0de&state=${state}`, tx, undefined));
+    const session = core.Session.fromExchange(200, body, tx, now, 0);
+    JSON.parse(session.refreshRequest(client, now));
+    session.onRefreshResponse(200, body, now, 0);
+    session.free();
+    client.free();
+    return performance.now() - t;
+  };
+  const cores = { wasm: wasmGlue, 'wasm2js': jsGlue };
+  const result = Object.fromEntries(Object.keys(cores).map((k) => [k, { first: login(cores[k]), warm: [] }]));
+  for (let i = 0; i < 200; i++) for (const k of Object.keys(cores)) result[k].warm.push(login(cores[k]));
+  for (const r of Object.values(result)) r.warm = median(r.warm);
+  return result;
+}
+
 async function nodeInstantiation() {
   const result = {};
   for (const build of ['browser', 'full']) {
@@ -140,6 +183,8 @@ async function verifySpeed() {
 }
 
 const size = await sizes();
+const noWasm = await noWasmSize();
+const loginTimes = await loginSpeed();
 const nodeInit = await nodeInstantiation();
 const chromeInit = await chromiumInstantiation();
 const verify = await verifySpeed();
@@ -160,6 +205,17 @@ const lines = [
   '',
   `Target: at most oidc-client-ts's UserManager (${kb(peer('oidc-client-ts (UserManager)'))} KB here): ${tw <= peer('oidc-client-ts (UserManager)') ? 'met' : `**not met** (${(tw / peer('oidc-client-ts (UserManager)')).toFixed(1)}×)`}.`,
   `Stretch: at most 2× oauth4webapi (${kb(2 * peer('oauth4webapi'))} KB): ${tw <= 2 * peer('oauth4webapi') ? 'met' : '**not met**'}.`,
+  '',
+  '## npm package without WebAssembly (the `react-native` entry, wasm2js)',
+  '',
+  'The same app bundled with the `react-native` condition: the browser core converted to JavaScript by',
+  `binaryen's wasm2js, no wasm file. Size, gzip -9: **${kb(noWasm)} KB** (${(noWasm / tw).toFixed(1)}× the wasm build's ${kb(tw)} KB).`,
+  'One sign-in\'s core work in Node (authorization URL, code exchange request, session from the token',
+  'response, one refresh; no network), the first run and the median of 200 warm runs, interleaved:',
+  '',
+  '| core | first run | warm median | warm / wasm |',
+  '|---|---:|---:|---:|',
+  ...Object.entries(loginTimes).map(([k, r]) => `| ${k} | ${r.first.toFixed(2)} ms | ${(r.warm * 1000).toFixed(0)} µs | ${(r.warm / loginTimes.wasm.warm).toFixed(2)}× |`),
   '',
   '## npm package: wasm instantiation (compile + instantiate, median of 20)',
   '',
