@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { apiKey } from '../e2e/lib/apikeys.mjs';
-import { request, sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
+import { errorCode, request, sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { startHosts } from '../e2e/lib/hosts.mjs';
 
 /** Every fault, in order; `drop` closes the connection at once, `reset` mid-body. */
@@ -96,13 +96,7 @@ async function answers(running, headers) {
   const out = {};
   for (const edge of EDGES) {
     const res = await request(running.hosts[edge], { headers });
-    let code;
-    try {
-      code = JSON.parse(res.body).error?.code;
-    } catch {
-      code = undefined;
-    }
-    out[edge] = { status: res.status, code: res.status === 200 ? undefined : code };
+    out[edge] = { status: res.status, code: res.status === 200 ? undefined : errorCode(res) };
   }
   return out;
 }

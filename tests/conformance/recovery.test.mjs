@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { bootstrap, cleanup, freePort, startEnvoy } from '../e2e/lib/envoy.mjs';
-import { request, sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
+import { errorCode, request, sleep, startDocumentServer, startEchoServer } from '../e2e/lib/http.mjs';
 import { es256Issuer } from '../e2e/lib/jwt.mjs';
 import { startWorkerd } from '../e2e/lib/workerd.mjs';
 
@@ -103,13 +103,7 @@ async function answers(headers) {
   const out = {};
   for (const [edge, port] of Object.entries(edges)) {
     const res = await request(port, { headers });
-    let code;
-    try {
-      code = JSON.parse(res.body).error?.code;
-    } catch {
-      code = undefined;
-    }
-    out[edge] = { status: res.status, code: res.status === 200 ? undefined : code };
+    out[edge] = { status: res.status, code: res.status === 200 ? undefined : errorCode(res) };
   }
   return out;
 }

@@ -12,10 +12,10 @@ import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import * as jose from 'jose';
 import { generateApiKey } from 'tokenwarden';
 import { serve } from '../js/helpers.mjs';
+import { bundleForWorkerd } from '../workerd/bundle.mjs';
 import { checks } from './suite.mjs';
 import { runtimeBinary } from './binaries.mjs';
 
@@ -165,19 +165,7 @@ async function workerdConfig(origin) {
   const out = `${root}.tmp/runtimes/workerd/`;
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const result = await esbuild.build({
-    entryPoints: { worker: `${root}tests/runtimes/workerd.mjs` },
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    loader: { '.wasm': 'copy' },
-    assetNames: '[name]',
-    outdir: out,
-    metafile: true,
-    logLevel: 'warning',
-  });
-  const wasm = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.wasm')).map((f) => f.split('/').pop());
+  const wasm = await bundleForWorkerd({ worker: `${root}tests/runtimes/workerd.mjs` }, out);
   assert.equal(wasm.length, 1, `one wasm module in the Worker bundle: ${wasm}`);
   writeFileSync(`${out}config.capnp`, `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (services = [(name = "main", worker = .main), (name = "loopback", network = (allow = ["local"]))]);

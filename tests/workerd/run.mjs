@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import { bundleForWorkerd } from './bundle.mjs';
 import * as jose from 'jose';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,19 +31,7 @@ const fixtures = {
 };
 writeFileSync(`${out}fixtures.json`, JSON.stringify(fixtures));
 
-const result = await esbuild.build({
-  entryPoints: { 'worker': `${root}tests/workerd/worker.mjs`, 'quickstart': `${root}examples/worker/worker.js` },
-  bundle: true,
-  format: 'esm',
-  platform: 'neutral',
-  conditions: ['workerd', 'worker', 'browser'],
-  loader: { '.wasm': 'copy' },
-  assetNames: '[name]',
-  outdir: out,
-  metafile: true,
-  logLevel: 'warning',
-});
-const wasm = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.wasm')).map((f) => f.split('/').pop());
+const wasm = await bundleForWorkerd({ worker: `${root}tests/workerd/worker.mjs`, quickstart: `${root}examples/worker/worker.js` }, out);
 if (wasm.length !== 1 || !wasm[0].startsWith('tokenwarden_bg')) throw new Error(`expected one tokenwarden wasm module, got ${wasm}`);
 writeFileSync(`${out}jwks.json`, JSON.stringify(jwks.RS256));
 
