@@ -166,10 +166,18 @@ pub fn bucket_idle(state: &str, now_ms: u64) -> bool {
         .is_none_or(|s| s.is_idle(now_ms))
 }
 
-/// The decision for every request when the configuration is invalid: fail closed.
+/// The decision for every request when the configuration is invalid (fail closed), with the
+/// counters it adds one to, as Envoy counts it: `{decision, metrics}`.
 #[wasm_bindgen]
 pub fn unconfigured() -> String {
-    serde_json::to_string(&crate::gateway::unconfigured()).unwrap_or_default()
+    let decision = crate::gateway::unconfigured();
+    let out = Outcome {
+        metrics: decision.report().map(decision_counters).unwrap_or_default(),
+        decision: &decision,
+        reads: HashMap::new(),
+        writes: Vec::new(),
+    };
+    serde_json::to_string(&out).unwrap_or_default()
 }
 
 #[wasm_bindgen(js_class = Gateway)]

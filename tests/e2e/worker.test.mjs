@@ -135,19 +135,25 @@ describe('remote keys by URL, introspection by URL, audit lines', () => {
   });
 });
 
-test('a bad configuration refuses every request with invalid_config and one line naming the field', async () => {
+test('a bad configuration refuses every request with invalid_config, one line naming the field, and a count of each', async () => {
   // (A provider without an issuer is valid since the platform work: one without keys is not.)
-  const w = await workerWith({ providers: [{ name: 'idp', issuer: 'https://idp.e2e.test' }] });
+  const port = await freePort();
+  const w = await startWorkerd({ port, origin: `http://127.0.0.1:${origin.port}`, gatewayConfig: { providers: [{ name: 'idp', issuer: 'https://idp.e2e.test' }] }, metrics: true });
   try {
     const before = origin.requests;
-    const res = await request(w.port, { headers: { authorization: 'Bearer x' } });
-    assert.equal(res.status, 503);
-    assert.equal(JSON.parse(res.body).error.code, 'invalid_config');
+    for (let i = 0; i < 2; i++) {
+      const res = await request(w.port, { headers: { authorization: 'Bearer x' } });
+      assert.equal(res.status, 503);
+      assert.equal(JSON.parse(res.body).error.code, 'invalid_config');
+    }
     assert.equal(origin.requests, before);
     await sleep(100);
     const lines = w.lines().filter((l) => l.includes('invalid configuration'));
     assert.equal(lines.length, 1, w.output);
     assert.match(lines[0], /providers\[0\]: missing field `jwks`/);
+    // Envoy counts tokenwarden.denied.invalid_config per refused request; so does the Worker.
+    const points = w.lines().filter((l) => l.includes('analytics-engine ')).map((l) => JSON.parse(l.slice(l.indexOf('analytics-engine ') + 17)));
+    assert.equal(points.filter((p) => p.blobs[0] === 'tokenwarden.denied.invalid_config').length, 2, w.output);
   } finally {
     await stop(w);
   }

@@ -226,7 +226,11 @@ function writeAudit(line, status, arrivedMs) {
 export default {
   async fetch(request, env, ctx) {
     const s = load(env);
-    if (!s.gateway) return respond(JSON.parse(unconfigured()));
+    if (!s.gateway) {
+      const { decision, metrics } = JSON.parse(unconfigured());
+      count(env, metrics);
+      return respond(decision);
+    }
     const nowMs = Date.now();
     await s.sources.pump(nowMs, ctx);
     const facts = factsOf(request, nowMs);
@@ -252,7 +256,7 @@ export default {
       return forwarded;
     }
     if (audit) writeAudit(audit, undefined, nowMs);
-    return respond(d.action === 'respond' ? d : JSON.parse(unconfigured()));
+    return respond(d.action === 'respond' ? d : JSON.parse(unconfigured()).decision);
   },
 };
 
