@@ -91,12 +91,15 @@ fn gateway_policy_response_and_parser_seeds_run() {
         .filter(|(_, data)| fuzz_bodies::gateway_decide(data))
         .map(|(name, _)| name)
         .collect();
-    // The key as a bearer token or a query parameter, a valid token, a preflight: forwarded.
+    // The key as a bearer token or a query parameter, a valid token, an opaque token the
+    // endpoint says is active, a preflight: forwarded. An endpoint answering 500, or an answer
+    // with an `exp` that is not a number, is refused.
     assert_eq!(
         forwarded,
         [
             "api_key_bearer.txt",
             "api_key_query.txt",
+            "introspected_active.txt",
             "preflight.txt",
             "rfc7515_token.txt"
         ]

@@ -166,9 +166,12 @@ fn fixed_gateway() -> (tokenwarden::gateway::Gateway, String) {
 }
 
 /// Decides an arbitrary request: the first line is `METHOD PATH`, every other `name: value` a
-/// header; `$KEY` anywhere stands for the store's key, so inputs reach the key checks. Whatever
-/// the request, the decision is well-formed: a refusal has an error status, a JSON body and
-/// clean headers; a forward sets only clean headers. Answers whether a decision forwarded.
+/// header, up to a blank line; `$KEY` anywhere stands for the store's key, so inputs reach the
+/// key checks. A decision that asks for a call (an opaque token's introspection) is finished with
+/// the text after the blank line as the endpoint's answer, its status from an `x-fuzz-status`
+/// header (200 by default). Whatever the request and the answer, the decision is well-formed: a
+/// refusal has an error status, a JSON body and clean headers; a forward sets only clean headers;
+/// a failed call's log reason never quotes the answer. Answers whether a decision forwarded.
 pub fn gateway_decide(data: &[u8]) -> bool {
     GATEWAY.with(|(gw, key)| decide_one(gw, key, data))
 }
@@ -176,14 +179,19 @@ pub fn gateway_decide(data: &[u8]) -> bool {
 fn decide_one(gw: &tokenwarden::gateway::Gateway, key: &str, data: &[u8]) -> bool {
     use tokenwarden::gateway::{Decision, MemoryRateStore, Request};
     let text = String::from_utf8_lossy(data).replace("$KEY", key);
-    let mut lines = text.split('\n');
+    let (head, answer) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut lines = head.split('\n');
     let first = lines.next().unwrap_or_default();
     let (method, path) = first.split_once(' ').unwrap_or((first, "/"));
     let headers: Vec<(&str, &str)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim(), v.trim_start()))
         .collect();
-    let clean = |v: &str| !v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
+    let status = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("x-fuzz-status"))
+        .and_then(|(_, v)| v.parse::<u16>().ok())
+        .unwrap_or(200);
     let mut rates = MemoryRateStore::default();
     let mut forwarded = false;
     for now_ms in [1_700_000_000_000, 1_300_819_280_000] {
@@ -195,36 +203,63 @@ fn decide_one(gw: &tokenwarden::gateway::Gateway, key: &str, data: &[u8]) -> boo
             now_ms,
             sample: 0,
         };
-        match gw.decide(&request, &mut rates) {
-            Decision::Forward(f) => {
-                for (name, value) in &f.upstream_set {
-                    assert!(clean(name) && clean(value), "a clean upstream header");
-                }
-                if let Some(p) = &f.upstream_path {
-                    assert!(p.starts_with('/'), "an upstream path is a path");
-                }
-                assert!(f.report.code.is_none());
-                forwarded = true;
-            }
-            Decision::Respond(r) => {
+        let decision = gw.decide(&request, &mut rates);
+        forwarded |= well_formed(&decision);
+        if let Decision::Call(_) = decision {
+            let answered = gw.on_call(&request, status, answer.as_bytes(), &mut rates);
+            assert!(
+                !matches!(answered, Decision::Call(_)),
+                "one call per decision"
+            );
+            let outcome = answered
+                .report()
+                .and_then(|r| r.call.clone())
+                .expect("a call's outcome");
+            if let Some(why) = &outcome.failed {
                 assert!(
-                    matches!(r.status, 400 | 401 | 403 | 429 | 502 | 503),
-                    "status {}",
-                    r.status
+                    answer.len() < 8 || !why.contains(answer),
+                    "the failure reason does not quote the answer"
                 );
-                assert!(
-                    serde_json::from_str::<Value>(&r.body).is_ok(),
-                    "a JSON body"
-                );
-                for (name, value) in &r.headers {
-                    assert!(clean(name) && clean(value), "a clean response header");
-                }
-                assert!(r.report.code.is_some());
             }
-            _ => {}
+            forwarded |= well_formed(&answered);
         }
     }
     forwarded
+}
+
+/// Asserts what every final decision must be; `true` if it forwards.
+fn well_formed(decision: &tokenwarden::gateway::Decision) -> bool {
+    use tokenwarden::gateway::Decision;
+    let clean = |v: &str| !v.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0));
+    match decision {
+        Decision::Forward(f) => {
+            for (name, value) in &f.upstream_set {
+                assert!(clean(name) && clean(value), "a clean upstream header");
+            }
+            if let Some(p) = &f.upstream_path {
+                assert!(p.starts_with('/'), "an upstream path is a path");
+            }
+            assert!(f.report.code.is_none());
+            true
+        }
+        Decision::Respond(r) => {
+            assert!(
+                matches!(r.status, 400 | 401 | 403 | 429 | 502 | 503),
+                "status {}",
+                r.status
+            );
+            assert!(
+                serde_json::from_str::<Value>(&r.body).is_ok(),
+                "a JSON body"
+            );
+            for (name, value) in &r.headers {
+                assert!(clean(name) && clean(value), "a clean response header");
+            }
+            assert!(r.report.code.is_some());
+            false
+        }
+        _ => false,
+    }
 }
 
 /// An arbitrary gateway configuration: loaded, or refused as `invalid_config` without quoting
