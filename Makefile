@@ -83,7 +83,8 @@ runtimes: js
 
 ## bundlers: the packed tarball (npm pack) under publint, @arethetypeswrong/cli and tsc per export
 ## condition, then installed into an app built by Vite (build and dev server), webpack 5, Rollup and
-## esbuild, each signing in against oidc-provider in Chromium (docs/js.md, "Bundlers")
+## esbuild, each signing in against oidc-provider in Chromium (docs/js.md, "Bundlers"); and the
+## react-native entry (wasm2js) signing in in Chromium pages without WebAssembly
 bundlers: js
 	node --test --test-timeout=300000 --test-reporter=spec tests/bundlers/
 

@@ -122,6 +122,8 @@ async function serve(dir, port) {
 const filesUnder = (dir) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 
 let tarball, provider, chromium;
+/** The app built for runtimes without WebAssembly (the `react-native` condition). */
+const NO_WASM = 'no WebAssembly';
 const ports = {};
 
 before(async () => {
@@ -129,7 +131,7 @@ before(async () => {
   mkdirSync(work, { recursive: true });
   const { stdout } = await run('npm', ['pack', `${root}pkg`, '--pack-destination', work, '--json', '--silent']);
   tarball = work + JSON.parse(stdout)[0].filename;
-  for (const name of Object.keys(apps)) ports[name] = await freePort();
+  for (const name of [...Object.keys(apps), NO_WASM]) ports[name] = await freePort();
   const redirectUri = Object.values(ports).map((p) => `http://127.0.0.1:${p}/callback`);
   provider = await startProvider({ port: await freePort(), redirectUri, accessTokenTtl: 300 });
   chromium = await launchChromium();
@@ -256,3 +258,50 @@ for (const [name, { tool, build, start }] of Object.entries(apps)) {
     }
   });
 }
+
+// The `react-native` entry (the browser core converted by wasm2js) in Chromium pages with no
+// WebAssembly, as Hermes and locked-down webviews: esbuild with the condition a React Native
+// bundler sets, no wasm file anywhere, and the same sign-in. V8's --no-expose-wasm does not remove
+// the global from Chromium pages (Blink installs it itself: tried), so an init script deletes it
+// before any of the page's scripts run, as tests/js/no-wasm.mjs does in Node.
+test('no WebAssembly: the react-native entry, bundled by esbuild, signs in against oidc-provider in a Chromium without WebAssembly', async () => {
+  const dir = `${work}no-wasm/`;
+  const out = `${dir}dist/`;
+  cpSync(appSource, dir, { recursive: true });
+  writeFileSync(`${dir}package.json`, JSON.stringify({ name: 'app', private: true, type: 'module' }));
+  await run('npm', ['install', '--no-save', '--offline', '--no-package-lock', '--no-audit', '--no-fund', '--silent', tarball], { cwd: dir });
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({ entryPoints: [`${dir}main.js`], bundle: true, format: 'esm', minify: true, conditions: ['react-native'], outdir: out, logLevel: 'silent' });
+  assert.deepEqual(result.warnings, []);
+  copyFileSync(`${dir}index.html`, `${out}index.html`);
+  assert.deepEqual(filesUnder(out).filter((f) => f.endsWith('.wasm')), [], 'no wasm file in the build');
+  const close = await serve(out, ports[NO_WASM]);
+  const noWasm = await launchChromium();
+  await noWasm.context.addInitScript(() => delete globalThis.WebAssembly);
+  const page = await noWasm.context.newPage();
+  const errors = [];
+  const wasmRequests = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => r.url().endsWith('.wasm') && wasmRequests.push(r.url()));
+  try {
+    const origin = `http://127.0.0.1:${ports[NO_WASM]}`;
+    const codes = provider.counts.code;
+    await page.goto(`${origin}/#issuer=${encodeURIComponent(provider.issuer)}`);
+    assert.equal(await page.evaluate(() => typeof WebAssembly), 'undefined', 'the page has no WebAssembly');
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    await signIn(page);
+    assert.equal(provider.counts.code, codes + 1, 'one code exchanged at the provider');
+    const shown = JSON.parse(await page.textContent('#user'));
+    assert.equal(shown.sub, 'alice');
+    assert.equal(shown.token.client_id, 'spa');
+    const token = await page.evaluate(() => window.app.token());
+    const { payload } = await jose.jwtVerify(token, jose.createRemoteJWKSet(new URL(`${provider.issuer}/jwks`)), { issuer: provider.issuer, audience: API_AUDIENCE });
+    assert.equal(payload.sub, 'alice');
+    assert.deepEqual(wasmRequests, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await noWasm.close();
+    await close();
+  }
+});
