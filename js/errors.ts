@@ -67,11 +67,41 @@ export class NetworkError extends TokenwardenError {
   }
 }
 
-/** Provider text with every credential of the request it answers, in any encoding a request carries it in, replaced. */
+/**
+ * The forms a credential can take in provider text as the core hands it over: as sent (raw,
+ * percent- or form-encoded, escapes in either case, with or without `!'()*` escaped) and as the
+ * core cleans a description (every character outside RFC 6749's set becomes a space).
+ */
+function forms(credential: string): string[] {
+  const out = [credential, credential.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/gu, ' ')];
+  try {
+    const percent = encodeURIComponent(credential);
+    const strict = percent.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    out.push(percent, strict, new URLSearchParams({ c: credential }).toString().slice(2));
+    out.push(...out.slice(2).map((f) => f.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())));
+  } catch {
+    // A lone surrogate has no percent-encoding: such a credential was not sent encoded either.
+  }
+  return out;
+}
+
+/** The shortest start of a credential worth redacting where the core cut the text (512 chars). */
+const MIN_CUT_PREFIX = 6;
+
+/** Provider text with every credential of the request it answers, in any form it can take there, replaced. */
 function redacted(text: string | null, credentials: string[]): string | null {
   if (text === null) return null;
-  const forms = credentials.flatMap((c) => [c, encodeURIComponent(c), new URLSearchParams({ c }).toString().slice(2)]);
-  for (const form of forms.sort((a, b) => b.length - a.length)) text = text.split(form).join('[redacted]');
+  const all = credentials.filter((c) => c.length > 0).flatMap(forms).sort((a, b) => b.length - a.length);
+  for (const form of all) text = text.split(form).join('[redacted]');
+  // A credential the core's length cap cut in two: its start ends the text.
+  for (const form of all) {
+    for (let k = form.length - 1; k >= Math.min(MIN_CUT_PREFIX, form.length); k--) {
+      if (text.endsWith(form.slice(0, k))) {
+        text = `${text.slice(0, text.length - k)}[redacted]`;
+        break;
+      }
+    }
+  }
   return text;
 }
 

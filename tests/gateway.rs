@@ -1192,6 +1192,23 @@ fn each_host_is_told_which_sources_it_cannot_fetch() {
 /// is retried after 1, 2, 4 … s, not at `refresh_secs`; a garbage document keeps the last good
 /// keys; an unknown `kid` moves the next fetch forward once per cooldown.
 #[test]
+fn a_fetch_answered_with_an_error_status_is_logged_with_that_status() {
+    let f = fixture();
+    let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],
+        "jwks": {"remote": {"url": "https://keys.test/jwks"}}}]});
+    let mut gw = Gateway::from_json(&config(&f, remote).to_string()).unwrap();
+    let ms = NOW * 1000;
+    assert_eq!(gw.due_fetches(ms).len(), 1);
+    // A wrong path is the usual mistake: the log says 404, not the core's reading of it.
+    let line = gw.fetched("jwks:idp", 404, &Validators::default(), b"", ms + 10);
+    assert!(
+        line.as_deref()
+            .is_some_and(|l| l.contains("failed: HTTP 404;")),
+        "{line:?}"
+    );
+}
+
+#[test]
 fn the_core_schedules_remote_sources_for_url_hosts() {
     let f = fixture();
     let remote = json!({"providers": [{"name": "idp", "issuer": ISS, "audiences": ["api"],

@@ -64,6 +64,9 @@ pub struct Request<'a> {
 pub const API_KEYS: &str = "api_keys";
 /// The source name of introspected tokens in [`Report::provider`].
 pub const INTROSPECTION: &str = "introspection";
+/// What the calls a gateway may ask for are called ([`CallOutcome::purpose`]): hosts that share
+/// outage states between threads create them at start.
+pub const CALL_PURPOSES: [&str; 2] = [INTROSPECTION, key_lookup::PURPOSE];
 
 /// A kind of host, for what it cannot do with a configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -584,7 +587,7 @@ pub fn fetch_log_line(
 fn failure(status: u16, error: &AuthError) -> String {
     match status {
         0 => "no answer (timeout, connection failure, or the call was not sent)".into(),
-        200 | 304 | 404 => error.message().to_owned(),
+        200 | 304 => error.message().to_owned(),
         s => format!("HTTP {s}"),
     }
 }

@@ -39,6 +39,8 @@ const b64 = (s) => Buffer.from(s).toString('base64');
 const formEncoded = (s) => new URLSearchParams({ s }).toString().slice(2);
 function known(label, value) {
   for (const form of [value, encodeURIComponent(value), formEncoded(value), b64(value), Buffer.from(value).toString('base64url')]) SECRETS.set(form, label);
+  // As the core cleans a provider's description (RFC 6749's characters only, others as spaces).
+  SECRETS.set(value.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/gu, ' '), `${label} (as the core cleans descriptions)`);
   return value;
 }
 /** The HTTP Basic credential a client_secret_basic request carries (RFC 6749 §2.3.1). */
@@ -46,7 +48,8 @@ const basic = (id, secret) => known('Basic credential', `${formEncoded(id)}:${fo
 
 const CLIENT_ID = 'web-app';
 const CLIENT_SECRET = known('client secret', `cs+${rand()}/p@ss:word`);
-const PASSWORD = known('password', `pw ${rand()}!`);
+// A quote, a backslash and a non-ASCII letter: the core cleans them out of an echoed description.
+const PASSWORD = known('password', `pw "${rand()}\\é!`);
 const CODE = known('authorization code', `ac-${rand()}`);
 const QUERY_SECRET = known('secret in a query', `qs-${rand()}`);
 const CSRF = known('token source header', `csrf-${rand()}`);
@@ -306,6 +309,10 @@ path('AuthClient (debug): code exchange refused, refresh refused, unanswered and
     const refused = await ctx.rejects('code exchange refused', () => signIn(auth));
     assert.ok(refused instanceof OAuthError, String(refused));
     assert.equal(refused.errorDescription, 'rejected code=[redacted] code_verifier=[redacted]', "the provider's words stay, the request's credentials do not");
+    // An echo the core's 512-character cap cuts inside the verifier: its start goes too.
+    op.next = (req, p) => ({ status: 400, body: { error: 'invalid_grant', error_description: `${'x'.repeat(490)} v=${p.code_verifier}` } });
+    const cut = await ctx.rejects('code exchange refused, the echo cut', () => signIn(auth));
+    assert.equal(cut.errorDescription, `${'x'.repeat(490)} v=[redacted]`);
     // Each failure on a fresh session, so no backoff from the one before holds the refresh back.
     await signIn(auth);
     offline = true;

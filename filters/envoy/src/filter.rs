@@ -92,11 +92,11 @@ impl Filter {
         }
     }
 
-    /// Makes the call the gateway asked for; `false` if it could not be sent.
+    /// Makes the call the gateway asked for; `false` if it could not be sent. Neither case logs
+    /// per request: a missing cluster is said once at start (`limitations`), and a call not sent
+    /// is a failed call, logged once per outage by the core's outcome.
     fn dispatch_call(&self, call: &Call) -> bool {
-        let purpose = call.purpose;
         let Some(cluster) = call.cluster.as_deref() else {
-            log::warn!("{purpose}: no cluster configured (a url alone works only in the Worker)");
             return false;
         };
         let mut headers = vec![
@@ -108,13 +108,8 @@ impl Filter {
         headers.extend(call.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let timeout = Duration::from_millis(call.timeout_ms);
         let body = call.body.as_deref().map(str::as_bytes);
-        match self.dispatch_http_call(cluster, headers, body, vec![], timeout) {
-            Ok(_token) => true,
-            Err(status) => {
-                log::warn!("{purpose}: the call to cluster {cluster} was not sent ({status:?})");
-                false
-            }
-        }
+        self.dispatch_http_call(cluster, headers, body, vec![], timeout)
+            .is_ok()
     }
 
     /// The request headers with values as text. Read as bytes (the SDK's string accessor panics

@@ -127,7 +127,9 @@ impl RootContext for Root {
                     .collect();
                 let scope = fetcher::scope(&bytes);
                 self.metrics.define(&ids);
-                for id in &ids {
+                // Call outage states too: two threads creating one at once could both log an
+                // outage's start.
+                for id in ids.iter().map(String::as_str).chain(gateway::CALL_PURPOSES) {
                     fetcher::ensure(&scope, id);
                 }
                 if !ids.is_empty() {
