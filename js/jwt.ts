@@ -5,9 +5,10 @@
  * core's schedule (the same as the edges'); this layer only fetches.
  */
 import { call, fullCore, nowSecs } from './core.js';
-import type { RemoteKeys, Verifier } from './wasm/full/tokenwarden.js';
+import type { RemoteKeys, Verifier, VerifyStep } from './wasm/full/tokenwarden.js';
 import { ConfigError, TokenwardenError } from './errors.js';
 import { getDocument, type Fetch } from './http.js';
+import { NATIVE_ALGORITHMS, verifyNatively, type NativeKeys } from './native-crypto.js';
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 
@@ -40,13 +41,20 @@ export type JwtClaims = Record<string, unknown> & { iss?: string; sub?: string; 
 
 interface RemoteEntry {
   keys: RemoteKeys;
+  /** WebCrypto's copies of the current key set's keys; emptied when a fetch answers. */
+  native: NativeKeys;
   /** The fetch out, shared by concurrent callers. */
   pending: Promise<void> | undefined;
 }
 
+interface InlineEntry {
+  verifier: Verifier;
+  native: NativeKeys;
+}
+
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const remote = new Map<string, RemoteEntry>();
-const inline = new Map<string, Verifier>();
+const inline = new Map<string, InlineEntry>();
 const MAX_INLINE_VERIFIERS = 32;
 
 function policyJson(o: VerifyOptions): string {
@@ -67,13 +75,14 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
   if (options.jwks !== undefined) {
     const jwks = typeof options.jwks === 'string' ? options.jwks : JSON.stringify(options.jwks);
     const key = `${policy}\n${jwks}`;
-    let verifier = inline.get(key);
-    if (!verifier) {
-      verifier = call(() => new (fullCore().Verifier)(jwks, policy));
+    let entry = inline.get(key);
+    if (!entry) {
+      entry = { verifier: call(() => new (fullCore().Verifier)(jwks, policy, NATIVE_ALGORITHMS)), native: new Map() };
       if (inline.size >= MAX_INLINE_VERIFIERS) inline.clear();
-      inline.set(key, verifier);
+      inline.set(key, entry);
     }
-    return JSON.parse(call(() => verifier.verify(token, now))) as JwtClaims;
+    const { verifier, native } = entry;
+    return finish(verifier, call(() => verifier.prepare(token, now)), native, now);
   }
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const url = options.jwksUrl ?? (await jwksUriOf(list(options.issuer)[0], fetchImpl));
@@ -82,21 +91,39 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
   const cacheKey = `${policy}\n${url}\n${refresh}\n${maxStale}`;
   let entry = remote.get(cacheKey);
   if (!entry) {
-    const keys = call(() => new (fullCore().RemoteKeys)(policy, refresh, maxStale, FETCH_TIMEOUT_MS));
-    remote.set(cacheKey, (entry = { keys, pending: undefined }));
+    const keys = call(() => new (fullCore().RemoteKeys)(policy, refresh, maxStale, FETCH_TIMEOUT_MS, NATIVE_ALGORITHMS));
+    remote.set(cacheKey, (entry = { keys, native: new Map(), pending: undefined }));
   }
   const e = entry;
   if (e.keys.begin(Date.now())) await fetchKeys(e, url, fetchImpl);
   else if (e.pending && e.keys.isEmpty()) await e.pending;
-  const verify = () => JSON.parse(call(() => e.keys.verify(token, now, Date.now()))) as JwtClaims;
+  const prepare = () => call(() => e.keys.prepare(token, now, Date.now()));
+  let step: VerifyStep;
   try {
-    return verify();
+    step = prepare();
   } catch (err) {
     const unknownKid = err instanceof TokenwardenError && err.code === 'unknown_key';
     if (!unknownKid || !e.keys.requestRefetch(Date.now(), options.cooldown ?? 30)) throw err;
     await fetchKeys(e, url, fetchImpl);
-    return verify();
+    step = prepare();
   }
+  return finish(e.keys, step, e.native, now);
+}
+
+/** The claims of a prepared token: verified by the core already, or once WebCrypto has answered. */
+async function finish(
+  verifier: { complete(step: VerifyStep, verdict: boolean | undefined, now: number): string },
+  step: VerifyStep,
+  native: NativeKeys,
+  now: number,
+): Promise<JwtClaims> {
+  const claims = step.claims();
+  if (claims !== undefined) {
+    step.free();
+    return JSON.parse(claims) as JwtClaims;
+  }
+  const verdict = await verifyNatively(step, native);
+  return JSON.parse(call(() => verifier.complete(step, verdict, now))) as JwtClaims;
 }
 
 /** How long a JWKS fetch may stay out before the schedule lets another one start, ms. */
@@ -113,6 +140,7 @@ function fetchKeys(entry: RemoteEntry, url: string, fetchImpl: Fetch): Promise<v
       // No answer: status 0.
     }
     entry.keys.fetched(status, body, Date.now());
+    entry.native.clear();
   })().finally(() => {
     entry.pending = undefined;
   });

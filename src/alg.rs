@@ -130,9 +130,27 @@ impl Algorithm {
         }
     }
 
+    /// The length every signature of this algorithm under `key` has: the MAC's output, the RSA
+    /// modulus (RFC 8017 §8.2.2 step 1), the curve's `r || s` (RFC 7518 §3.4), 64 for Ed25519.
+    /// Checked before any verification, by the core or by a host's native crypto.
+    pub fn signature_len(self, key: &VerifyingKey) -> usize {
+        match (self, key) {
+            (Algorithm::HS256, _) => 32,
+            (Algorithm::HS384, _) => 48,
+            (Algorithm::HS512 | Algorithm::ES256 | Algorithm::EdDSA, _) => 64,
+            (Algorithm::ES384, _) => 96,
+            (Algorithm::ES512, _) => 132,
+            (_, VerifyingKey::Rsa(k)) => k.size(),
+            _ => 0,
+        }
+    }
+
     /// Verifies `signature` over `message`. The caller has already checked that `key` belongs to
     /// this algorithm's family; a mismatch here still answers `false`, never panics.
     pub fn verify(self, key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+        if signature.len() != self.signature_len(key) {
+            return false;
+        }
         match (self, key) {
             (Algorithm::HS256, VerifyingKey::Oct(k)) => k.hs256.as_ref().is_some_and(|mac| {
                 mac.clone()
@@ -162,9 +180,6 @@ impl Algorithm {
                 k.verify_pkcs1v15(Pkcs1Hash::Sha512, message, signature)
             }
             (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512, VerifyingKey::Rsa(k)) => {
-                if signature.len() != k.size() {
-                    return false;
-                }
                 let pss = match self {
                     Algorithm::PS256 => jc::Rsa::ps256(),
                     Algorithm::PS384 => jc::Rsa::ps384(),
@@ -174,24 +189,20 @@ impl Algorithm {
                     .is_ok_and(|sig| pss.verify_signature(&sig, k.public(), message))
             }
             (Algorithm::ES256, VerifyingKey::P256(k)) => {
-                signature.len() == 64
-                    && p256::ecdsa::Signature::try_from_slice(signature)
-                        .is_ok_and(|sig| jc::Es256.verify_signature(&sig, k, message))
+                p256::ecdsa::Signature::try_from_slice(signature)
+                    .is_ok_and(|sig| jc::Es256.verify_signature(&sig, k, message))
             }
             (Algorithm::ES384, VerifyingKey::P384(k)) => {
-                signature.len() == 96
-                    && EcSignature::<p384::ecdsa::Signature>::try_from_slice(signature)
-                        .is_ok_and(|sig| Es384.verify_signature(&sig, k, message))
+                EcSignature::<p384::ecdsa::Signature>::try_from_slice(signature)
+                    .is_ok_and(|sig| Es384.verify_signature(&sig, k, message))
             }
             (Algorithm::ES512, VerifyingKey::P521(k)) => {
-                signature.len() == 132
-                    && EcSignature::<p521::ecdsa::Signature>::try_from_slice(signature)
-                        .is_ok_and(|sig| Es512.verify_signature(&sig, k, message))
+                EcSignature::<p521::ecdsa::Signature>::try_from_slice(signature)
+                    .is_ok_and(|sig| Es512.verify_signature(&sig, k, message))
             }
             (Algorithm::EdDSA, VerifyingKey::Ed25519(k)) => {
-                signature.len() == 64
-                    && ed25519_dalek::Signature::try_from_slice(signature)
-                        .is_ok_and(|sig| jc::Ed25519.verify_signature(&sig, k, message))
+                ed25519_dalek::Signature::try_from_slice(signature)
+                    .is_ok_and(|sig| jc::Ed25519.verify_signature(&sig, k, message))
             }
             _ => false,
         }

@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod scoped_token;
 pub mod session;
 pub mod sign;
+pub mod signature_check;
 pub mod token;
 pub mod verify;
 #[cfg(feature = "js-exports")]

@@ -3,9 +3,11 @@
 //! [`RemoteJwks::begin`] says so and hands the answer to [`RemoteJwks::fetched`]; an unknown
 //! `kid` asks [`RemoteJwks::request_refetch`] whether to fetch again before retrying.
 
+use crate::alg::Algorithm;
 use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
 use crate::schedule::{SourceState, Timing, Transition};
+use crate::signature_check::{Prepared, SignatureCheck};
 use crate::verify::{self, Verified, Verifier};
 
 #[derive(Debug)]
@@ -87,17 +89,32 @@ impl RemoteJwks {
         self.state.request_refetch(now_ms, timing) && self.state.begin(now_ms, timing)
     }
 
-    /// Verifies at `now` (unix seconds, for the claims) with the keys loaded, if at `now_ms`
-    /// (the host's clock) they are not older than `refresh + max_stale`.
-    pub fn verify(
+    /// [`Verifier::prepare`] with the keys loaded, if at `now_ms` (the host's clock) they are not
+    /// older than `refresh + max_stale`; `now` (unix seconds) is for the claims.
+    pub fn prepare(
         &self,
         token: &str,
         now: u64,
         now_ms: u64,
         timing: &Timing,
+        native: impl Fn(Algorithm) -> bool,
+    ) -> Result<Prepared, AuthError> {
+        self.usable(now_ms, timing)?.prepare(token, now, native)
+    }
+
+    /// [`Verifier::complete`]: the check holds its own keys, so a refetch meanwhile is harmless.
+    pub fn complete(
+        &self,
+        check: SignatureCheck,
+        verdict: Option<bool>,
+        now: u64,
     ) -> Result<Verified, AuthError> {
+        self.verifier.complete(check, verdict, now)
+    }
+
+    fn usable(&self, now_ms: u64, timing: &Timing) -> Result<&Verifier, AuthError> {
         match self.loaded_at_ms {
-            Some(at) if timing.is_usable(at, now_ms) => self.verifier.verify(token, now),
+            Some(at) if timing.is_usable(at, now_ms) => Ok(&self.verifier),
             _ => Err(self
                 .last_error
                 .clone()
@@ -109,7 +126,6 @@ impl RemoteJwks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alg::Algorithm;
     use crate::sign::SigningKey;
 
     const T: Timing = Timing {
@@ -134,8 +150,16 @@ mod tests {
             let keys: Vec<_> = keys.iter().map(|k| k.public_jwk()).collect();
             serde_json::json!({ "keys": keys }).to_string()
         };
-        let verify = |r: &RemoteJwks, key: &SigningKey, now_ms: u64| {
-            r.verify(&token(key), now_ms / 1000, now_ms, &T)
+        // Through the host-delegated path, with the core as the host's crypto.
+        let verify = |r: &RemoteJwks, key: &SigningKey, now_ms: u64| match r.prepare(
+            &token(key),
+            now_ms / 1000,
+            now_ms,
+            &T,
+            |_| true,
+        )? {
+            Prepared::Check(c) => r.complete(c, None, now_ms / 1000),
+            Prepared::Verified(v) => Ok(v),
         };
         let mut r = RemoteJwks::new(verify::Validation::default());
         let e = verify(&r, &one, NOW).unwrap_err();

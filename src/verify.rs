@@ -4,13 +4,16 @@
 //! chosen by `kid` and bound to its algorithm family → signature → claims. Nothing in the claims
 //! is read before the signature holds.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
 use crate::error::{AuthError, ErrorCode};
 use crate::json;
-use crate::jwks::JwkSet;
+use crate::jwks::{Jwk, JwkSet};
+use crate::signature_check::{Prepared, SignatureCheck};
 use crate::token::{Header, Limits, UntrustedToken};
 
 /// What a token must satisfy besides a valid signature (jsonwebtoken's `Validation`).
@@ -62,7 +65,8 @@ impl Default for Validation {
 /// Verifies tokens against a key set under [`Validation`] settings.
 #[derive(Debug, Clone)]
 pub struct Verifier {
-    keys: JwkSet,
+    /// Shared with the [`SignatureCheck`]s in flight, which must see the keys they were given.
+    keys: Arc<JwkSet>,
     validation: Validation,
 }
 
@@ -75,7 +79,10 @@ pub struct Verified {
 
 impl Verifier {
     pub fn new(keys: JwkSet, validation: Validation) -> Verifier {
-        Verifier { keys, validation }
+        Verifier {
+            keys: Arc::new(keys),
+            validation,
+        }
     }
 
     pub fn keys(&self) -> &JwkSet {
@@ -97,8 +104,92 @@ impl Verifier {
     pub fn verify(&self, token: &str, now: u64) -> Result<Verified, AuthError> {
         let untrusted = UntrustedToken::parse(token, &self.validation.limits)?;
         self.check_signature(&untrusted)?;
-        let claims = json::parse_object(untrusted.payload(), self.validation.limits.json).map_err(
-            |reason| {
+        self.accept(untrusted.header().clone(), untrusted.payload(), now)
+    }
+
+    /// Verifies a JWT at `now` as [`Verifier::verify`] does, except that the signature of an
+    /// algorithm for which `native` answers true is left to the host ([`SignatureCheck`]); HMAC
+    /// always stays in the core.
+    pub fn prepare(
+        &self,
+        token: &str,
+        now: u64,
+        native: impl Fn(Algorithm) -> bool,
+    ) -> Result<Prepared, AuthError> {
+        let untrusted = UntrustedToken::parse(token, &self.validation.limits)?;
+        let alg = untrusted.header().alg;
+        if alg.hmac_hash().is_some() || !native(alg) {
+            self.check_signature(&untrusted)?;
+            return self
+                .accept(untrusted.header().clone(), untrusted.payload(), now)
+                .map(Prepared::Verified);
+        }
+        let all = self.keys.keys();
+        let candidates: Vec<usize> = self
+            .candidates(&untrusted)?
+            .into_iter()
+            .filter(|k| alg.signature_len(k.key()) == untrusted.signature().len())
+            .filter_map(|k| all.iter().position(|j| std::ptr::eq(j, k)))
+            .collect();
+        if candidates.is_empty() {
+            return Err(AuthError::new(ErrorCode::InvalidSignature));
+        }
+        Ok(Prepared::Check(SignatureCheck {
+            alg,
+            keys: Arc::clone(&self.keys),
+            candidates,
+            input: untrusted.signing_input().as_bytes().to_vec(),
+            signature: untrusted.signature().to_vec(),
+            header: untrusted.header().clone(),
+            payload: untrusted.payload().to_vec(),
+        }))
+    }
+
+    /// Finishes a [`Verifier::prepare`] with the host's verdict on its signature (`None`: the
+    /// host could not verify it natively, so the core does).
+    pub fn complete(
+        &self,
+        check: SignatureCheck,
+        verdict: Option<bool>,
+        now: u64,
+    ) -> Result<Verified, AuthError> {
+        if !verdict.unwrap_or_else(|| check.verify_in_core()) {
+            return Err(AuthError::new(ErrorCode::InvalidSignature));
+        }
+        self.accept(check.header, &check.payload, now)
+    }
+
+    /// The keys the token may be verified with: its algorithm allowed by the policy, then chosen
+    /// by `kid` and bound to the algorithm.
+    fn candidates<'k>(&'k self, t: &UntrustedToken<'_>) -> Result<Vec<&'k Jwk>, AuthError> {
+        let alg = t.header().alg;
+        if !self.validation.algorithms.is_empty() && !self.validation.algorithms.contains(&alg) {
+            return Err(AuthError::with_message(
+                ErrorCode::UnsupportedAlgorithm,
+                "the token algorithm is not allowed by the policy",
+            ));
+        }
+        self.keys.candidates(t.header().kid.as_deref(), alg)
+    }
+
+    fn check_signature(&self, t: &UntrustedToken<'_>) -> Result<(), AuthError> {
+        let alg = t.header().alg;
+        let input = t.signing_input().as_bytes();
+        if self
+            .candidates(t)?
+            .iter()
+            .any(|k| alg.verify(k.key(), input, t.signature()))
+        {
+            Ok(())
+        } else {
+            Err(AuthError::new(ErrorCode::InvalidSignature))
+        }
+    }
+
+    /// The claims of a token whose signature holds, read and checked at `now`.
+    fn accept(&self, header: Header, payload: &[u8], now: u64) -> Result<Verified, AuthError> {
+        let claims =
+            json::parse_object(payload, self.validation.limits.json).map_err(|reason| {
                 if reason.is_limit() {
                     AuthError::with_message(
                         ErrorCode::TokenTooLarge,
@@ -110,34 +201,10 @@ impl Verifier {
                         "the claims are not a valid JSON object",
                     )
                 }
-            },
-        )?;
-        let verified = Verified {
-            header: untrusted.header().clone(),
-            claims,
-        };
+            })?;
+        let verified = Verified { header, claims };
         self.check_claims(&verified, now)?;
         Ok(verified)
-    }
-
-    fn check_signature(&self, t: &UntrustedToken<'_>) -> Result<(), AuthError> {
-        let alg = t.header().alg;
-        if !self.validation.algorithms.is_empty() && !self.validation.algorithms.contains(&alg) {
-            return Err(AuthError::with_message(
-                ErrorCode::UnsupportedAlgorithm,
-                "the token algorithm is not allowed by the policy",
-            ));
-        }
-        let candidates = self.keys.candidates(t.header().kid.as_deref(), alg)?;
-        let input = t.signing_input().as_bytes();
-        if candidates
-            .iter()
-            .any(|k| alg.verify(k.key(), input, t.signature()))
-        {
-            Ok(())
-        } else {
-            Err(AuthError::new(ErrorCode::InvalidSignature))
-        }
     }
 
     fn check_claims(&self, v: &Verified, now: u64) -> Result<(), AuthError> {

@@ -16,6 +16,7 @@ use crate::remote_jwks::RemoteJwks;
 use crate::schedule::Timing;
 use crate::scoped_token;
 use crate::sign::SigningKey;
+use crate::signature_check::{Prepared, SignatureCheck};
 use crate::verify;
 use crate::webhook::{self, WebhookVerifier};
 
@@ -178,29 +179,127 @@ pub fn token_set(
     }))
 }
 
+/// Algorithms the host verifies with its native crypto, as space-separated names (unknown names
+/// are ignored: a runtime may know algorithms this core does not).
+fn native_algorithms(names: &str) -> Vec<Algorithm> {
+    names
+        .split_ascii_whitespace()
+        .filter_map(|n| Algorithm::from_name(n).ok())
+        .collect()
+}
+
+/// A verification part-way ([`Prepared`]): finished by the core (`claims`), or a signature for
+/// the host's native crypto, handed back to the verifier's `complete` with the verdict.
+#[wasm_bindgen]
+pub struct VerifyStep {
+    claims: Option<String>,
+    check: Option<SignatureCheck>,
+}
+
+impl VerifyStep {
+    fn new(prepared: Prepared) -> VerifyStep {
+        match prepared {
+            Prepared::Verified(v) => VerifyStep {
+                claims: Some(to_json(v.claims())),
+                check: None,
+            },
+            Prepared::Check(c) => VerifyStep {
+                claims: None,
+                check: Some(c),
+            },
+        }
+    }
+
+    fn into_check(self) -> JsResult<SignatureCheck> {
+        self.check.ok_or_else(|| {
+            throw(AuthError::with_message(
+                ErrorCode::InvalidConfig,
+                "this verification has no signature left to check",
+            ))
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl VerifyStep {
+    /// The verified claims as JSON, when the core verified the signature itself.
+    pub fn claims(&self) -> Option<String> {
+        self.claims.clone()
+    }
+
+    /// The JWS algorithm of the signature to verify.
+    pub fn alg(&self) -> Option<String> {
+        self.check.as_ref().map(|c| c.alg().name().to_owned())
+    }
+
+    /// Each candidate key's position in its key set, in the order to try (a host caches its
+    /// native keys by it, per key set).
+    #[wasm_bindgen(js_name = keyIds)]
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.check
+            .iter()
+            .flat_map(|c| c.keys().map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect()
+    }
+
+    /// The `n`-th candidate as a public JWK (JSON), for the host to import.
+    #[wasm_bindgen(js_name = keyJwk)]
+    pub fn key_jwk(&self, n: usize) -> Option<String> {
+        let (_, key) = self.check.as_ref()?.keys().nth(n)?;
+        Some(serde_json::Value::Object(key.public_members()).to_string())
+    }
+
+    /// The JWS signing input.
+    pub fn input(&self) -> Vec<u8> {
+        self.check
+            .as_ref()
+            .map(|c| c.signing_input().to_vec())
+            .unwrap_or_default()
+    }
+
+    pub fn signature(&self) -> Vec<u8> {
+        self.check
+            .as_ref()
+            .map(|c| c.signature().to_vec())
+            .unwrap_or_default()
+    }
+}
+
 /// A key set and a policy; see [`verify::Verifier`].
 #[wasm_bindgen]
 pub struct Verifier {
     inner: verify::Verifier,
+    native: Vec<Algorithm>,
 }
 
 #[wasm_bindgen]
 impl Verifier {
     /// `jwks_json` is a JWKS document (keys the core cannot use are skipped, as from a remote
-    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form.
+    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form; `native` the
+    /// algorithms the host verifies itself (see [`Prepared`]).
     #[wasm_bindgen(constructor)]
-    pub fn new(jwks_json: &str, policy_json: &str) -> JsResult<Verifier> {
+    pub fn new(jwks_json: &str, policy_json: &str, native: &str) -> JsResult<Verifier> {
         let keys = JwkSet::from_json_lenient(jwks_json).map_err(throw)?;
         let policy: verify::Validation = from_json(policy_json)?;
         Ok(Verifier {
             inner: verify::Verifier::new(keys, policy),
+            native: native_algorithms(native),
         })
     }
 
-    /// The verified claims as JSON.
-    pub fn verify(&self, token: &str, now: f64) -> JsResult<String> {
+    /// Verifies at `now`, or stops at the signature when the host verifies it natively.
+    pub fn prepare(&self, token: &str, now: f64) -> JsResult<VerifyStep> {
         self.inner
-            .verify(token, secs(now))
+            .prepare(token, secs(now), |a| self.native.contains(&a))
+            .map(VerifyStep::new)
+            .map_err(throw)
+    }
+
+    /// The claims (JSON) of a prepared token, given the host's verdict on its signature
+    /// (`undefined`: the host could not verify it, the core does).
+    pub fn complete(&self, step: VerifyStep, verdict: Option<bool>, now: f64) -> JsResult<String> {
+        self.inner
+            .complete(step.into_check()?, verdict, secs(now))
             .map(|v| to_json(v.claims()))
             .map_err(throw)
     }
@@ -212,23 +311,26 @@ impl Verifier {
 pub struct RemoteKeys {
     inner: RemoteJwks,
     timing: Timing,
+    native: Vec<Algorithm>,
 }
 
 #[wasm_bindgen]
 impl RemoteKeys {
-    /// `policy_json` as for [`Verifier`]; the keys are fetched again every `refresh_secs` and
-    /// used at most `max_stale_secs` longer while fetches fail.
+    /// `policy_json` and `native` as for [`Verifier`]; the keys are fetched again every
+    /// `refresh_secs` and used at most `max_stale_secs` longer while fetches fail.
     #[wasm_bindgen(constructor)]
     pub fn new(
         policy_json: &str,
         refresh_secs: f64,
         max_stale_secs: f64,
         timeout_ms: f64,
+        native: &str,
     ) -> JsResult<RemoteKeys> {
         let policy: verify::Validation = from_json(policy_json)?;
         Ok(RemoteKeys {
             inner: RemoteJwks::new(policy),
             timing: Timing::from_secs(secs(refresh_secs), secs(timeout_ms), secs(max_stale_secs)),
+            native: native_algorithms(native),
         })
     }
 
@@ -258,10 +360,20 @@ impl RemoteKeys {
         self.inner.request_refetch(secs(now_ms), &timing)
     }
 
-    /// The verified claims as JSON; `now` (unix seconds) for the claims, `now_ms` the clock.
-    pub fn verify(&self, token: &str, now: f64, now_ms: f64) -> JsResult<String> {
+    /// As [`Verifier::prepare`]; `now` (unix seconds) for the claims, `now_ms` the clock.
+    pub fn prepare(&self, token: &str, now: f64, now_ms: f64) -> JsResult<VerifyStep> {
         self.inner
-            .verify(token, secs(now), secs(now_ms), &self.timing)
+            .prepare(token, secs(now), secs(now_ms), &self.timing, |a| {
+                self.native.contains(&a)
+            })
+            .map(VerifyStep::new)
+            .map_err(throw)
+    }
+
+    /// As [`Verifier::complete`].
+    pub fn complete(&self, step: VerifyStep, verdict: Option<bool>, now: f64) -> JsResult<String> {
+        self.inner
+            .complete(step.into_check()?, verdict, secs(now))
             .map(|v| to_json(v.claims()))
             .map_err(throw)
     }

@@ -132,3 +132,38 @@ test('a JWKS down at first is retried on the core schedule (after 1 s, not at ca
     await server.close();
   }
 });
+
+test('RSA and ECDSA signatures are verified by WebCrypto, once imported per key; Ed25519 and HMAC by the core', async () => {
+  const subtle = globalThis.crypto.subtle;
+  const calls = { verify: 0, importKey: 0 };
+  const spy = (name) => {
+    const original = subtle[name];
+    subtle[name] = function (...args) {
+      calls[name] += 1;
+      return original.apply(this, args);
+    };
+    return () => {
+      subtle[name] = original;
+    };
+  };
+  for (const [alg, native] of [['RS256', true], ['PS256', true], ['ES256', true], ['ES384', true], ['EdDSA', false], ['HS256', false]]) {
+    const key = generateSigningKey(alg, 'k');
+    const jwks = { keys: [alg === 'HS256' ? key : publicJwk(key)] };
+    const token = signJwt({ iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 60 }, key);
+    calls.verify = calls.importKey = 0;
+    const undo = [spy('verify'), spy('importKey')];
+    try {
+      for (let i = 0; i < 3; i += 1) await verifyJwt(token, { jwks, issuer: ISS, audience: AUD });
+      // Through a remote key set too, which keeps imported keys of its own.
+      const server = await serve({ 'GET /jwks': () => ({ body: jwks }) });
+      try {
+        await verifyJwt(token, { jwksUrl: `${server.origin}/jwks`, issuer: ISS, audience: AUD });
+      } finally {
+        await server.close();
+      }
+    } finally {
+      undo.forEach((u) => u());
+    }
+    assert.deepEqual(calls, native ? { verify: 4, importKey: 2 } : { verify: 0, importKey: 0 }, alg);
+  }
+});
