@@ -8,7 +8,7 @@ import { call, fullCore, nowSecs } from './core.js';
 import type { RemoteKeys, Verifier, VerifyStep } from './wasm/full/tokenwarden.js';
 import { ConfigError, TokenwardenError } from './errors.js';
 import { getDocument, type Fetch } from './http.js';
-import { NATIVE_ALGORITHMS, verifyNatively, type NativeKeys } from './native-crypto.js';
+import { verifyNatively } from './native-crypto.js';
 
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 
@@ -41,20 +41,13 @@ export type JwtClaims = Record<string, unknown> & { iss?: string; sub?: string; 
 
 interface RemoteEntry {
   keys: RemoteKeys;
-  /** WebCrypto's copies of the current key set's keys; emptied when a fetch answers. */
-  native: NativeKeys;
   /** The fetch out, shared by concurrent callers. */
   pending: Promise<void> | undefined;
 }
 
-interface InlineEntry {
-  verifier: Verifier;
-  native: NativeKeys;
-}
-
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 const remote = new Map<string, RemoteEntry>();
-const inline = new Map<string, InlineEntry>();
+const inline = new Map<string, Verifier>();
 const MAX_INLINE_VERIFIERS = 32;
 
 function policyJson(o: VerifyOptions): string {
@@ -75,14 +68,14 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
   if (options.jwks !== undefined) {
     const jwks = typeof options.jwks === 'string' ? options.jwks : JSON.stringify(options.jwks);
     const key = `${policy}\n${jwks}`;
-    let entry = inline.get(key);
-    if (!entry) {
-      entry = { verifier: call(() => new (fullCore().Verifier)(jwks, policy, NATIVE_ALGORITHMS)), native: new Map() };
+    let verifier = inline.get(key);
+    if (!verifier) {
+      verifier = call(() => new (fullCore().Verifier)(jwks, policy, true));
       if (inline.size >= MAX_INLINE_VERIFIERS) inline.clear();
-      inline.set(key, entry);
+      inline.set(key, verifier);
     }
-    const { verifier, native } = entry;
-    return finish(verifier, call(() => verifier.prepare(token, now)), native, now);
+    const v = verifier;
+    return finish(v, call(() => v.prepare(token, now)), now);
   }
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const url = options.jwksUrl ?? (await jwksUriOf(list(options.issuer)[0], fetchImpl));
@@ -91,8 +84,8 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
   const cacheKey = `${policy}\n${url}\n${refresh}\n${maxStale}`;
   let entry = remote.get(cacheKey);
   if (!entry) {
-    const keys = call(() => new (fullCore().RemoteKeys)(policy, refresh, maxStale, FETCH_TIMEOUT_MS, NATIVE_ALGORITHMS));
-    remote.set(cacheKey, (entry = { keys, native: new Map(), pending: undefined }));
+    const keys = call(() => new (fullCore().RemoteKeys)(policy, refresh, maxStale, FETCH_TIMEOUT_MS, true));
+    remote.set(cacheKey, (entry = { keys, pending: undefined }));
   }
   const e = entry;
   if (e.keys.begin(Date.now())) await fetchKeys(e, url, fetchImpl);
@@ -107,14 +100,13 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
     await fetchKeys(e, url, fetchImpl);
     step = prepare();
   }
-  return finish(e.keys, step, e.native, now);
+  return finish(e.keys, step, now);
 }
 
 /** The claims of a prepared token: verified by the core already, or once WebCrypto has answered. */
 async function finish(
   verifier: { complete(step: VerifyStep, verdict: boolean | undefined, now: number): string },
   step: VerifyStep,
-  native: NativeKeys,
   now: number,
 ): Promise<JwtClaims> {
   const claims = step.claims();
@@ -122,7 +114,7 @@ async function finish(
     step.free();
     return JSON.parse(claims) as JwtClaims;
   }
-  const verdict = await verifyNatively(step, native);
+  const verdict = await verifyNatively(step);
   return JSON.parse(call(() => verifier.complete(step, verdict, now))) as JwtClaims;
 }
 
@@ -140,7 +132,6 @@ function fetchKeys(entry: RemoteEntry, url: string, fetchImpl: Fetch): Promise<v
       // No answer: status 0.
     }
     entry.keys.fetched(status, body, Date.now());
-    entry.native.clear();
   })().finally(() => {
     entry.pending = undefined;
   });

@@ -2,45 +2,39 @@
  * The host's half of a delegated signature check (the core's `signature_check`): WebCrypto
  * verifies RSA and ECDSA in native code, several times faster than the core in wasm. The core
  * has already parsed the token, bound the algorithm, chosen the keys and checked the signature's
- * length; it reads the claims only after the verdict. Ed25519 and HMAC stay in the core, which
- * is faster at them (docs/benchmarks.md).
+ * length, and gives WebCrypto's parameters for the algorithm; it reads the claims only after the
+ * verdict. Ed25519 and HMAC stay in the core, which is faster at them (docs/benchmarks.md).
  */
+import { fullCore } from './core.js';
 import type { VerifyStep } from './wasm/full/tokenwarden.js';
 
-/** The algorithms handed to WebCrypto (the core's `native` argument). */
-export const NATIVE_ALGORITHMS = 'RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512';
-
+/** WebCrypto's algorithm identifiers for a JWS algorithm, as the core gives them. */
 interface Params {
-  key: RsaHashedImportParams | EcKeyImportParams;
+  import: RsaHashedImportParams | EcKeyImportParams;
   verify: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
 }
 
-const pkcs1 = (hash: string): Params => ({ key: { name: 'RSASSA-PKCS1-v1_5', hash }, verify: { name: 'RSASSA-PKCS1-v1_5' } });
-// RFC 7518 §3.5: the salt is as long as the hash output.
-const pss = (hash: string, saltLength: number): Params => ({ key: { name: 'RSA-PSS', hash }, verify: { name: 'RSA-PSS', saltLength } });
-const ecdsa = (namedCurve: string, hash: string): Params => ({ key: { name: 'ECDSA', namedCurve }, verify: { name: 'ECDSA', hash } });
+const params = new Map<string, Params | undefined>();
 
-const PARAMS: Record<string, Params> = {
-  RS256: pkcs1('SHA-256'),
-  RS384: pkcs1('SHA-384'),
-  RS512: pkcs1('SHA-512'),
-  PS256: pss('SHA-256', 32),
-  PS384: pss('SHA-384', 48),
-  PS512: pss('SHA-512', 64),
-  ES256: ecdsa('P-256', 'SHA-256'),
-  ES384: ecdsa('P-384', 'SHA-384'),
-  ES512: ecdsa('P-521', 'SHA-512'),
-};
+function paramsOf(alg: string): Params | undefined {
+  if (!params.has(alg)) {
+    const json = fullCore().webCrypto(alg);
+    params.set(alg, json === undefined ? undefined : (JSON.parse(json) as Params));
+  }
+  return params.get(alg);
+}
 
-/** Imported keys of one key set, by the core's key id and algorithm; `undefined`: refused. */
-export type NativeKeys = Map<string, Promise<CryptoKey | undefined>>;
+/** Imported keys by the core's key id (unique in the process) and algorithm; `undefined`: refused. */
+const imported = new Map<string, Promise<CryptoKey | undefined>>();
+/** Keys kept imported; past it the cache starts again (key sets hold a handful). */
+const MAX_IMPORTED = 256;
 
 /** `jwk` imported for `alg`, or `undefined` when this runtime does not take the algorithm or key. */
 export function importNativeKey(alg: string, jwk: JsonWebKey): Promise<CryptoKey | undefined> {
   const subtle = globalThis.crypto?.subtle;
-  const params = PARAMS[alg];
-  if (!subtle || !params) return Promise.resolve(undefined);
-  return subtle.importKey('jwk', jwk, params.key, false, ['verify']).then(
+  const p = paramsOf(alg);
+  if (!subtle || !p) return Promise.resolve(undefined);
+  return subtle.importKey('jwk', jwk, p.import, false, ['verify']).then(
     (key) => key,
     () => undefined,
   );
@@ -48,10 +42,10 @@ export function importNativeKey(alg: string, jwk: JsonWebKey): Promise<CryptoKey
 
 /** WebCrypto's verdict on one signature; `undefined` when it cannot give one. Never throws. */
 export async function verifyNativeSignature(alg: string, key: CryptoKey, signature: Uint8Array<ArrayBuffer>, input: Uint8Array<ArrayBuffer>): Promise<boolean | undefined> {
-  const params = PARAMS[alg];
-  if (!params) return undefined;
+  const p = paramsOf(alg);
+  if (!p) return undefined;
   try {
-    return await globalThis.crypto.subtle.verify(params.verify, key, signature, input);
+    return await globalThis.crypto.subtle.verify(p.verify, key, signature, input);
   } catch {
     return undefined;
   }
@@ -62,21 +56,22 @@ export async function verifyNativeSignature(alg: string, key: CryptoKey, signatu
  * when this runtime cannot decide (no WebCrypto, an algorithm or a key it does not take): the core
  * then verifies. Never throws.
  */
-export async function verifyNatively(step: VerifyStep, keys: NativeKeys): Promise<boolean | undefined> {
+export async function verifyNatively(step: VerifyStep): Promise<boolean | undefined> {
   const alg = step.alg();
-  if (alg === undefined || !globalThis.crypto?.subtle || !PARAMS[alg]) return undefined;
+  if (alg === undefined || !globalThis.crypto?.subtle || !paramsOf(alg)) return undefined;
   const ids = step.keyIds();
   // Copies out of wasm memory: plain ArrayBuffers.
   const input = step.input() as Uint8Array<ArrayBuffer>;
   const signature = step.signature() as Uint8Array<ArrayBuffer>;
   for (let n = 0; n < ids.length; n++) {
     const id = `${ids[n]} ${alg}`;
-    let imported = keys.get(id);
-    if (!imported) {
-      imported = importNativeKey(alg, JSON.parse(step.keyJwk(n) ?? '{}') as JsonWebKey);
-      keys.set(id, imported);
+    let pending = imported.get(id);
+    if (!pending) {
+      if (imported.size >= MAX_IMPORTED) imported.clear();
+      pending = importNativeKey(alg, JSON.parse(step.keyJwk(n) ?? '{}') as JsonWebKey);
+      imported.set(id, pending);
     }
-    const key = await imported;
+    const key = await pending;
     const verdict = key && (await verifyNativeSignature(alg, key, signature, input));
     if (verdict !== false) return verdict;
   }

@@ -7,6 +7,7 @@
 //! keys. Verification never sees such a key.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use rsa::traits::PublicKeyParts;
@@ -281,7 +282,12 @@ pub struct JwkSet {
     by_kid: HashMap<String, Vec<usize>>,
     ambiguous: Vec<String>,
     skipped: Vec<SkippedKey>,
+    /// Different for every set built in this process (0: the empty default), so that hosts
+    /// keeping native copies of keys (WebCrypto's) can name a key by set and position.
+    serial: u64,
 }
+
+static SERIALS: AtomicU64 = AtomicU64::new(1);
 
 impl JwkSet {
     /// Builds a set from keys. Refuses sets that mix shared secrets with public keys: a verifier
@@ -314,6 +320,7 @@ impl JwkSet {
             by_kid,
             ambiguous: Vec::new(),
             skipped: Vec::new(),
+            serial: SERIALS.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -396,6 +403,11 @@ impl JwkSet {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// This set's serial number (see the field); its clones share it.
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     pub fn keys(&self) -> &[Jwk] {

@@ -10,11 +10,48 @@
 
 use std::sync::Arc;
 
+use serde_json::{json, Value};
+
 use crate::alg::Algorithm;
 use crate::jwks::JwkSet;
 use crate::key::VerifyingKey;
 use crate::token::Header;
 use crate::verify::Verified;
+
+/// The algorithms worth handing to WebCrypto: RSA and ECDSA. HMAC keeps its secret in the core
+/// and Ed25519 is faster there (docs/benchmarks.md).
+pub const WEB_CRYPTO: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+];
+
+/// WebCrypto's parameters for a JWS algorithm of [`WEB_CRYPTO`]: `{"import": …, "verify": …}`,
+/// the `importKey` (from a JWK) and `verify` algorithm identifiers. RFC 7518 §3.5: the PSS salt
+/// is as long as the hash output; §3.4: ECDSA signatures are `r || s`, WebCrypto's own form.
+pub fn web_crypto(alg: Algorithm) -> Option<Value> {
+    let pkcs1 = |hash: &str| json!({"import": {"name": "RSASSA-PKCS1-v1_5", "hash": hash}, "verify": {"name": "RSASSA-PKCS1-v1_5"}});
+    let pss = |hash: &str, salt: u32| json!({"import": {"name": "RSA-PSS", "hash": hash}, "verify": {"name": "RSA-PSS", "saltLength": salt}});
+    let ecdsa = |curve: &str, hash: &str| json!({"import": {"name": "ECDSA", "namedCurve": curve}, "verify": {"name": "ECDSA", "hash": hash}});
+    Some(match alg {
+        Algorithm::RS256 => pkcs1("SHA-256"),
+        Algorithm::RS384 => pkcs1("SHA-384"),
+        Algorithm::RS512 => pkcs1("SHA-512"),
+        Algorithm::PS256 => pss("SHA-256", 32),
+        Algorithm::PS384 => pss("SHA-384", 48),
+        Algorithm::PS512 => pss("SHA-512", 64),
+        Algorithm::ES256 => ecdsa("P-256", "SHA-256"),
+        Algorithm::ES384 => ecdsa("P-384", "SHA-384"),
+        Algorithm::ES512 => ecdsa("P-521", "SHA-512"),
+        _ => return None,
+    })
+}
 
 /// What [`Verifier::prepare`](crate::verify::Verifier::prepare) gives back.
 #[derive(Debug)]
@@ -28,11 +65,11 @@ pub enum Prepared {
 /// One signature to verify: the algorithm, the candidate keys (it verifies if any one does), the
 /// signing input and the signature, whose length already fits every candidate. Holds the key set
 /// it was prepared with, so a set replaced while the host verifies cannot change what is checked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SignatureCheck {
     pub(crate) alg: Algorithm,
     pub(crate) keys: Arc<JwkSet>,
-    /// The candidates' positions in `keys` (hosts cache their native keys by it).
+    /// The candidates' positions in `keys`.
     pub(crate) candidates: Vec<usize>,
     pub(crate) input: Vec<u8>,
     pub(crate) signature: Vec<u8>,
@@ -45,12 +82,14 @@ impl SignatureCheck {
         self.alg
     }
 
-    /// The candidates in the order to try, each with its position in the key set it came from.
-    pub fn keys(&self) -> impl Iterator<Item = (usize, &VerifyingKey)> {
+    /// The candidates in the order to try, each with an id naming it among every key set of
+    /// this process (`{set serial}.{position}`): a host caches its native copy of a key by it.
+    pub fn keys(&self) -> impl Iterator<Item = (String, &VerifyingKey)> {
         let all = self.keys.keys();
+        let serial = self.keys.serial();
         self.candidates
             .iter()
-            .filter_map(|&i| Some((i, all.get(i)?.key())))
+            .filter_map(move |&i| Some((format!("{serial}.{i}"), all.get(i)?.key())))
     }
 
     /// The JWS signing input, `BASE64URL(header) || '.' || BASE64URL(payload)`, as bytes.
@@ -71,7 +110,7 @@ impl SignatureCheck {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Map, Value};
+    use serde_json::Map;
 
     use super::*;
     use crate::error::ErrorCode;
@@ -109,7 +148,11 @@ mod tests {
         let token = mint(&keys[1], json!({"sub": "u", "exp": NOW + 60}));
         let c = check(&v, &token);
         assert_eq!(c.alg(), Algorithm::ES256);
-        assert_eq!(c.keys().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
+        let serial = v.keys().serial();
+        assert_eq!(
+            c.keys().map(|(id, _)| id).collect::<Vec<_>>(),
+            [format!("{serial}.1")]
+        );
         assert_eq!(
             c.signing_input(),
             token.rsplit_once('.').unwrap().0.as_bytes()
@@ -145,6 +188,24 @@ mod tests {
         let bad = format!("{header}.bm90IGpzb24.{sig}");
         let e = v.complete(check(&v, &bad), Some(false), NOW).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidSignature);
+    }
+
+    #[test]
+    fn web_crypto_takes_rsa_and_ecdsa_only() {
+        for alg in Algorithm::ALL {
+            assert_eq!(
+                web_crypto(alg).is_some(),
+                WEB_CRYPTO.contains(&alg),
+                "{alg}"
+            );
+        }
+        let es = web_crypto(Algorithm::ES384).unwrap();
+        assert_eq!(es["import"]["namedCurve"], "P-384");
+        assert_eq!(es["verify"]["hash"], "SHA-384");
+        assert_eq!(
+            web_crypto(Algorithm::PS512).unwrap()["verify"]["saltLength"],
+            64
+        );
     }
 
     #[test]

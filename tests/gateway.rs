@@ -176,6 +176,7 @@ fn seen(d: Decision) -> Seen {
             s.body = r.body;
         }
         Decision::Call(c) => s.asks = Some(c),
+        Decision::Verify(_) => panic!("no native crypto was offered"),
     }
     s
 }

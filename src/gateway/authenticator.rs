@@ -8,6 +8,8 @@ use serde_json::Value;
 use super::call::Call;
 use super::config::{IdentityMember, IntrospectionConfig, SourceConfig};
 use super::extract::{self, Shape};
+use super::native_check::PendingSignature;
+use super::sources::Provider;
 use super::{cache, CacheUse, Gateway, Request, API_KEYS, INTROSPECTION};
 use crate::apikey::{CheckContext, Environment, KeyStore};
 use crate::audit::CredentialKind;
@@ -16,7 +18,9 @@ use crate::oauth::introspection::Introspection;
 use crate::policy::Grant;
 use crate::ratelimit::RateLimit;
 use crate::revoked_tokens::TokenFacts;
+use crate::signature_check::Prepared;
 use crate::token::{Limits, UntrustedToken};
+use crate::verify::Verified;
 
 /// A credential that passed.
 #[derive(Debug, Clone)]
@@ -88,6 +92,8 @@ pub(super) enum Step {
     /// Not without an answer: an opaque token for the introspection endpoint, or an API key for
     /// the key service.
     Call(Call),
+    /// Not without the host's verdict on a JWT's signature (hosts with native crypto).
+    Verify(PendingSignature),
 }
 
 impl Gateway {
@@ -103,9 +109,7 @@ impl Gateway {
             return Ok(Step::Done(None));
         };
         match self.shape(found.value) {
-            Shape::Jwt if !self.sources.providers.is_empty() => self
-                .authenticate_jwt(found, now)
-                .map(|a| Step::Done(Some(a))),
+            Shape::Jwt if !self.sources.providers.is_empty() => self.authenticate_jwt(found, now),
             Shape::ApiKey => self
                 .authenticate_key(found, now, client_ip)
                 .map_err(|e| Refusal::by(e, API_KEYS)),
@@ -130,32 +134,53 @@ impl Gateway {
         extract::shape(value, is_prefix)
     }
 
-    fn authenticate_jwt(
-        &self,
-        found: extract::Found<'_>,
-        now: u64,
-    ) -> Result<Authenticated, Refusal<'_>> {
+    fn authenticate_jwt(&self, found: extract::Found<'_>, now: u64) -> Result<Step, Refusal<'_>> {
         let cache_key = cache::key(found.value);
         if let Some(mut hit) = self.jwt_cache.get(&cache_key, now) {
             hit.source = found.source.clone();
             hit.cache = CacheUse::Hit;
-            return Ok(hit);
+            return Ok(Step::Done(Some(hit)));
         }
-        let auth = self.verify_jwt(found, now)?;
-        let until = auth
-            .expires_at
-            .min(now.saturating_add(self.config.cache.max_ttl_secs));
-        self.jwt_cache.insert(cache_key, until, auth.clone());
-        Ok(auth)
-    }
-
-    fn verify_jwt(
-        &self,
-        found: extract::Found<'_>,
-        now: u64,
-    ) -> Result<Authenticated, Refusal<'_>> {
         let token = found.value;
         let untrusted = UntrustedToken::parse(token, &Limits::default())?;
+        let (index, provider) = self.jwt_provider(&untrusted, now)?;
+        let prepared = provider
+            .verifier
+            .prepare(token, now, |a| self.native_algorithms.contains(&a))
+            .map_err(|e| provider_refusal(provider, e))?;
+        match prepared {
+            Prepared::Verified(verified) => Ok(Step::Done(Some(
+                self.jwt_verified(provider, verified, found, now),
+            ))),
+            Prepared::Check(check) => Ok(Step::Verify(PendingSignature::new(index, check))),
+        }
+    }
+
+    /// A JWT whose signature the host verified ([`Step::Verify`]): its claims checked, cached.
+    pub(super) fn complete_jwt(
+        &self,
+        found: extract::Found<'_>,
+        pending: &PendingSignature,
+        verdict: Option<bool>,
+        now: u64,
+    ) -> Result<Authenticated, Refusal<'_>> {
+        let Some(provider) = pending.provider_in(&self.sources.providers, found.value) else {
+            return Err(AuthError::new(ErrorCode::InvalidSignature).into());
+        };
+        let verified = provider
+            .verifier
+            .complete(pending.check().clone(), verdict, now)
+            .map_err(|e| provider_refusal(provider, e))?;
+        Ok(self.jwt_verified(provider, verified, found, now))
+    }
+
+    /// The provider a token goes to: by its `iss`, else the only one, else (providers without an
+    /// issuer) the one holding its `kid`; with usable keys.
+    fn jwt_provider(
+        &self,
+        untrusted: &UntrustedToken<'_>,
+        now: u64,
+    ) -> Result<(usize, &Provider), Refusal<'_>> {
         let iss = crate::json::parse_object(untrusted.payload(), Default::default())
             .ok()
             .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned));
@@ -163,18 +188,23 @@ impl Gateway {
         let by_issuer = iss.as_deref().and_then(|iss| {
             providers
                 .iter()
-                .find(|p| p.cfg.issuer.as_deref() == Some(iss))
+                .position(|p| p.cfg.issuer.as_deref() == Some(iss))
         });
-        let provider = match (by_issuer, &iss, providers) {
-            (Some(p), _, _) => Some(p),
-            (None, None, [only]) => Some(only),
+        let index = match (by_issuer, &iss, providers) {
+            (Some(i), _, _) => Some(i),
+            (None, None, [_]) => Some(0),
             // Providers without an issuer are chosen by their keys: the one holding the token's
             // `kid`, else the first.
             _ => {
                 let kid = untrusted.header().kid.as_deref();
-                let issuerless = || providers.iter().filter(|p| p.cfg.issuer.is_none());
+                let issuerless = || {
+                    providers
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| p.cfg.issuer.is_none())
+                };
                 issuerless()
-                    .find(|p| {
+                    .find(|(_, p)| {
                         p.verifier
                             .keys()
                             .keys()
@@ -182,9 +212,11 @@ impl Gateway {
                             .any(|k| k.kid().is_some() && k.kid() == kid)
                     })
                     .or_else(|| issuerless().next())
+                    .map(|(i, _)| i)
             }
         }
         .ok_or_else(|| AuthError::new(ErrorCode::InvalidIssuer))?;
+        let provider = &providers[index];
         if !provider.has_usable_keys(now) {
             return Err(Refusal {
                 refetch: provider.is_remote(),
@@ -194,10 +226,17 @@ impl Gateway {
                 )
             });
         }
-        let verified = provider.verifier.verify(token, now).map_err(|e| Refusal {
-            refetch: e.code() == ErrorCode::UnknownKey && provider.is_remote(),
-            ..Refusal::by(e, &provider.cfg.name)
-        })?;
+        Ok((index, provider))
+    }
+
+    /// The identity a verified JWT proves, put in the verified-token cache.
+    fn jwt_verified(
+        &self,
+        provider: &Provider,
+        verified: Verified,
+        found: extract::Found<'_>,
+        now: u64,
+    ) -> Authenticated {
         let strings = |name: &str| -> Vec<String> {
             match verified.claim(name) {
                 Some(Value::Array(a)) => a
@@ -214,7 +253,7 @@ impl Gateway {
             claim_headers(&provider.cfg.claim_headers, |c| verified.claim(c).cloned());
         let sub = verified.sub().map(str::to_owned);
         let bound = self.bound_values(|c| verified.claim(c).cloned());
-        Ok(Authenticated {
+        let auth = Authenticated {
             cache: CacheUse::Miss,
             expires_at: verified.exp().unwrap_or(now),
             kind: CredentialKind::Jwt,
@@ -244,7 +283,13 @@ impl Gateway {
             bound,
             source: found.source.clone(),
             strip: self.config.strip_credential || !provider.cfg.forward_token,
-        })
+        };
+        let until = auth
+            .expires_at
+            .min(now.saturating_add(self.config.cache.max_ttl_secs));
+        self.jwt_cache
+            .insert(cache::key(found.value), until, auth.clone());
+        auth
     }
 
     /// An API key against the polled store, or against the key service's cached answer (a
@@ -583,4 +628,12 @@ fn accepted(settings: &IntrospectionConfig, i: Introspection) -> Result<Introspe
         ));
     }
     Ok(i)
+}
+
+/// A refusal by a provider's verifier; an unknown `kid` makes a remote key set worth refetching.
+fn provider_refusal(provider: &Provider, e: AuthError) -> Refusal<'_> {
+    Refusal {
+        refetch: e.code() == ErrorCode::UnknownKey && provider.is_remote(),
+        ..Refusal::by(e, &provider.cfg.name)
+    }
 }

@@ -24,6 +24,7 @@ mod introspection;
 mod key_lookup;
 mod limiter;
 pub mod metrics;
+mod native_check;
 mod response;
 mod sources;
 
@@ -35,10 +36,12 @@ use self::catalogue::ErrorCatalogue;
 pub use self::config::GatewayConfig;
 use self::introspection::Introspector;
 pub use self::limiter::{MemoryRateStore, RateStore};
+pub use self::native_check::PendingSignature;
 use self::response::Answer;
 pub use self::response::{unconfigured, CacheUse, Decision, Forward, LocalReply, Report};
 use self::sources::{Fed, Sources};
 pub use self::sources::{Fetch, SourceId, Validators};
+use crate::alg::Algorithm;
 use crate::error::{AuthError, ErrorCode};
 use crate::policy;
 use crate::ratelimit::RateLimit;
@@ -96,6 +99,8 @@ pub struct Gateway {
     catalogue: ErrorCatalogue,
     jwt_cache: cache::CredentialCache<Authenticated>,
     introspection_cache: cache::CredentialCache<Result<Authenticated, AuthError>>,
+    /// JWT algorithms the host verifies itself ([`Gateway::verify_natively`]); none by default.
+    native_algorithms: Vec<Algorithm>,
 }
 
 fn config_error(msg: String) -> AuthError {
@@ -141,6 +146,7 @@ impl Gateway {
         Ok(Gateway {
             jwt_cache: cache::CredentialCache::new(config.cache.max_entries),
             introspection_cache: cache::CredentialCache::new(config.cache.max_entries),
+            native_algorithms: Vec::new(),
             failed_attempts: config.failed_attempts,
             limits,
             introspector,
@@ -357,8 +363,15 @@ impl Gateway {
                 Err(r) => self.refuse(&ctx, r, limiter),
             },
             Ok(Step::Call(call)) => Decision::Call(call),
+            Ok(Step::Verify(pending)) => Decision::Verify(pending),
             Err(r) => self.refuse(&ctx, r, limiter),
         }
+    }
+
+    /// Lets decisions stop at a JWT signature of these algorithms for the host to verify with its
+    /// native crypto ([`Decision::Verify`]). HMAC always stays in the core.
+    pub fn verify_natively(&mut self, algorithms: Vec<Algorithm>) {
+        self.native_algorithms = algorithms;
     }
 
     /// Finishes a decision that asked for a call ([`Decision::Call`]), given its answer (status

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 use super::authenticator::Authenticated;
 use super::call::{Call, CallOutcome};
 use super::config::{GatewayConfig, SourceConfig};
+use super::native_check::PendingSignature;
 use super::sources::SourceId;
 use super::{extract, Gateway, Request};
 use crate::audit::{AuditEvent, CredentialKind, CredentialRef, Timestamp};
@@ -28,6 +29,10 @@ pub enum Decision {
     /// Not decided yet: make this call (introspection, a key lookup), then pass its answer to
     /// [`Gateway::on_call`] (status 0 when it could not be made or got no answer).
     Call(Call),
+    /// Not decided yet: verify this JWT signature natively, then pass the verdict to
+    /// [`Gateway::on_verified`]. Only for a host that offered its algorithms
+    /// ([`Gateway::verify_natively`]).
+    Verify(PendingSignature),
 }
 
 /// An allowed request and how to edit it.
@@ -111,7 +116,7 @@ impl Decision {
         match self {
             Decision::Forward(f) => Some(&f.report),
             Decision::Respond(r) => Some(&r.report),
-            Decision::Call(_) => None,
+            Decision::Call(_) | Decision::Verify(_) => None,
         }
     }
 
@@ -119,7 +124,7 @@ impl Decision {
         match self {
             Decision::Forward(f) => Some(&mut f.report),
             Decision::Respond(r) => Some(&mut r.report),
-            Decision::Call(_) => None,
+            Decision::Call(_) | Decision::Verify(_) => None,
         }
     }
 

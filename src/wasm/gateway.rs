@@ -8,7 +8,7 @@
 //! the host to commit atomically — or, if another isolate won, to remember the fresher buckets
 //! the store answered and decide again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -16,9 +16,10 @@ use wasm_bindgen::prelude::*;
 
 use crate::gateway::metrics::{decision_counters, fetch_counter};
 use crate::gateway::{
-    CallOutcome, Decision, Host, MemoryRateStore, RateStore, Request, Validators,
+    CallOutcome, Decision, Host, MemoryRateStore, PendingSignature, RateStore, Request, Validators,
 };
 use crate::ratelimit::GcraState;
+use crate::signature_check::WEB_CRYPTO;
 
 /// A configured gateway with its per-isolate rate-limit buckets.
 #[wasm_bindgen(js_name = Gateway)]
@@ -26,6 +27,29 @@ pub struct JsGateway {
     gateway: crate::gateway::Gateway,
     rates: MemoryRateStore,
     shared: HashMap<String, Bucket>,
+    checks: Checks,
+}
+
+/// Signature checks out with the host ([`Decision::Verify`]), by id, until it forgets them.
+#[derive(Default)]
+struct Checks {
+    next: u32,
+    out: BTreeMap<u32, PendingSignature>,
+}
+
+/// Checks out at once in one isolate; past it the oldest is dropped (its request fails closed).
+const MAX_CHECKS: usize = 1024;
+
+impl Checks {
+    fn add(&mut self, pending: PendingSignature) -> u32 {
+        if self.out.len() >= MAX_CHECKS {
+            self.out.pop_first();
+        }
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        self.out.insert(id, pending);
+        id
+    }
 }
 
 /// The request facts as the host sends them.
@@ -149,6 +173,9 @@ impl RateStore for Snapshot<'_> {
 #[derive(Serialize)]
 struct Outcome<'a> {
     decision: &'a Decision,
+    /// The id of a signature check the decision stopped at, for `onVerified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<u32>,
     /// The counters the decision adds one to (the filter's stat names).
     metrics: Vec<String>,
     reads: HashMap<String, u32>,
@@ -174,6 +201,7 @@ pub fn unconfigured() -> String {
     let out = Outcome {
         metrics: decision.report().map(decision_counters).unwrap_or_default(),
         decision: &decision,
+        check: None,
         reads: HashMap::new(),
         writes: Vec::new(),
     };
@@ -191,7 +219,15 @@ impl JsGateway {
             gateway,
             rates: MemoryRateStore::default(),
             shared: HashMap::new(),
+            checks: Checks::default(),
         })
+    }
+
+    /// The host verifies RSA and ECDSA signatures with WebCrypto: a decision may then stop at
+    /// one (`action: verify`, with `check`: its id for `onVerified`).
+    #[wasm_bindgen(js_name = useWebCrypto)]
+    pub fn use_web_crypto(&mut self) {
+        self.gateway.verify_natively(WEB_CRYPTO.to_vec());
     }
 
     /// Decides one request (JSON facts: method, path, headers as pairs, peer, now_ms, sample).
@@ -201,14 +237,48 @@ impl JsGateway {
     pub fn decide(&mut self, request: &str, store: &str) -> Result<String, JsError> {
         let facts = Facts::parse(request)?;
         let gateway = &mut self.gateway;
+        let checks = &mut self.checks;
         with_store(&mut self.rates, &self.shared, store, |store| {
             let decision = facts.with_request(|req| gateway.decide(req, store));
             // An unknown `kid`: the schedule moves the fetch forward, within its cooldown.
             if let Some(id) = decision.report().and_then(|r| r.refetch.as_ref()) {
                 gateway.request_refetch(&id.to_string(), facts.now_ms);
             }
-            decision
+            let check = match &decision {
+                Decision::Verify(pending) => Some(checks.add(pending.clone())),
+                _ => None,
+            };
+            (decision, check)
         })
+    }
+
+    /// Finishes a decision that stopped at a signature (`action: verify`), given WebCrypto's
+    /// verdict (`undefined`: it could not verify, the core does). `store` as for
+    /// [`JsGateway::decide`]; the check stays until `forgetCheck`, for the store's retries.
+    #[wasm_bindgen(js_name = onVerified)]
+    pub fn on_verified(
+        &mut self,
+        request: &str,
+        check: u32,
+        verdict: Option<bool>,
+        store: &str,
+    ) -> Result<String, JsError> {
+        let facts = Facts::parse(request)?;
+        let gateway = &self.gateway;
+        let pending = self.checks.out.get(&check);
+        with_store(&mut self.rates, &self.shared, store, |store| {
+            let decision = match pending {
+                Some(p) => facts.with_request(|req| gateway.on_verified(req, p, verdict, store)),
+                None => crate::gateway::unconfigured(),
+            };
+            (decision, None)
+        })
+    }
+
+    /// The host is done with a signature check.
+    #[wasm_bindgen(js_name = forgetCheck)]
+    pub fn forget_check(&mut self, check: u32) {
+        self.checks.out.remove(&check);
     }
 
     /// Finishes a decision that asked for a call (introspection, a key lookup), given its
@@ -224,7 +294,10 @@ impl JsGateway {
         let facts = Facts::parse(request)?;
         let gateway = &self.gateway;
         with_store(&mut self.rates, &self.shared, store, |store| {
-            facts.with_request(|req| gateway.on_call(req, status, body, store))
+            (
+                facts.with_request(|req| gateway.on_call(req, status, body, store)),
+                None,
+            )
         })
     }
 
@@ -287,7 +360,7 @@ fn with_store(
     rates: &mut MemoryRateStore,
     shared: &HashMap<String, Bucket>,
     store: &str,
-    decide: impl FnOnce(&mut dyn RateStore) -> Decision,
+    decide: impl FnOnce(&mut dyn RateStore) -> (Decision, Option<u32>),
 ) -> Result<String, JsError> {
     let mut snapshot = Snapshot {
         known: shared,
@@ -296,7 +369,7 @@ fn with_store(
         reads: HashMap::new(),
         writes: Vec::new(),
     };
-    let decision = match store {
+    let (decision, check) = match store {
         "local" => decide(rates),
         "shared" | "closed" => decide(&mut snapshot),
         _ => return Err(JsError::new("store: local, shared or closed")),
@@ -304,6 +377,7 @@ fn with_store(
     let out = Outcome {
         metrics: decision.report().map(decision_counters).unwrap_or_default(),
         decision: &decision,
+        check,
         reads: snapshot.reads,
         writes: snapshot.writes,
     };

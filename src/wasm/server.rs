@@ -16,7 +16,7 @@ use crate::remote_jwks::RemoteJwks;
 use crate::schedule::Timing;
 use crate::scoped_token;
 use crate::sign::SigningKey;
-use crate::signature_check::{Prepared, SignatureCheck};
+use crate::signature_check::{self, Prepared, SignatureCheck, WEB_CRYPTO};
 use crate::verify;
 use crate::webhook::{self, WebhookVerifier};
 
@@ -179,13 +179,18 @@ pub fn token_set(
     }))
 }
 
-/// Algorithms the host verifies with its native crypto, as space-separated names (unknown names
-/// are ignored: a runtime may know algorithms this core does not).
-fn native_algorithms(names: &str) -> Vec<Algorithm> {
-    names
-        .split_ascii_whitespace()
-        .filter_map(|n| Algorithm::from_name(n).ok())
-        .collect()
+/// Whether a signature goes to the host's WebCrypto: `native` (the host has it) and an
+/// algorithm of [`WEB_CRYPTO`].
+fn delegated(native: bool) -> impl Fn(Algorithm) -> bool {
+    move |a| native && WEB_CRYPTO.contains(&a)
+}
+
+/// WebCrypto's `{import, verify}` parameters for a JWS algorithm (JSON), or `undefined` for one
+/// the core verifies itself. The Worker's host reads them too.
+#[wasm_bindgen(js_name = webCrypto)]
+pub fn web_crypto_params(alg: &str) -> Option<String> {
+    let alg = Algorithm::from_name(alg).ok()?;
+    signature_check::web_crypto(alg).map(|v| v.to_string())
 }
 
 /// A verification part-way ([`Prepared`]): finished by the core (`claims`), or a signature for
@@ -232,13 +237,12 @@ impl VerifyStep {
         self.check.as_ref().map(|c| c.alg().name().to_owned())
     }
 
-    /// Each candidate key's position in its key set, in the order to try (a host caches its
-    /// native keys by it, per key set).
+    /// Each candidate key's id, in the order to try (a host caches its native copy by it).
     #[wasm_bindgen(js_name = keyIds)]
-    pub fn key_ids(&self) -> Vec<u32> {
+    pub fn key_ids(&self) -> Vec<String> {
         self.check
             .iter()
-            .flat_map(|c| c.keys().map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX)))
+            .flat_map(|c| c.keys().map(|(id, _)| id))
             .collect()
     }
 
@@ -269,28 +273,28 @@ impl VerifyStep {
 #[wasm_bindgen]
 pub struct Verifier {
     inner: verify::Verifier,
-    native: Vec<Algorithm>,
+    native: bool,
 }
 
 #[wasm_bindgen]
 impl Verifier {
     /// `jwks_json` is a JWKS document (keys the core cannot use are skipped, as from a remote
-    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form; `native` the
-    /// algorithms the host verifies itself (see [`Prepared`]).
+    /// JWKS); `policy_json` is a [`verify::Validation`] in its serde form; `native`: the host
+    /// verifies RSA and ECDSA signatures with WebCrypto (see [`Prepared`]).
     #[wasm_bindgen(constructor)]
-    pub fn new(jwks_json: &str, policy_json: &str, native: &str) -> JsResult<Verifier> {
+    pub fn new(jwks_json: &str, policy_json: &str, native: bool) -> JsResult<Verifier> {
         let keys = JwkSet::from_json_lenient(jwks_json).map_err(throw)?;
         let policy: verify::Validation = from_json(policy_json)?;
         Ok(Verifier {
             inner: verify::Verifier::new(keys, policy),
-            native: native_algorithms(native),
+            native,
         })
     }
 
     /// Verifies at `now`, or stops at the signature when the host verifies it natively.
     pub fn prepare(&self, token: &str, now: f64) -> JsResult<VerifyStep> {
         self.inner
-            .prepare(token, secs(now), |a| self.native.contains(&a))
+            .prepare(token, secs(now), delegated(self.native))
             .map(VerifyStep::new)
             .map_err(throw)
     }
@@ -311,7 +315,7 @@ impl Verifier {
 pub struct RemoteKeys {
     inner: RemoteJwks,
     timing: Timing,
-    native: Vec<Algorithm>,
+    native: bool,
 }
 
 #[wasm_bindgen]
@@ -324,13 +328,13 @@ impl RemoteKeys {
         refresh_secs: f64,
         max_stale_secs: f64,
         timeout_ms: f64,
-        native: &str,
+        native: bool,
     ) -> JsResult<RemoteKeys> {
         let policy: verify::Validation = from_json(policy_json)?;
         Ok(RemoteKeys {
             inner: RemoteJwks::new(policy),
             timing: Timing::from_secs(secs(refresh_secs), secs(timeout_ms), secs(max_stale_secs)),
-            native: native_algorithms(native),
+            native,
         })
     }
 
@@ -363,9 +367,13 @@ impl RemoteKeys {
     /// As [`Verifier::prepare`]; `now` (unix seconds) for the claims, `now_ms` the clock.
     pub fn prepare(&self, token: &str, now: f64, now_ms: f64) -> JsResult<VerifyStep> {
         self.inner
-            .prepare(token, secs(now), secs(now_ms), &self.timing, |a| {
-                self.native.contains(&a)
-            })
+            .prepare(
+                token,
+                secs(now),
+                secs(now_ms),
+                &self.timing,
+                delegated(self.native),
+            )
             .map(VerifyStep::new)
             .map_err(throw)
     }

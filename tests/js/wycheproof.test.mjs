@@ -1,6 +1,6 @@
 // Project Wycheproof's signature vectors (../shared/vectors/wycheproof) through the npm package's
-// WebCrypto half of a delegated signature check (js/native-crypto.ts: the same algorithm
-// parameters verifyJwt uses), held to the answers tests/wycheproof.rs requires of the core: every
+// WebCrypto half of a delegated signature check (js/native-crypto.ts, with the core's WebCrypto
+// parameters, which verifyJwt and the Worker use), held to the answers tests/wycheproof.rs requires of the core: every
 // `valid` case verifies, every `invalid` one does not, and the `acceptable` ones get the answer
 // docs/security.md documents. The two paths therefore answer identically on every vector.
 
@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+// The package entry initialises the core, which gives WebCrypto's parameters for each algorithm.
+import 'tokenwarden';
 import { importNativeKey, verifyNativeSignature } from '../../pkg/dist/native-crypto.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -173,8 +173,9 @@ impl Filter {
                 );
                 Action::Pause
             }
-            // Never asked for twice (an answer decides); fail closed all the same.
-            Decision::Call(_) => self.apply(gateway::unconfigured()),
+            // Never asked for twice (an answer decides), and never a signature check (the
+            // filter offers no native crypto); fail closed all the same.
+            Decision::Call(_) | Decision::Verify(_) => self.apply(gateway::unconfigured()),
         }
     }
 

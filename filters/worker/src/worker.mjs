@@ -3,7 +3,8 @@
 //
 // Like the filter, this is a thin host over the core's gateway (src/wasm/gateway.rs): it
 // gathers the request facts, performs the fetches and calls (introspection, key lookups) the
-// gateway asks for, keeps rate-limit state, and carries out the decision. Nothing here decides.
+// gateway asks for, verifies the RSA and ECDSA signatures it hands over with WebCrypto, keeps
+// rate-limit state, and carries out the decision. Nothing here decides.
 //
 // Bindings: TOKENWARDEN_CONFIG (the gateway JSON, text), ORIGIN (the origin's base URL, text),
 // optionally RATE_LIMITER (a Durable Object namespace of the RateLimiter class below) for
@@ -13,7 +14,7 @@
 import { DurableObject } from 'cloudflare:workers';
 
 import wasmModule from '../dist/tokenwarden_bg.wasm';
-import { bucketIdle, Gateway, initSync, unconfigured } from '../dist/tokenwarden.js';
+import { bucketIdle, Gateway, initSync, unconfigured, webCrypto } from '../dist/tokenwarden.js';
 
 // workerd hands a `wasm` module over as a compiled WebAssembly.Module.
 initSync({ module: wasmModule });
@@ -37,6 +38,7 @@ function load(env) {
   try {
     if (!URL.canParse(env.ORIGIN ?? '')) throw new Error('invalid configuration: ORIGIN: not set or not a URL');
     const gateway = new Gateway(text);
+    gateway.useWebCrypto();
     for (const line of gateway.limitations()) console.warn(`tokenwarden: ${line}`);
     current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway, (names) => count(env, names)) };
   } catch (e) {
@@ -111,6 +113,43 @@ class Sources {
 }
 
 const NO_ANSWER = { status: 0, headers: new Headers(), body: new Uint8Array() };
+
+/** WebCrypto copies of keys by the core's key id (unique per isolate) and algorithm. */
+const imported = new Map();
+/** Keys kept imported; past it the cache starts again (key sets hold a handful). */
+const MAX_IMPORTED = 256;
+
+const bytes = (b64url) => Uint8Array.from(atob(b64url.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+
+/**
+ * WebCrypto's verdict on the signature a decision stopped at (`action: verify`): true if one
+ * candidate key verifies it; `undefined` when workerd cannot decide (an algorithm or key it does
+ * not take), and the core verifies instead. The core chose the keys, the algorithm and its
+ * WebCrypto parameters; this only runs the primitive. Never throws.
+ */
+async function verifyNatively(d) {
+  const params = JSON.parse(webCrypto(d.alg) ?? 'null');
+  if (!params) return undefined;
+  const input = bytes(d.input);
+  const signature = bytes(d.signature);
+  for (const { id, jwk } of d.keys) {
+    const name = `${id} ${d.alg}`;
+    let pending = imported.get(name);
+    if (!pending) {
+      if (imported.size >= MAX_IMPORTED) imported.clear();
+      pending = crypto.subtle.importKey('jwk', jwk, params.import, false, ['verify']).catch(() => undefined);
+      imported.set(name, pending);
+    }
+    const key = await pending;
+    if (!key) return undefined;
+    try {
+      if (await crypto.subtle.verify(params.verify, key, signature, input)) return true;
+    } catch {
+      return undefined;
+    }
+  }
+  return false;
+}
 
 /**
  * Makes a call the core asked for; status 0 when there was no answer (or no url to call). A
@@ -234,9 +273,18 @@ export default {
     const nowMs = Date.now();
     await s.sources.pump(nowMs, ctx);
     const facts = factsOf(request, nowMs);
-    let { decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
+    let { decision: d, metrics, check } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
     // An unknown `kid` may have made a refetch due.
     ctx.waitUntil(s.sources.pump(nowMs, ctx));
+    if (d.action === 'verify') {
+      // A JWT's signature, for WebCrypto (a cache miss): the core goes on with the verdict.
+      try {
+        const verdict = await verifyNatively(d);
+        ({ decision: d, metrics } = await decideWith(env, s.gateway, (store) => s.gateway.onVerified(facts, check, verdict, store)));
+      } finally {
+        s.gateway.forgetCheck(check);
+      }
+    }
     if (d.action === 'call') {
       // An introspection POST or a key lookup GET, as the core wrote it. Its headers may hold
       // a client secret: never logged.
