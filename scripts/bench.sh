@@ -40,4 +40,8 @@ python3 scripts/bench_report.py "$out" "${CARGO_TARGET_DIR:-target}" > docs/benc
 echo "bench: the npm package (sizes beside oauth4webapi, oidc-client-ts, auth0-spa-js; instantiation; verifyJwt vs jose)"
 scripts/build-js.sh
 node scripts/bench-js.mjs > "$out/js.md"
+
+echo "bench: the Worker's cache-miss decision beside a jose Worker (one workerd)"
+make -s worker
+node scripts/bench-worker.mjs > "$out/worker.md"
 echo "bench: wrote docs/benchmarks.md"
