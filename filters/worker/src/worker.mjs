@@ -118,6 +118,8 @@ const NO_ANSWER = { status: 0, headers: new Headers(), body: new Uint8Array() };
 const imported = new Map();
 /** Keys kept imported; past it the cache starts again (key sets hold a handful). */
 const MAX_IMPORTED = 256;
+/** WebCrypto's parameters by JWS algorithm, as the core gives them (`null`: the core verifies). */
+const webCryptoParams = new Map();
 
 const bytes = (b64url) => Uint8Array.from(atob(b64url.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
@@ -128,7 +130,8 @@ const bytes = (b64url) => Uint8Array.from(atob(b64url.replace(/-/g, '+').replace
  * WebCrypto parameters; this only runs the primitive. Never throws.
  */
 async function verifyNatively(d) {
-  const params = JSON.parse(webCrypto(d.alg) ?? 'null');
+  if (!webCryptoParams.has(d.alg)) webCryptoParams.set(d.alg, JSON.parse(webCrypto(d.alg) ?? 'null'));
+  const params = webCryptoParams.get(d.alg);
   if (!params) return undefined;
   const input = bytes(d.input);
   const signature = bytes(d.signature);
@@ -274,8 +277,8 @@ export default {
     await s.sources.pump(nowMs, ctx);
     const facts = factsOf(request, nowMs);
     let { decision: d, metrics, check } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
-    // An unknown `kid` may have made a refetch due.
-    ctx.waitUntil(s.sources.pump(nowMs, ctx));
+    // An unknown `kid` (or no keys) made a refetch due.
+    if (d.report?.refetch) ctx.waitUntil(s.sources.pump(nowMs, ctx));
     if (d.action === 'verify') {
       // A JWT's signature, for WebCrypto (a cache miss): the core goes on with the verdict.
       try {
