@@ -72,3 +72,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 fn secs(n: f64) -> u64 {
     n as u64
 }
+
+/// The browser build's allocator: talc rather than std's dlmalloc, for size (see Cargo.toml).
+#[cfg(all(feature = "js-browser", target_arch = "wasm32", target_os = "unknown"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
