@@ -1,0 +1,111 @@
+//! A flat JSON object read member by member into the fields a table names, as a derived
+//! `Deserialize` of `Option` fields would (unknown members skipped, `null` as absent, a repeated
+//! member refused) but in one visitor for every table: the discovery document has twenty-odd
+//! members, and a derived reader for them was 10 KB of the browser build.
+
+use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+use std::fmt;
+
+/// Where a named member goes, and so what it must hold.
+pub enum Slot<'a> {
+    Str(&'a mut Option<String>),
+    Bool(&'a mut Option<bool>),
+    Strings(&'a mut Option<Vec<String>>),
+}
+
+/// Reads `json`, an object, into the slots of `table`; `Err` for anything else, a member of
+/// the wrong type, or one that is repeated.
+pub fn read(json: &[u8], table: &mut [(&str, Slot<'_>)]) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    Members(table).deserialize(&mut de)?;
+    de.end()
+}
+
+struct Members<'t, 'a, 'b>(&'t mut [(&'a str, Slot<'b>)]);
+
+impl<'de> DeserializeSeed<'de> for Members<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Members<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = vec![false; self.0.len()];
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(i) = self.0.iter().position(|(name, _)| *name == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(A::Error::custom("repeated member"));
+            }
+            match &mut self.0[i].1 {
+                Slot::Str(s) => **s = map.next_value()?,
+                Slot::Bool(b) => **b = map.next_value()?,
+                Slot::Strings(l) => **l = map.next_value()?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(json: &str) -> Result<(Option<String>, Option<bool>, Option<Vec<String>>), ()> {
+        let (mut s, mut b, mut l) = (None, None, None);
+        read(
+            json.as_bytes(),
+            &mut [
+                ("s", Slot::Str(&mut s)),
+                ("b", Slot::Bool(&mut b)),
+                ("l", Slot::Strings(&mut l)),
+            ],
+        )
+        .map_err(|_| ())?;
+        Ok((s, b, l))
+    }
+
+    #[test]
+    fn reads_named_members_and_skips_others() {
+        assert_eq!(
+            read_all(r#"{"s":"x","other":{"s":1},"b":true,"l":["a","b"]}"#),
+            Ok((
+                Some("x".into()),
+                Some(true),
+                Some(vec!["a".into(), "b".into()])
+            ))
+        );
+        assert_eq!(read_all(r#"{"s":null,"b":null}"#), Ok((None, None, None)));
+        assert_eq!(
+            read_all(r#"{"\u0073":"escaped"}"#).unwrap().0.unwrap(),
+            "escaped"
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_types_repeats_and_non_objects() {
+        for bad in [
+            r#"{"s":1}"#,
+            r#"{"b":"true"}"#,
+            r#"{"l":["a",1]}"#,
+            r#"{"l":"a"}"#,
+            r#"{"s":"a","s":"a"}"#,
+            r#"{"s":null,"s":"a"}"#,
+            r#"{} {}"#,
+            "[]",
+            "{",
+        ] {
+            assert_eq!(read_all(bad), Err(()), "{bad}");
+        }
+    }
+}
