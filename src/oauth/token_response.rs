@@ -142,21 +142,28 @@ struct Seconds(u64);
 
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum NumberOrDigits {
-            Number(u64),
-            Digits(String),
-        }
-        let digits_only =
-            |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
-        match NumberOrDigits::deserialize(d)? {
-            NumberOrDigits::Number(n) => Ok(Seconds(n)),
-            NumberOrDigits::Digits(s) if digits_only(&s) => s
-                .parse()
-                .map(Seconds)
-                .map_err(|_| serde::de::Error::custom("invalid seconds")),
-            NumberOrDigits::Digits(_) => Err(serde::de::Error::custom("invalid seconds")),
+        d.deserialize_any(SecondsVisitor)
+    }
+}
+
+/// A visitor rather than an untagged enum, which would buffer the value in serde's `Content`
+/// and bring that machinery into the browser build.
+struct SecondsVisitor;
+
+impl serde::de::Visitor<'_> for SecondsVisitor {
+    type Value = Seconds;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("seconds, as a number or a string of digits")
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Seconds, E> {
+        Ok(Seconds(n))
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Seconds, E> {
+        let digits_only = !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+        match s.parse() {
+            Ok(n) if digits_only => Ok(Seconds(n)),
+            _ => Err(E::custom("invalid seconds")),
         }
     }
 }
