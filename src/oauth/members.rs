@@ -1,9 +1,11 @@
 //! A flat JSON object read member by member into the fields a table names, as a derived
 //! `Deserialize` of `Option` fields would (unknown members skipped, `null` as absent, a repeated
-//! member refused) but in one visitor for every table: the discovery document has twenty-odd
-//! members, and a derived reader for them was 10 KB of the browser build.
+//! member refused) but in one visitor for every table: a derived reader per document (discovery,
+//! token and error responses) was 10 KB of the browser build for discovery alone.
 
-use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor,
+};
 use std::fmt;
 
 /// Where a named member goes, and so what it must hold.
@@ -11,6 +13,8 @@ pub enum Slot<'a> {
     Str(&'a mut Option<String>),
     Bool(&'a mut Option<bool>),
     Strings(&'a mut Option<Vec<String>>),
+    /// A number of seconds: a JSON integer, or a string of ASCII digits as some providers send.
+    Seconds(&'a mut Option<u64>),
 }
 
 /// Reads `json`, an object, into the slots of `table`; `Err` for anything else, a member of
@@ -51,9 +55,40 @@ impl<'de> Visitor<'de> for Members<'_, '_, '_> {
                 Slot::Str(s) => **s = map.next_value()?,
                 Slot::Bool(b) => **b = map.next_value()?,
                 Slot::Strings(l) => **l = map.next_value()?,
+                Slot::Seconds(n) => **n = map.next_value::<Option<Seconds>>()?.map(|s| s.0),
             }
         }
         Ok(())
+    }
+}
+
+struct Seconds(u64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
+        d.deserialize_any(SecondsVisitor)
+    }
+}
+
+/// A visitor rather than an untagged enum, which would buffer the value in serde's `Content`
+/// and bring that machinery into the browser build.
+struct SecondsVisitor;
+
+impl Visitor<'_> for SecondsVisitor {
+    type Value = Seconds;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("seconds, as a number or a string of digits")
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Seconds, E> {
+        Ok(Seconds(n))
+    }
+    fn visit_str<E: Error>(self, s: &str) -> Result<Seconds, E> {
+        let digits_only = !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+        match s.parse() {
+            Ok(n) if digits_only => Ok(Seconds(n)),
+            _ => Err(E::custom("invalid seconds")),
+        }
     }
 }
 
@@ -61,31 +96,45 @@ impl<'de> Visitor<'de> for Members<'_, '_, '_> {
 mod tests {
     use super::*;
 
-    fn read_all(json: &str) -> Result<(Option<String>, Option<bool>, Option<Vec<String>>), ()> {
-        let (mut s, mut b, mut l) = (None, None, None);
+    /// The members `s`, `b`, `l` and `n`, one of each kind.
+    type Read = (
+        Option<String>,
+        Option<bool>,
+        Option<Vec<String>>,
+        Option<u64>,
+    );
+
+    fn read_all(json: &str) -> Result<Read, ()> {
+        let (mut s, mut b, mut l, mut n) = (None, None, None, None);
         read(
             json.as_bytes(),
             &mut [
                 ("s", Slot::Str(&mut s)),
                 ("b", Slot::Bool(&mut b)),
                 ("l", Slot::Strings(&mut l)),
+                ("n", Slot::Seconds(&mut n)),
             ],
         )
         .map_err(|_| ())?;
-        Ok((s, b, l))
+        Ok((s, b, l, n))
     }
 
     #[test]
     fn reads_named_members_and_skips_others() {
         assert_eq!(
-            read_all(r#"{"s":"x","other":{"s":1},"b":true,"l":["a","b"]}"#),
+            read_all(r#"{"s":"x","other":{"s":1},"b":true,"l":["a","b"],"n":5}"#),
             Ok((
                 Some("x".into()),
                 Some(true),
-                Some(vec!["a".into(), "b".into()])
+                Some(vec!["a".into(), "b".into()]),
+                Some(5)
             ))
         );
-        assert_eq!(read_all(r#"{"s":null,"b":null}"#), Ok((None, None, None)));
+        assert_eq!(
+            read_all(r#"{"s":null,"b":null}"#),
+            Ok((None, None, None, None))
+        );
+        assert_eq!(read_all(r#"{"n":"0300"}"#).unwrap().3, Some(300));
         assert_eq!(
             read_all(r#"{"\u0073":"escaped"}"#).unwrap().0.unwrap(),
             "escaped"
@@ -99,6 +148,11 @@ mod tests {
             r#"{"b":"true"}"#,
             r#"{"l":["a",1]}"#,
             r#"{"l":"a"}"#,
+            r#"{"n":-1}"#,
+            r#"{"n":1.5}"#,
+            r#"{"n":""}"#,
+            r#"{"n":"+1"}"#,
+            r#"{"n":"99999999999999999999"}"#,
             r#"{"s":"a","s":"a"}"#,
             r#"{"s":null,"s":"a"}"#,
             r#"{} {}"#,
