@@ -1,7 +1,7 @@
 //! A flat JSON object read member by member into the fields a table names, as a derived
 //! `Deserialize` of `Option` fields would (unknown members skipped, `null` as absent, a repeated
 //! member refused) but in one visitor for every table: a derived reader per document (discovery,
-//! token and error responses) was 10 KB of the browser build for discovery alone.
+//! token, error and PAR responses, claims) was 10 KB of the browser build for discovery alone.
 
 use serde::de::{
     Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor,
@@ -13,6 +13,7 @@ pub enum Slot<'a> {
     Str(&'a mut Option<String>),
     Bool(&'a mut Option<bool>),
     Strings(&'a mut Option<Vec<String>>),
+    U64(&'a mut Option<u64>),
     /// A number of seconds: a JSON integer, or a string of ASCII digits as some providers send.
     Seconds(&'a mut Option<u64>),
 }
@@ -55,6 +56,7 @@ impl<'de> Visitor<'de> for Members<'_, '_, '_> {
                 Slot::Str(s) => **s = map.next_value()?,
                 Slot::Bool(b) => **b = map.next_value()?,
                 Slot::Strings(l) => **l = map.next_value()?,
+                Slot::U64(n) => **n = map.next_value()?,
                 Slot::Seconds(n) => **n = map.next_value::<Option<Seconds>>()?.map(|s| s.0),
             }
         }
