@@ -1,7 +1,8 @@
 //! A flat JSON object read member by member into the fields a table names, as a derived
 //! `Deserialize` of `Option` fields would (unknown members skipped, `null` as absent, a repeated
 //! member refused) but in one visitor for every table: a derived reader per document (discovery,
-//! token, error and PAR responses, claims) was 10 KB of the browser build for discovery alone.
+//! token, error and PAR responses, claims, the stored forms of a session and a sign-in) was 10 KB
+//! of the browser build for discovery alone.
 
 use serde::de::{
     Deserialize, DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, Visitor,
@@ -22,8 +23,16 @@ pub enum Slot<'a> {
 /// the wrong type, or one that is repeated.
 pub fn read(json: &[u8], table: &mut [(&str, Slot<'_>)]) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    Members(table).deserialize(&mut de)?;
+    deserialize(&mut de, table)?;
     de.end()
+}
+
+/// [`read`] from any deserializer: a type's own `Deserialize` (a stored form) through the table.
+pub fn deserialize<'de, D: Deserializer<'de>>(
+    d: D,
+    table: &mut [(&str, Slot<'_>)],
+) -> Result<(), D::Error> {
+    Members(table).deserialize(d)
 }
 
 struct Members<'t, 'a, 'b>(&'t mut [(&'a str, Slot<'b>)]);
