@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cidr;
 pub mod error;
 pub mod gateway;
+mod http_date;
 pub mod json;
 pub mod jwks;
 pub mod key;

@@ -8,13 +8,15 @@
 //! not validity, and stay on the host's clock. All arithmetic saturates.
 
 use std::fmt;
-use std::time::UNIX_EPOCH;
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{AuthError, ErrorCode};
+use crate::http_date;
 use crate::oauth::error_response::OAuthErrorKind;
 use crate::oauth::http::HttpRequest;
+use crate::oauth::members::{self, Slot};
 use crate::oauth::token_request::{TokenEndpoint, TokenParams};
 use crate::oauth::token_response::{parse_token_response, TokenResponse};
 
@@ -33,16 +35,12 @@ impl ClockOffset {
     /// Learns the offset from an HTTP `Date` header (IMF-fixdate; the two obsolete formats
     /// RFC 9110 §5.6.7 requires recipients to accept are accepted too) received at `now`.
     pub fn from_date_header(date: &str, now: u64) -> Result<ClockOffset, AuthError> {
-        let server = httpdate::parse_http_date(date)
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .ok_or_else(|| {
-                AuthError::with_message(
-                    ErrorCode::InvalidResponse,
-                    "the Date header is not an HTTP date",
-                )
-            })?
-            .as_secs();
+        let server = http_date::parse(date).ok_or_else(|| {
+            AuthError::with_message(
+                ErrorCode::InvalidResponse,
+                "the Date header is not an HTTP date",
+            )
+        })?;
         let diff = i128::from(server) - i128::from(now);
         let clamped = diff.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         Ok(ClockOffset(i64::try_from(clamped).unwrap_or_default()))
@@ -64,7 +62,7 @@ impl ClockOffset {
 
 /// The tokens a session holds, with absolute times on the server's clock. `Debug` redacts them.
 /// The serde form is what hosts keep in storage and send to their other tabs.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct StoredTokens {
     pub access_token: String,
     /// `None` when the server did not say (`expires_in` absent): used until a `401`.
@@ -75,8 +73,36 @@ pub struct StoredTokens {
     pub issued_at: u64,
     /// The OpenID ID token of the sign-in (or of the last refresh that sent one): the user's
     /// claims for `getUser()` and the `id_token_hint` of RP-initiated logout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+/// Read through [`members`] rather than derived: one reader for every document in the browser
+/// build. Members as the derived form: `access_token` and `issued_at` required.
+impl<'de> Deserialize<'de> for StoredTokens {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StoredTokens, D::Error> {
+        let (mut access_token, mut access_expires_at, mut refresh_token) = (None, None, None);
+        let (mut refresh_expires_at, mut issued_at, mut id_token) = (None, None, None);
+        members::deserialize(
+            d,
+            &mut [
+                ("access_token", Slot::Str(&mut access_token)),
+                ("access_expires_at", Slot::U64(&mut access_expires_at)),
+                ("refresh_token", Slot::Str(&mut refresh_token)),
+                ("refresh_expires_at", Slot::U64(&mut refresh_expires_at)),
+                ("issued_at", Slot::U64(&mut issued_at)),
+                ("id_token", Slot::Str(&mut id_token)),
+            ],
+        )?;
+        Ok(StoredTokens {
+            access_token: access_token.ok_or_else(|| D::Error::missing_field("access_token"))?,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+            issued_at: issued_at.ok_or_else(|| D::Error::missing_field("issued_at"))?,
+            id_token,
+        })
+    }
 }
 
 impl StoredTokens {
@@ -437,10 +463,7 @@ pub fn rate_limit_delay(
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
             v.parse::<u64>().unwrap_or(u64::MAX)
         }
-        Some(v) => httpdate::parse_http_date(v)
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |t| t.as_secs().saturating_sub(now)),
+        Some(v) => http_date::parse(v).map_or(0, |t| t.saturating_sub(now)),
     };
     if asked > MAX_RATE_LIMIT_WAIT {
         return None;
@@ -566,6 +589,7 @@ impl UnauthorizedRecovery {
 mod tests {
     use super::*;
     use crate::oauth::client_auth::{ClientAuth, OAuthClient};
+    use std::time::UNIX_EPOCH;
 
     const T0: u64 = 1_700_000_000;
 
@@ -1000,6 +1024,18 @@ mod tests {
         assert_eq!(r.on_response(401, &s, T0), RecoveryStep::Deliver);
         let mut r = UnauthorizedRecovery::new();
         assert_eq!(r.on_response(401, &s, T0 + 1), RecoveryStep::Refresh);
+    }
+
+    #[test]
+    fn stored_tokens_need_their_members_once_with_their_types() {
+        for bad in [
+            r#"{"issued_at":1}"#,
+            r#"{"access_token":"a"}"#,
+            r#"{"access_token":"a","issued_at":1,"issued_at":2}"#,
+            r#"{"access_token":"a","issued_at":"1"}"#,
+        ] {
+            assert!(serde_json::from_str::<StoredTokens>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

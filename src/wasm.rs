@@ -54,9 +54,11 @@ fn throw(err: AuthError) -> JsValue {
     JsValue::from_str(&error_json(&err))
 }
 
-/// A JSON argument the TypeScript layer built; a malformed one is a configuration error.
+/// A JSON argument the TypeScript layer built; a malformed one is a configuration error. Read
+/// as bytes: the core reads every answer with `from_slice`, and a second reader (`from_str`)
+/// would be a second copy of serde_json's parser in the browser build.
 fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> JsResult<T> {
-    serde_json::from_str(json).map_err(|_| {
+    serde_json::from_slice(json.as_bytes()).map_err(|_| {
         throw(AuthError::with_message(
             crate::ErrorCode::InvalidConfig,
             "an argument is not the expected JSON",
@@ -72,3 +74,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 fn secs(n: f64) -> u64 {
     n as u64
 }
+
+/// The browser build's allocator: talc rather than std's dlmalloc, for size (see Cargo.toml).
+#[cfg(all(feature = "js-browser", target_arch = "wasm32", target_os = "unknown"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -4,12 +4,11 @@
 //! an impersonating or misconfigured provider: the `issuer` must equal the expected one exactly
 //! (Discovery §4.3) and every endpoint must be `https://` (loopback `http://` for development).
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::http::{
     check_body_size, is_secure_endpoint, require_secure_endpoint, HttpRequest,
 };
+use crate::oauth::members::{self, Slot};
 use crate::oauth::pkce::CodeChallengeMethod;
 
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
@@ -105,9 +104,9 @@ impl ProviderMetadata {
                 "the discovery request did not succeed",
             ));
         }
-        let raw: RawMetadata =
-            serde_json::from_slice(body).map_err(|_| AuthError::new(ErrorCode::InvalidResponse))?;
-        if raw.issuer != expected_issuer {
+        let raw =
+            RawMetadata::read(body).ok_or_else(|| AuthError::new(ErrorCode::InvalidResponse))?;
+        if raw.issuer.as_deref() != Some(expected_issuer) {
             return Err(AuthError::with_message(
                 ErrorCode::InvalidResponse,
                 "the discovery document is for another issuer",
@@ -149,9 +148,9 @@ impl ProviderMetadata {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawMetadata {
-    issuer: String,
+    issuer: Option<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     userinfo_endpoint: Option<String>,
@@ -175,10 +174,92 @@ struct RawMetadata {
     require_pushed_authorization_requests: Option<bool>,
 }
 
+impl RawMetadata {
+    /// The document's members, `None` unless it is an object with an `issuer` and every member
+    /// named here has its type.
+    fn read(body: &[u8]) -> Option<RawMetadata> {
+        let mut r = RawMetadata::default();
+        members::read(
+            body,
+            &mut [
+                ("issuer", Slot::Str(&mut r.issuer)),
+                (
+                    "authorization_endpoint",
+                    Slot::Str(&mut r.authorization_endpoint),
+                ),
+                ("token_endpoint", Slot::Str(&mut r.token_endpoint)),
+                ("userinfo_endpoint", Slot::Str(&mut r.userinfo_endpoint)),
+                ("jwks_uri", Slot::Str(&mut r.jwks_uri)),
+                (
+                    "registration_endpoint",
+                    Slot::Str(&mut r.registration_endpoint),
+                ),
+                (
+                    "introspection_endpoint",
+                    Slot::Str(&mut r.introspection_endpoint),
+                ),
+                ("revocation_endpoint", Slot::Str(&mut r.revocation_endpoint)),
+                (
+                    "end_session_endpoint",
+                    Slot::Str(&mut r.end_session_endpoint),
+                ),
+                (
+                    "pushed_authorization_request_endpoint",
+                    Slot::Str(&mut r.pushed_authorization_request_endpoint),
+                ),
+                (
+                    "device_authorization_endpoint",
+                    Slot::Str(&mut r.device_authorization_endpoint),
+                ),
+                ("scopes_supported", Slot::Strings(&mut r.scopes_supported)),
+                (
+                    "response_types_supported",
+                    Slot::Strings(&mut r.response_types_supported),
+                ),
+                (
+                    "response_modes_supported",
+                    Slot::Strings(&mut r.response_modes_supported),
+                ),
+                (
+                    "grant_types_supported",
+                    Slot::Strings(&mut r.grant_types_supported),
+                ),
+                (
+                    "subject_types_supported",
+                    Slot::Strings(&mut r.subject_types_supported),
+                ),
+                (
+                    "code_challenge_methods_supported",
+                    Slot::Strings(&mut r.code_challenge_methods_supported),
+                ),
+                (
+                    "token_endpoint_auth_methods_supported",
+                    Slot::Strings(&mut r.token_endpoint_auth_methods_supported),
+                ),
+                (
+                    "id_token_signing_alg_values_supported",
+                    Slot::Strings(&mut r.id_token_signing_alg_values_supported),
+                ),
+                ("claims_supported", Slot::Strings(&mut r.claims_supported)),
+                (
+                    "authorization_response_iss_parameter_supported",
+                    Slot::Bool(&mut r.authorization_response_iss_parameter_supported),
+                ),
+                (
+                    "require_pushed_authorization_requests",
+                    Slot::Bool(&mut r.require_pushed_authorization_requests),
+                ),
+            ],
+        )
+        .ok()?;
+        r.issuer.is_some().then_some(r)
+    }
+}
+
 impl From<RawMetadata> for ProviderMetadata {
     fn from(r: RawMetadata) -> ProviderMetadata {
         ProviderMetadata {
-            issuer: r.issuer,
+            issuer: r.issuer.unwrap_or_default(),
             authorization_endpoint: r.authorization_endpoint,
             token_endpoint: r.token_endpoint,
             userinfo_endpoint: r.userinfo_endpoint,

@@ -5,9 +5,8 @@
 //! escaping: an invalid `error` code refuses the whole response, a description is cleaned, an
 //! invalid `error_uri` is dropped.
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
+use crate::oauth::members::{self, Slot};
 
 const MAX_ERROR_LEN: usize = 64;
 const MAX_DESCRIPTION_LEN: usize = 512;
@@ -98,21 +97,19 @@ impl OAuthErrorResponse {
     }
 }
 
-#[derive(Deserialize)]
-struct RawErrorBody {
-    error: String,
-    error_description: Option<String>,
-    error_uri: Option<String>,
-}
-
 /// Reads an RFC 6749 §5.2 JSON error body; `None` when the body is anything else.
 pub(crate) fn from_json_body(body: &[u8]) -> Option<OAuthErrorResponse> {
-    let raw: RawErrorBody = serde_json::from_slice(body).ok()?;
-    OAuthErrorResponse::new(
-        &raw.error,
-        raw.error_description.as_deref(),
-        raw.error_uri.as_deref(),
+    let (mut error, mut description, mut uri) = (None, None, None);
+    members::read(
+        body,
+        &mut [
+            ("error", Slot::Str(&mut error)),
+            ("error_description", Slot::Str(&mut description)),
+            ("error_uri", Slot::Str(&mut uri)),
+        ],
     )
+    .ok()?;
+    OAuthErrorResponse::new(&error?, description.as_deref(), uri.as_deref())
 }
 
 /// NQSCHAR: `%x20-21 / %x23-5B / %x5D-7E`.

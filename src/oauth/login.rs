@@ -7,11 +7,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::authorize::{parse_callback_url, AuthorizationRequest};
 use crate::oauth::http::{require_secure_endpoint, HttpRequest};
+use crate::oauth::members::{self, Slot};
 use crate::oauth::par::ParEndpoint;
 use crate::oauth::pkce::{CodeChallenge, CodeVerifier};
 use crate::oauth::state::{generate_nonce, generate_state, verify_nonce};
@@ -43,13 +45,36 @@ pub struct LoginParams {
 }
 
 /// The secrets of one sign-in in progress. `Debug` redacts them.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct LoginTransaction {
     pub state: String,
     /// Absent when a confidential client left PKCE out.
     pub code_verifier: Option<String>,
     pub nonce: Option<String>,
     pub redirect_uri: String,
+}
+
+/// Read through [`members`] rather than derived: one reader for every document in the browser
+/// build. Members as the derived form: `state` and `redirect_uri` required.
+impl<'de> Deserialize<'de> for LoginTransaction {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LoginTransaction, D::Error> {
+        let (mut state, mut code_verifier, mut nonce, mut redirect_uri) = (None, None, None, None);
+        members::deserialize(
+            d,
+            &mut [
+                ("state", Slot::Str(&mut state)),
+                ("code_verifier", Slot::Str(&mut code_verifier)),
+                ("nonce", Slot::Str(&mut nonce)),
+                ("redirect_uri", Slot::Str(&mut redirect_uri)),
+            ],
+        )?;
+        Ok(LoginTransaction {
+            state: state.ok_or_else(|| D::Error::missing_field("state"))?,
+            code_verifier,
+            nonce,
+            redirect_uri: redirect_uri.ok_or_else(|| D::Error::missing_field("redirect_uri"))?,
+        })
+    }
 }
 
 impl fmt::Debug for LoginTransaction {
@@ -241,6 +266,28 @@ mod tests {
         form_urlencoded::parse(query.as_bytes())
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.into_owned())
+    }
+
+    #[test]
+    fn transactions_keep_their_stored_form() {
+        let (_, tx) = begin(&params("openid")).unwrap();
+        let json = serde_json::to_string(&tx).unwrap();
+        assert_eq!(serde_json::from_str::<LoginTransaction>(&json).unwrap(), tx);
+        let minimal: LoginTransaction =
+            serde_json::from_str(r#"{"state":"s","redirect_uri":"https://app.example/cb"}"#)
+                .unwrap();
+        assert_eq!((minimal.code_verifier, minimal.nonce), (None, None));
+        for bad in [
+            r#"{"redirect_uri":"https://app.example/cb"}"#,
+            r#"{"state":"s"}"#,
+            r#"{"state":"s","state":"t","redirect_uri":"r"}"#,
+            r#"{"state":"s","redirect_uri":"r","nonce":1}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<LoginTransaction>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod error_response;
 pub mod http;
 pub mod introspection;
 pub mod login;
+pub(crate) mod members;
 pub mod par;
 pub mod pkce;
 pub mod revocation;

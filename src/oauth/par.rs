@@ -2,13 +2,12 @@
 //! authorization server in a back-channel `POST`, and the user agent carries only a short-lived
 //! `request_uri`, so nothing of the request can be read or altered in the browser.
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::authorize::{append_query, AuthorizationRequest};
 use crate::oauth::client_auth::OAuthClient;
 use crate::oauth::error_response;
 use crate::oauth::http::{self, check_body_size, require_secure_endpoint, BodyFormat, HttpRequest};
+use crate::oauth::members::{self, Slot};
 
 /// The PAR endpoint (`pushed_authorization_request_endpoint`) and the client that pushes to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +46,7 @@ impl ParEndpoint {
 }
 
 /// The PAR endpoint's answer (RFC 9126 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushedAuthorization {
     /// The reference to the pushed request, used once in the authorization URL.
     pub request_uri: String,
@@ -76,15 +75,28 @@ impl PushedAuthorization {
 pub fn parse_par_response(status: u16, body: &[u8]) -> Result<PushedAuthorization, AuthError> {
     check_body_size(body)?;
     if matches!(status, 200 | 201) {
-        return serde_json::from_slice::<PushedAuthorization>(body)
-            .ok()
-            .filter(|p| !p.request_uri.is_empty() && p.expires_in > 0)
-            .ok_or_else(|| {
-                AuthError::with_message(
-                    ErrorCode::InvalidResponse,
-                    "the PAR answer has no valid request_uri and expires_in",
-                )
-            });
+        let (mut request_uri, mut expires_in) = (None, None);
+        let read = members::read(
+            body,
+            &mut [
+                ("request_uri", Slot::Str(&mut request_uri)),
+                ("expires_in", Slot::U64(&mut expires_in)),
+            ],
+        );
+        return match (read, request_uri, expires_in) {
+            (Ok(()), Some(request_uri), Some(expires_in))
+                if !request_uri.is_empty() && expires_in > 0 =>
+            {
+                Ok(PushedAuthorization {
+                    request_uri,
+                    expires_in,
+                })
+            }
+            _ => Err(AuthError::with_message(
+                ErrorCode::InvalidResponse,
+                "the PAR answer has no valid request_uri and expires_in",
+            )),
+        };
     }
     Err(match error_response::from_json_body(body) {
         Some(e) if (400..600).contains(&status) => e.into_auth_error(),

@@ -2,11 +2,10 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::error_response;
 use crate::oauth::http::check_body_size;
+use crate::oauth::members::{self, Slot};
 
 /// A successful token response. The token type is always `Bearer` (others are refused).
 /// `Debug` redacts the tokens.
@@ -51,7 +50,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     if status != 200 {
         return Err(error_from_body(status, body));
     }
-    let mut raw: RawTokenResponse = serde_json::from_slice(body).map_err(|_| invalid())?;
+    let mut raw = RawTokenResponse::read(body).ok_or_else(invalid)?;
     match raw.access_token.take() {
         Some(access_token) => success(access_token, raw),
         None => Err(error_from_body(status, body)),
@@ -80,11 +79,11 @@ fn success(access_token: String, raw: RawTokenResponse) -> Result<TokenResponse,
     }
     Ok(TokenResponse {
         access_token,
-        expires_in: raw.expires_in.map(|s| s.0),
+        expires_in: raw.expires_in,
         refresh_token,
         scope,
         id_token,
-        refresh_expires_in: raw.refresh_expires_in.map(|s| s.0).filter(|s| *s > 0),
+        refresh_expires_in: raw.refresh_expires_in.filter(|s| *s > 0),
     })
 }
 
@@ -125,39 +124,37 @@ fn is_scope(s: &str) -> bool {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct RawTokenResponse {
     access_token: Option<String>,
     token_type: Option<String>,
-    expires_in: Option<Seconds>,
+    expires_in: Option<u64>,
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
-    refresh_expires_in: Option<Seconds>,
+    refresh_expires_in: Option<u64>,
 }
 
-/// A non-negative whole number of seconds: a JSON integer, or a string of ASCII digits as
-/// some providers send.
-struct Seconds(u64);
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Seconds, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum NumberOrDigits {
-            Number(u64),
-            Digits(String),
-        }
-        let digits_only =
-            |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
-        match NumberOrDigits::deserialize(d)? {
-            NumberOrDigits::Number(n) => Ok(Seconds(n)),
-            NumberOrDigits::Digits(s) if digits_only(&s) => s
-                .parse()
-                .map(Seconds)
-                .map_err(|_| serde::de::Error::custom("invalid seconds")),
-            NumberOrDigits::Digits(_) => Err(serde::de::Error::custom("invalid seconds")),
-        }
+impl RawTokenResponse {
+    fn read(body: &[u8]) -> Option<RawTokenResponse> {
+        let mut r = RawTokenResponse::default();
+        members::read(
+            body,
+            &mut [
+                ("access_token", Slot::Str(&mut r.access_token)),
+                ("token_type", Slot::Str(&mut r.token_type)),
+                ("expires_in", Slot::Seconds(&mut r.expires_in)),
+                ("refresh_token", Slot::Str(&mut r.refresh_token)),
+                ("scope", Slot::Str(&mut r.scope)),
+                ("id_token", Slot::Str(&mut r.id_token)),
+                (
+                    "refresh_expires_in",
+                    Slot::Seconds(&mut r.refresh_expires_in),
+                ),
+            ],
+        )
+        .ok()?;
+        Some(r)
     }
 }
 

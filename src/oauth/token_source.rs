@@ -3,10 +3,9 @@
 //! The session it starts has no refresh token; `Session::renewal_due` says when to ask the
 //! backend again.
 
-use serde::Deserialize;
-
 use crate::error::{AuthError, ErrorCode};
 use crate::oauth::http::MAX_RESPONSE_BYTES;
+use crate::oauth::members::{self, Slot};
 use crate::oauth::unverified;
 use crate::session::{ClockOffset, Session, StoredTokens};
 
@@ -24,12 +23,6 @@ pub fn session_from_token_source(
     now: u64,
     clock: ClockOffset,
 ) -> Result<Session, AuthError> {
-    #[derive(Deserialize)]
-    struct Answer {
-        token: Option<String>,
-        access_token: Option<String>,
-        expires_in: Option<u64>,
-    }
     let invalid = |msg| AuthError::with_message(ErrorCode::InvalidResponse, msg);
     match status {
         200..=299 => {}
@@ -47,14 +40,22 @@ pub fn session_from_token_source(
     if body.len() > MAX_RESPONSE_BYTES {
         return Err(invalid("the token source's answer is too large"));
     }
-    let answer: Answer = serde_json::from_slice(body)
-        .map_err(|_| invalid("the token source's answer is not the expected JSON object"))?;
-    let token = match (answer.token, answer.access_token) {
+    let (mut token, mut access_token, mut expires_in) = (None, None, None);
+    members::read(
+        body,
+        &mut [
+            ("token", Slot::Str(&mut token)),
+            ("access_token", Slot::Str(&mut access_token)),
+            ("expires_in", Slot::U64(&mut expires_in)),
+        ],
+    )
+    .map_err(|_| invalid("the token source's answer is not the expected JSON object"))?;
+    let token = match (token, access_token) {
         (Some(t), None) | (None, Some(t)) if is_token(&t) => t,
         _ => return Err(invalid("the token source's answer has no usable token")),
     };
     let server_now = clock.apply(now);
-    let expires_at = match answer.expires_in {
+    let expires_at = match expires_in {
         Some(secs) => Some(server_now.saturating_add(secs)),
         None => unverified::payload(&token)
             .and_then(|p| unverified::known_claims(&p))

@@ -6,9 +6,9 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::error::{AuthError, ErrorCode};
+use crate::oauth::members::{self, Slot};
 
 /// The decoded payload of a compact JWS (`header.payload.signature`).
 pub fn payload(token: &str) -> Result<Vec<u8>, AuthError> {
@@ -21,8 +21,8 @@ pub fn payload(token: &str) -> Result<Vec<u8>, AuthError> {
 }
 
 /// The claims the client reads (an ID token's `nonce` and `sub`, a token's `exp`, a UserInfo
-/// answer's `sub`): one reader for all keeps one derived deserializer in the browser build.
-#[derive(Debug, Default, Deserialize)]
+/// answer's `sub`): one reader for all keeps the browser build small.
+#[derive(Debug, Default)]
 pub struct KnownClaims {
     pub sub: Option<String>,
     pub exp: Option<u64>,
@@ -32,12 +32,22 @@ pub struct KnownClaims {
 /// [`KnownClaims`] of a JSON object (a token's payload, a UserInfo answer); a repeated one is
 /// refused.
 pub fn known_claims(json: &[u8]) -> Result<KnownClaims, AuthError> {
-    serde_json::from_slice(json).map_err(|_| {
+    let mut c = KnownClaims::default();
+    members::read(
+        json,
+        &mut [
+            ("sub", Slot::Str(&mut c.sub)),
+            ("exp", Slot::U64(&mut c.exp)),
+            ("nonce", Slot::Str(&mut c.nonce)),
+        ],
+    )
+    .map_err(|_| {
         AuthError::with_message(
             ErrorCode::InvalidResponse,
             "the claims are not the expected JSON object",
         )
-    })
+    })?;
+    Ok(c)
 }
 
 /// The payload read as `T`; a repeated claim `T` names is refused.
