@@ -9,7 +9,6 @@ pub mod audit;
 pub mod cidr;
 pub mod error;
 pub mod gateway;
-mod http_date;
 pub mod json;
 pub mod jwks;
 pub mod key;

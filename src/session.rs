@@ -8,12 +8,12 @@
 //! not validity, and stay on the host's clock. All arithmetic saturates.
 
 use std::fmt;
+use std::time::UNIX_EPOCH;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{AuthError, ErrorCode};
-use crate::http_date;
 use crate::oauth::error_response::OAuthErrorKind;
 use crate::oauth::http::HttpRequest;
 use crate::oauth::members::{self, Slot};
@@ -35,12 +35,16 @@ impl ClockOffset {
     /// Learns the offset from an HTTP `Date` header (IMF-fixdate; the two obsolete formats
     /// RFC 9110 §5.6.7 requires recipients to accept are accepted too) received at `now`.
     pub fn from_date_header(date: &str, now: u64) -> Result<ClockOffset, AuthError> {
-        let server = http_date::parse(date).ok_or_else(|| {
-            AuthError::with_message(
-                ErrorCode::InvalidResponse,
-                "the Date header is not an HTTP date",
-            )
-        })?;
+        let server = httpdate::parse_http_date(date)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .ok_or_else(|| {
+                AuthError::with_message(
+                    ErrorCode::InvalidResponse,
+                    "the Date header is not an HTTP date",
+                )
+            })?
+            .as_secs();
         let diff = i128::from(server) - i128::from(now);
         let clamped = diff.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         Ok(ClockOffset(i64::try_from(clamped).unwrap_or_default()))
@@ -463,7 +467,10 @@ pub fn rate_limit_delay(
         Some(v) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
             v.parse::<u64>().unwrap_or(u64::MAX)
         }
-        Some(v) => http_date::parse(v).map_or(0, |t| t.saturating_sub(now)),
+        Some(v) => httpdate::parse_http_date(v)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |t| t.as_secs().saturating_sub(now)),
     };
     if asked > MAX_RATE_LIMIT_WAIT {
         return None;
@@ -589,7 +596,6 @@ impl UnauthorizedRecovery {
 mod tests {
     use super::*;
     use crate::oauth::client_auth::{ClientAuth, OAuthClient};
-    use std::time::UNIX_EPOCH;
 
     const T0: u64 = 1_700_000_000;
 
