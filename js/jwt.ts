@@ -104,7 +104,7 @@ export async function verifyJwt(token: string, options: VerifyOptions): Promise<
 }
 
 /** The claims of a prepared token: verified by the core already, or once WebCrypto has answered. */
-async function finish(
+function finish(
   verifier: { complete(step: VerifyStep, verdict: boolean | undefined, now: number): string },
   step: VerifyStep,
   now: number,
@@ -112,10 +112,9 @@ async function finish(
   const claims = step.claims();
   if (claims !== undefined) {
     step.free();
-    return JSON.parse(claims) as JwtClaims;
+    return Promise.resolve(JSON.parse(claims) as JwtClaims);
   }
-  const verdict = await verifyNatively(step);
-  return JSON.parse(call(() => verifier.complete(step, verdict, now))) as JwtClaims;
+  return verifyNatively(step).then((verdict) => JSON.parse(call(() => verifier.complete(step, verdict, now))) as JwtClaims);
 }
 
 /** How long a JWKS fetch may stay out before the schedule lets another one start, ms. */

@@ -24,8 +24,8 @@ function paramsOf(alg: string): Params | undefined {
   return params.get(alg);
 }
 
-/** Imported keys by the core's key id (unique in the process) and algorithm; `undefined`: refused. */
-const imported = new Map<string, Promise<CryptoKey | undefined>>();
+/** Imported keys by the core's key id (unique in the process) and algorithm; `null`: refused. */
+const imported = new Map<string, CryptoKey | null>();
 /** Keys kept imported; past it the cache starts again (key sets hold a handful). */
 const MAX_IMPORTED = 256;
 
@@ -40,40 +40,46 @@ export function importNativeKey(alg: string, jwk: JsonWebKey): Promise<CryptoKey
   );
 }
 
-/** WebCrypto's verdict on one signature; `undefined` when it cannot give one. Never throws. */
-export async function verifyNativeSignature(alg: string, key: CryptoKey, signature: Uint8Array<ArrayBuffer>, input: Uint8Array<ArrayBuffer>): Promise<boolean | undefined> {
+/** WebCrypto's verdict on one signature; `undefined` when it cannot give one. Never rejects. */
+export function verifyNativeSignature(alg: string, key: CryptoKey, signature: Uint8Array<ArrayBuffer>, input: Uint8Array<ArrayBuffer>): Promise<boolean | undefined> {
   const p = paramsOf(alg);
-  if (!p) return undefined;
+  if (!p) return Promise.resolve(undefined);
   try {
-    return await globalThis.crypto.subtle.verify(p.verify, key, signature, input);
+    return globalThis.crypto.subtle.verify(p.verify, key, signature, input).then(
+      (ok) => ok,
+      () => undefined,
+    );
   } catch {
-    return undefined;
+    return Promise.resolve(undefined);
   }
 }
 
 /**
  * WebCrypto's verdict on a step's signature: true if one candidate key verifies it. `undefined`
  * when this runtime cannot decide (no WebCrypto, an algorithm or a key it does not take): the core
- * then verifies. Never throws.
+ * then verifies. Never rejects. Promise chains rather than `await`s: this is the hot path of
+ * `verifyJwt`, and a key already imported is used without waiting.
  */
-export async function verifyNatively(step: VerifyStep): Promise<boolean | undefined> {
+export function verifyNatively(step: VerifyStep): Promise<boolean | undefined> {
   const alg = step.alg();
-  if (alg === undefined || !globalThis.crypto?.subtle || !paramsOf(alg)) return undefined;
+  if (alg === undefined || !globalThis.crypto?.subtle || !paramsOf(alg)) return Promise.resolve(undefined);
   const ids = step.keyIds();
   // Copies out of wasm memory: plain ArrayBuffers.
   const input = step.input() as Uint8Array<ArrayBuffer>;
   const signature = step.signature() as Uint8Array<ArrayBuffer>;
-  for (let n = 0; n < ids.length; n++) {
+  const attempt = (n: number): Promise<boolean | undefined> => {
+    if (n >= ids.length) return Promise.resolve(false);
     const id = `${ids[n]} ${alg}`;
-    let pending = imported.get(id);
-    if (!pending) {
+    const verify = (key: CryptoKey | null) =>
+      key === null ? Promise.resolve(undefined) : verifyNativeSignature(alg, key, signature, input).then((ok) => (ok === false ? attempt(n + 1) : ok));
+    const key = imported.get(id);
+    if (key !== undefined) return verify(key);
+    // `step` lives until this settles (then `complete` consumes it).
+    return importNativeKey(alg, JSON.parse(step.keyJwk(n) ?? '{}') as JsonWebKey).then((k) => {
       if (imported.size >= MAX_IMPORTED) imported.clear();
-      pending = importNativeKey(alg, JSON.parse(step.keyJwk(n) ?? '{}') as JsonWebKey);
-      imported.set(id, pending);
-    }
-    const key = await pending;
-    const verdict = key && (await verifyNativeSignature(alg, key, signature, input));
-    if (verdict !== false) return verdict;
-  }
-  return false;
+      imported.set(id, k ?? null);
+      return verify(k ?? null);
+    });
+  };
+  return attempt(0);
 }
