@@ -12,6 +12,8 @@ import * as jose from 'jose';
 import { chromium } from 'playwright-core';
 import { verifyJwt } from 'tokenwarden';
 
+import { writeSection } from './bench-doc.mjs';
+
 const root = fileURLToPath(new URL('../', import.meta.url));
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -262,15 +264,4 @@ const lines = [
 const section = lines.join('\n');
 console.log(section);
 
-const docPath = `${root}docs/benchmarks.md`;
-const doc = readFileSync(docPath, 'utf8');
-const begin = doc.indexOf('<!-- bench-js:begin');
-const end = doc.indexOf('<!-- bench-js:end -->');
-let updated;
-if (begin >= 0 && end > begin) {
-  updated = doc.slice(0, begin) + section + doc.slice(end + '<!-- bench-js:end -->'.length);
-} else {
-  const anchor = doc.indexOf('## What the figures rest on');
-  updated = anchor >= 0 ? `${doc.slice(0, anchor)}${section}\n\n${doc.slice(anchor)}` : `${doc.trimEnd()}\n\n${section}\n`;
-}
-writeFileSync(docPath, updated);
+writeSection('bench-js', section, '## What the figures rest on');

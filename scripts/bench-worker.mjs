@@ -7,7 +7,7 @@
 // interleaved rounds, median latency. Writes its section of docs/benchmarks.md between markers.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import net from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import * as jose from 'jose';
 import { cleanup, tempDir } from '../tests/e2e/lib/envoy.mjs';
 import { WORKERD_BIN, workerModules } from '../tests/e2e/lib/workerd.mjs';
 import { bundleForWorkerd } from '../tests/workerd/bundle.mjs';
+import { writeSection } from './bench-doc.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const ISS = 'https://issuer.bench';
@@ -202,14 +203,4 @@ const lines = [
 ];
 const section = lines.join('\n');
 console.log(section);
-const docPath = `${root}docs/benchmarks.md`;
-const doc = readFileSync(docPath, 'utf8');
-const begin = doc.indexOf('<!-- bench-worker:begin');
-const end = doc.indexOf('<!-- bench-worker:end -->');
-const updated = begin >= 0 && end > begin
-  ? doc.slice(0, begin) + section + doc.slice(end + '<!-- bench-worker:end -->'.length)
-  : (() => {
-      const anchor = doc.indexOf('<!-- bench-js:begin');
-      return anchor >= 0 ? `${doc.slice(0, anchor)}${section}\n\n${doc.slice(anchor)}` : `${doc.trimEnd()}\n\n${section}\n`;
-    })();
-writeFileSync(docPath, updated);
+writeSection('bench-worker', section, '<!-- bench-js:begin');

@@ -386,13 +386,9 @@ impl Gateway {
     ) -> Decision {
         let now = req.now_ms / 1000;
         let ctx = self.answer(req);
-        let found = match extract::credential(&self.config.sources, req.headers, req.path) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                let missing = AuthError::new(ErrorCode::MissingCredentials);
-                return self.refuse(&ctx, missing.into(), limiter);
-            }
-            Err(e) => return self.refuse(&ctx, e.into(), limiter),
+        let found = match self.presented(req) {
+            Ok(found) => found,
+            Err(r) => return self.refuse(&ctx, r, limiter),
         };
         let looked_up = self
             .sources
@@ -422,14 +418,36 @@ impl Gateway {
                 _ => None,
             },
         };
-        let decision = match answered {
+        self.conclude(&ctx, answered, now, limiter)
+            .with_call(outcome)
+    }
+
+    /// The credential of a request whose decision resumes (after a call or a signature check),
+    /// read again from the request; refused when there is none.
+    fn presented<'a>(&'a self, req: &'a Request<'a>) -> Result<extract::Found<'a>, Refusal<'a>> {
+        match extract::credential(&self.config.sources, req.headers, req.path) {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(AuthError::new(ErrorCode::MissingCredentials).into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A resumed decision's end: an authenticated credential through revocation and the route,
+    /// or its refusal.
+    fn conclude(
+        &self,
+        ctx: &Answer<'_, '_>,
+        answered: Result<Authenticated, Refusal<'_>>,
+        now: u64,
+        limiter: &mut dyn RateStore,
+    ) -> Decision {
+        match answered {
             Ok(auth) => match self.not_revoked(Some(&auth), now) {
-                Ok(()) => self.authorize(&ctx, Some(auth), limiter),
-                Err(r) => self.refuse(&ctx, r, limiter),
+                Ok(()) => self.authorize(ctx, Some(auth), limiter),
+                Err(r) => self.refuse(ctx, r, limiter),
             },
-            Err(r) => self.refuse(&ctx, r, limiter),
-        };
-        decision.with_call(outcome)
+            Err(r) => self.refuse(ctx, r, limiter),
+        }
     }
 
     /// Where this gateway's key lookup (`looked_up`) or introspection calls go, for log lines.

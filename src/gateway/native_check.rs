@@ -6,10 +6,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
 
-use super::extract;
 use super::sources::Provider;
 use super::{Decision, Gateway, RateStore, Request};
-use crate::error::{AuthError, ErrorCode};
 
 use crate::signature_check::SignatureCheck;
 
@@ -93,21 +91,12 @@ impl Gateway {
     ) -> Decision {
         let now = req.now_ms / 1000;
         let ctx = self.answer(req);
-        let found = match extract::credential(&self.config.sources, req.headers, req.path) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                let missing = AuthError::new(ErrorCode::MissingCredentials);
-                return self.refuse(&ctx, missing.into(), limiter);
-            }
-            Err(e) => return self.refuse(&ctx, e.into(), limiter),
+        let found = match self.presented(req) {
+            Ok(found) => found,
+            Err(r) => return self.refuse(&ctx, r, limiter),
         };
-        match self.complete_jwt(found, pending, verdict, now) {
-            Ok(auth) => match self.not_revoked(Some(&auth), now) {
-                Ok(()) => self.authorize(&ctx, Some(auth), limiter),
-                Err(r) => self.refuse(&ctx, r, limiter),
-            },
-            Err(r) => self.refuse(&ctx, r, limiter),
-        }
+        let answered = self.complete_jwt(found, pending, verdict, now);
+        self.conclude(&ctx, answered, now, limiter)
     }
 }
 
@@ -117,6 +106,7 @@ mod tests {
 
     use super::*;
     use crate::alg::Algorithm;
+    use crate::error::ErrorCode;
     use crate::gateway::MemoryRateStore;
     use crate::sign::SigningKey;
     use crate::signature_check::WEB_CRYPTO;
