@@ -45,8 +45,9 @@ export function verifyNativeSignature(alg: string, key: CryptoKey, signature: Ui
   const p = paramsOf(alg);
   if (!p) return Promise.resolve(undefined);
   try {
+    // Only a boolean is a verdict (a patched or polyfilled subtle could answer anything).
     return globalThis.crypto.subtle.verify(p.verify, key, signature, input).then(
-      (ok) => ok,
+      (ok: unknown) => (typeof ok === 'boolean' ? ok : undefined),
       () => undefined,
     );
   } catch {

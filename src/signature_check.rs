@@ -10,9 +10,11 @@
 
 use std::sync::Arc;
 
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{json, Value};
 
 use crate::alg::Algorithm;
+use crate::error::{AuthError, ErrorCode};
 use crate::jwks::JwkSet;
 use crate::key::VerifyingKey;
 use crate::token::Header;
@@ -101,6 +103,16 @@ impl SignatureCheck {
         &self.signature
     }
 
+    /// The compact token this check was prepared from.
+    pub fn token(&self) -> Result<String, AuthError> {
+        let input = std::str::from_utf8(&self.input)
+            .map_err(|_| AuthError::new(ErrorCode::MalformedToken))?;
+        Ok(format!(
+            "{input}.{}",
+            Base64UrlUnpadded::encode_string(&self.signature)
+        ))
+    }
+
     /// The core's own verdict, for a host whose native crypto lacks the algorithm or the key.
     pub fn verify_in_core(&self) -> bool {
         self.keys()
@@ -113,7 +125,6 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
-    use crate::error::ErrorCode;
     use crate::sign::SigningKey;
     use crate::verify::{Validation, Verifier};
 
@@ -179,6 +190,21 @@ mod tests {
     }
 
     #[test]
+    fn a_yes_for_a_check_prepared_with_other_keys_is_not_trusted() {
+        let (keys, old) = setup(&[Algorithm::ES256]);
+        let token = mint(&keys[0], json!({"sub": "u", "exp": NOW + 60}));
+        let c = check(&old, &token);
+        assert_eq!(c.token().unwrap(), token);
+        // The keys were replaced (a rotation) while the host verified: the core checks again.
+        let (_, rotated) = setup(&[Algorithm::ES256]);
+        let e = rotated.complete(c, Some(true), NOW).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidSignature);
+        // Still in the set: accepted on the core's own verification.
+        let kept = Verifier::new(old.keys().clone(), Validation::default());
+        assert!(kept.complete(check(&old, &token), Some(false), NOW).is_ok());
+    }
+
+    #[test]
     fn claims_are_not_read_before_the_verdict() {
         let (keys, v) = setup(&[Algorithm::ES256]);
         let token = mint(&keys[0], json!({"exp": NOW + 60}));
@@ -222,7 +248,6 @@ mod tests {
 
     #[test]
     fn a_signature_of_the_wrong_length_never_reaches_the_host() {
-        use base64ct::{Base64UrlUnpadded, Encoding};
         let (keys, v) = setup(&[Algorithm::RS256, Algorithm::ES256]);
         for key in &keys {
             let token = mint(key, json!({"exp": NOW + 60}));

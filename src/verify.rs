@@ -102,9 +102,10 @@ impl Verifier {
 
     /// Verifies a JWT at time `now` (unix seconds).
     pub fn verify(&self, token: &str, now: u64) -> Result<Verified, AuthError> {
-        let untrusted = UntrustedToken::parse(token, &self.validation.limits)?;
-        self.check_signature(&untrusted)?;
-        self.accept(untrusted.header().clone(), untrusted.payload(), now)
+        match self.prepare(token, now, |_| false)? {
+            Prepared::Verified(verified) => Ok(verified),
+            Prepared::Check(check) => self.complete(check, None, now),
+        }
     }
 
     /// Verifies a JWT at `now` as [`Verifier::verify`] does, except that the signature of an
@@ -146,13 +147,18 @@ impl Verifier {
     }
 
     /// Finishes a [`Verifier::prepare`] with the host's verdict on its signature (`None`: the
-    /// host could not verify it natively, so the core does).
+    /// host could not verify it natively, so the core does). A check prepared with another key
+    /// set (this verifier's keys were replaced meanwhile, or another verifier prepared it) is
+    /// not taken on trust: the core verifies the token again with this verifier's keys.
     pub fn complete(
         &self,
         check: SignatureCheck,
         verdict: Option<bool>,
         now: u64,
     ) -> Result<Verified, AuthError> {
+        if !Arc::ptr_eq(&check.keys, &self.keys) {
+            return self.verify(&check.token()?, now);
+        }
         if !verdict.unwrap_or_else(|| check.verify_in_core()) {
             return Err(AuthError::new(ErrorCode::InvalidSignature));
         }

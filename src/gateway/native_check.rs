@@ -29,15 +29,14 @@ impl PendingSignature {
         &self.check
     }
 
-    /// The provider this check was prepared by, if `token` is the token it was prepared from.
+    /// The provider this check was prepared by, if `token` is the token it was prepared from
+    /// (whole: signing input and signature).
     pub(super) fn provider_in<'p>(
         &self,
         providers: &'p [Provider],
         token: &str,
     ) -> Option<&'p Provider> {
-        let input = self.check.signing_input();
-        let same = token.as_bytes().get(..input.len()) == Some(input)
-            && token.as_bytes().get(input.len()) == Some(&b'.');
+        let same = self.check.token().is_ok_and(|t| t == token);
         same.then(|| providers.get(self.provider)).flatten()
     }
 }
@@ -205,6 +204,51 @@ mod tests {
         let p = pending(&gw, &asked);
         let other = token(&key, "bob");
         let d = finish(&gw, &other, &p, Some(true));
+        assert_eq!(d.code(), Some(ErrorCode::InvalidSignature));
+    }
+
+    #[test]
+    fn a_yes_for_a_token_checked_before_a_rotation_is_not_trusted() {
+        let old = SigningKey::generate(Algorithm::ES256, Some("k".into())).unwrap();
+        let new = SigningKey::generate(Algorithm::ES256, Some("k2".into())).unwrap();
+        let config = json!({"providers": [{"name": "idp", "issuer": ISS,
+            "jwks": {"remote": {"cluster": "idp", "path": "/jwks", "refresh_secs": 60}}}]});
+        let mut gw = Gateway::from_json(&config.to_string()).unwrap();
+        gw.verify_natively(WEB_CRYPTO.to_vec());
+        let feed = |gw: &mut Gateway, key: &SigningKey| {
+            let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+            gw.fetched(
+                "jwks:idp",
+                200,
+                &Default::default(),
+                jwks.as_bytes(),
+                NOW * 1000,
+            );
+        };
+        feed(&mut gw, &old);
+        let t = token(&old, "alice");
+        let p = pending(&gw, &t);
+        // The old key is rotated out while the host verifies.
+        feed(&mut gw, &new);
+        let d = finish(&gw, &t, &p, Some(true));
+        assert_eq!(d.code(), Some(ErrorCode::UnknownKey));
+        let mut rs = MemoryRateStore::default();
+        let again = with_request(&t, |req| gw.decide(req, &mut rs));
+        assert_eq!(again.code(), Some(ErrorCode::UnknownKey), "not cached");
+    }
+
+    #[test]
+    fn a_yes_for_one_signature_does_not_pass_another_on_the_same_input() {
+        let key = SigningKey::generate(Algorithm::ES256, Some("k".into())).unwrap();
+        let gw = gateway(&key);
+        let t = token(&key, "alice");
+        let p = pending(&gw, &t);
+        // The same signing input with another signature (one byte changed).
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let mut sig = Base64UrlUnpadded::decode_vec(sig).unwrap();
+        sig[10] ^= 1;
+        let spliced = format!("{input}.{}", Base64UrlUnpadded::encode_string(&sig));
+        let d = finish(&gw, &spliced, &p, Some(true));
         assert_eq!(d.code(), Some(ErrorCode::InvalidSignature));
     }
 

@@ -30,23 +30,24 @@ pub struct JsGateway {
     checks: Checks,
 }
 
-/// Signature checks out with the host ([`Decision::Verify`]), by id, until it forgets them.
+/// Signature checks out with the host ([`Decision::Verify`]), by id (never reused), until it
+/// forgets them.
 #[derive(Default)]
 struct Checks {
-    next: u32,
-    out: BTreeMap<u32, PendingSignature>,
+    next: u64,
+    out: BTreeMap<u64, PendingSignature>,
 }
 
 /// Checks out at once in one isolate; past it the oldest is dropped (its request fails closed).
 const MAX_CHECKS: usize = 1024;
 
 impl Checks {
-    fn add(&mut self, pending: PendingSignature) -> u32 {
+    fn add(&mut self, pending: PendingSignature) -> u64 {
         if self.out.len() >= MAX_CHECKS {
             self.out.pop_first();
         }
         let id = self.next;
-        self.next = self.next.wrapping_add(1);
+        self.next += 1;
         self.out.insert(id, pending);
         id
     }
@@ -175,7 +176,7 @@ struct Outcome<'a> {
     decision: &'a Decision,
     /// The id of a signature check the decision stopped at, for `onVerified`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    check: Option<u32>,
+    check: Option<u64>,
     /// The counters the decision adds one to (the filter's stat names).
     metrics: Vec<String>,
     reads: HashMap<String, u32>,
@@ -259,13 +260,13 @@ impl JsGateway {
     pub fn on_verified(
         &mut self,
         request: &str,
-        check: u32,
+        check: f64,
         verdict: Option<bool>,
         store: &str,
     ) -> Result<String, JsError> {
         let facts = Facts::parse(request)?;
         let gateway = &self.gateway;
-        let pending = self.checks.out.get(&check);
+        let pending = self.checks.out.get(&(check as u64));
         with_store(&mut self.rates, &self.shared, store, |store| {
             let decision = match pending {
                 Some(p) => facts.with_request(|req| gateway.on_verified(req, p, verdict, store)),
@@ -275,10 +276,10 @@ impl JsGateway {
         })
     }
 
-    /// The host is done with a signature check.
+    /// The host is done with a signature check (ids are JSON numbers: exact far past any count).
     #[wasm_bindgen(js_name = forgetCheck)]
-    pub fn forget_check(&mut self, check: u32) {
-        self.checks.out.remove(&check);
+    pub fn forget_check(&mut self, check: f64) {
+        self.checks.out.remove(&(check as u64));
     }
 
     /// Finishes a decision that asked for a call (introspection, a key lookup), given its
@@ -328,6 +329,13 @@ impl JsGateway {
         self.gateway.limitations(Host::Fetch)
     }
 
+    /// When a document is next due (unix ms), once `dueFetches` has been asked: before then it
+    /// would return nothing. `undefined`: no remote documents (or not asked yet).
+    #[wasm_bindgen(js_name = nextFetchAt)]
+    pub fn next_fetch_at(&self) -> Option<f64> {
+        self.gateway.poll_timeout().map(|ms| ms as f64)
+    }
+
     /// The documents due at `now_ms`, as a JSON array; each is leased until its answer is
     /// given to `fetched`.
     #[wasm_bindgen(js_name = dueFetches)]
@@ -360,7 +368,7 @@ fn with_store(
     rates: &mut MemoryRateStore,
     shared: &HashMap<String, Bucket>,
     store: &str,
-    decide: impl FnOnce(&mut dyn RateStore) -> (Decision, Option<u32>),
+    decide: impl FnOnce(&mut dyn RateStore) -> (Decision, Option<u64>),
 ) -> Result<String, JsError> {
     let mut snapshot = Snapshot {
         known: shared,

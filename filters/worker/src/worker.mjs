@@ -40,7 +40,7 @@ function load(env) {
     const gateway = new Gateway(text);
     gateway.useWebCrypto();
     for (const line of gateway.limitations()) console.warn(`tokenwarden: ${line}`);
-    current = { text, origin: env.ORIGIN, gateway, sources: new Sources(gateway, (names) => count(env, names)) };
+    current = { text, origin: env.ORIGIN, originBase: new URL(env.ORIGIN).origin, gateway, sources: new Sources(gateway, (names) => count(env, names)) };
   } catch (e) {
     // One line naming the field (the core never quotes the document's values).
     console.error(`tokenwarden: ${e.message}; every request is refused with invalid_config`);
@@ -77,12 +77,22 @@ class Sources {
     this.count = count;
     /** id → the fetch out for a source never loaded, which requests wait for. */
     this.first = new Map();
+    /** Whether the core was asked once: its schedule knows every source from then on. */
+    this.started = false;
   }
 
-  /** Starts the fetches due at `nowMs`; resolves once sources never loaded have answered. */
-  async pump(nowMs, ctx) {
-    this.start(nowMs, ctx);
-    await Promise.all(this.first.values());
+  /**
+   * Starts the fetches due at `nowMs`; returns the wait for sources never loaded, or `undefined`
+   * when there is none. Before the time the core's schedule names (`nextFetchAt`) nothing is due,
+   * so a request then costs no round trip through the core's JSON.
+   */
+  pump(nowMs, ctx) {
+    const next = this.gateway.nextFetchAt();
+    if (!this.started || (next !== undefined && nowMs >= next)) {
+      this.started = true;
+      this.start(nowMs, ctx);
+    }
+    return this.first.size > 0 ? Promise.all(this.first.values()) : undefined;
   }
 
   /** Starts what is due; returns the fetches of sources never loaded (requests wait for those). */
@@ -133,8 +143,13 @@ async function verifyNatively(d) {
   if (!webCryptoParams.has(d.alg)) webCryptoParams.set(d.alg, JSON.parse(webCrypto(d.alg) ?? 'null'));
   const params = webCryptoParams.get(d.alg);
   if (!params) return undefined;
-  const input = bytes(d.input);
-  const signature = bytes(d.signature);
+  let input, signature;
+  try {
+    input = bytes(d.input);
+    signature = bytes(d.signature);
+  } catch {
+    return undefined;
+  }
   for (const { id, jwk } of d.keys) {
     const name = `${id} ${d.alg}`;
     let pending = imported.get(name);
@@ -145,11 +160,15 @@ async function verifyNatively(d) {
     }
     const key = await pending;
     if (!key) return undefined;
+    let ok;
     try {
-      if (await crypto.subtle.verify(params.verify, key, signature, input)) return true;
+      ok = await crypto.subtle.verify(params.verify, key, signature, input);
     } catch {
       return undefined;
     }
+    // Only a boolean is a verdict (a patched or polyfilled subtle could answer anything).
+    if (ok === true) return true;
+    if (ok !== false) return undefined;
   }
   return false;
 }
@@ -214,18 +233,25 @@ async function decideWith(env, gateway, decide) {
       answer = await stub.commit(out.reads, out.writes);
     } catch (e) {
       console.warn(`tokenwarden: the rate-limit store did not answer (${e.name}); limited requests are refused`);
+      forget(gateway, out);
       break;
     }
     gateway.rememberShared(JSON.stringify(answer.buckets));
     if (answer.ok) return out;
+    forget(gateway, out);
   }
   return JSON.parse(decide('closed'));
 }
 
+/** Drops the signature check of a decision that is decided again (each decision makes its own). */
+function forget(gateway, out) {
+  if (out.check !== undefined) gateway.forgetCheck(out.check);
+}
+
 /** The request facts the gateway reads. */
-function factsOf(request, nowMs) {
-  const url = new URL(request.url);
-  const sample = crypto.getRandomValues(new Uint32Array(1))[0];
+function factsOf(request, url, nowMs) {
+  // Audit sampling, not a secret: Math.random is enough, and cheaper than a CSPRNG call.
+  const sample = Math.floor(Math.random() * 0x1_0000_0000);
   return JSON.stringify({
     method: request.method,
     path: url.pathname + url.search,
@@ -238,10 +264,9 @@ function factsOf(request, nowMs) {
 }
 
 /** Forwards an allowed request to the origin as the decision says (like the Envoy filter). */
-async function forward(request, env, d) {
-  const url = new URL(request.url);
+async function forward(request, url, origin, d) {
   // Concatenated, not resolved: a path like `//host/x` must not change the origin.
-  const target = new URL(new URL(env.ORIGIN).origin + (d.upstream_path ?? url.pathname + url.search));
+  const target = new URL(origin + (d.upstream_path ?? url.pathname + url.search));
   const headers = new Headers(request.headers);
   for (const name of d.upstream_remove) headers.delete(name);
   for (const [name, value] of d.upstream_set) headers.set(name, value);
@@ -274,11 +299,13 @@ export default {
       return respond(decision);
     }
     const nowMs = Date.now();
-    await s.sources.pump(nowMs, ctx);
-    const facts = factsOf(request, nowMs);
+    const firstLoad = s.sources.pump(nowMs, ctx);
+    if (firstLoad) await firstLoad;
+    const url = new URL(request.url);
+    const facts = factsOf(request, url, nowMs);
     let { decision: d, metrics, check } = await decideWith(env, s.gateway, (store) => s.gateway.decide(facts, store));
     // An unknown `kid` (or no keys) made a refetch due.
-    if (d.report?.refetch) ctx.waitUntil(s.sources.pump(nowMs, ctx));
+    if (d.report?.refetch) ctx.waitUntil(s.sources.pump(nowMs, ctx) ?? Promise.resolve());
     if (d.action === 'verify') {
       // A JWT's signature, for WebCrypto (a cache miss): the core goes on with the verdict.
       try {
@@ -301,7 +328,7 @@ export default {
     count(env, metrics);
     const audit = d.report?.audit;
     if (d.action === 'forward') {
-      const forwarded = forward(request, env, d);
+      const forwarded = forward(request, url, s.originBase, d);
       // Kept alive past the client: a request it abandons still gets its line.
       if (audit) ctx.waitUntil(forwarded.then((r) => writeAudit(audit, r.status, nowMs), () => writeAudit(audit, 0, nowMs)));
       return forwarded;
