@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::sources::Provider;
 use super::{Decision, Gateway, RateStore, Request};
-
 use crate::signature_check::SignatureCheck;
 
 /// The signature to verify, with the provider whose keys were chosen. Serializes to what the

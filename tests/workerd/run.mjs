@@ -6,6 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleForWorkerd } from './bundle.mjs';
 import * as jose from 'jose';
+import { FILES, signatureCases } from '../js/wycheproof-cases.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = `${root}.tmp/workerd/`;
@@ -30,6 +31,8 @@ const fixtures = {
   webhook: { body, secret, signature: `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` },
 };
 writeFileSync(`${out}fixtures.json`, JSON.stringify(fixtures));
+// Wycheproof's cases for WebCrypto in workerd (BoringSSL), with the answers the core gives.
+writeFileSync(`${out}wycheproof.json`, JSON.stringify(Object.fromEntries(Object.keys(FILES).map((f) => [f, signatureCases(f)]))));
 
 const wasm = await bundleForWorkerd({ worker: `${root}tests/workerd/worker.mjs`, quickstart: `${root}examples/worker/worker.js` }, out);
 if (wasm.length !== 1 || !wasm[0].startsWith('tokenwarden_bg')) throw new Error(`expected one tokenwarden wasm module, got ${wasm}`);
@@ -41,7 +44,7 @@ const config :Workerd.Config = (services = [(name = "main", worker = .main), (na
 const main :Workerd.Worker = (
   modules = [(name = "worker.js", esModule = embed "worker.js"), (name = "${wasm[0]}", wasm = embed "${wasm[0]}")],
   compatibilityDate = "2025-01-01",
-  bindings = [(name = "FIXTURES", text = embed "fixtures.json"), (name = "QUICKSTART", service = "quickstart")],
+  bindings = [(name = "FIXTURES", text = embed "fixtures.json"), (name = "WYCHEPROOF", text = embed "wycheproof.json"), (name = "QUICKSTART", service = "quickstart")],
 );
 const quickstart :Workerd.Worker = (
   modules = [(name = "quickstart.js", esModule = embed "quickstart.js"), (name = "${wasm[0]}", wasm = embed "${wasm[0]}")],

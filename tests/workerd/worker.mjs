@@ -2,6 +2,8 @@
 // JWT and webhook verification. Fixtures (jose-minted tokens, JWKS, signed bodies) come from
 // run.mjs through a text binding.
 import { verifyJwt, verifyWebhook, signWebhook, TokenwardenError } from 'tokenwarden';
+// The package's WebCrypto half (not a package export: reached by path, the same module instance).
+import { importNativeKey, verifyNativeSignature } from '../../pkg/dist/native-crypto.js';
 
 function check(ok, what) {
   if (!ok) throw new Error(`check failed: ${what}`);
@@ -51,5 +53,27 @@ export const webhook = {
     const now = Math.floor(Date.now() / 1000);
     const stale = signWebhook(f.webhook.body, f.webhook.secret, { timestamp: now - 3600 });
     await refused(() => verifyWebhook(f.webhook.body, stale, f.webhook.secret, { timestamp: String(now - 3600), toleranceSec: 300 }), 'webhook_timestamp_out_of_tolerance');
+  },
+};
+
+/** Wycheproof's cases (tests/js/wycheproof-cases.mjs) through WebCrypto in workerd, with the core's parameters. */
+export const wycheproof = {
+  async test(_ctrl, env) {
+    const bytes = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+    const wrong = [];
+    let cases = 0;
+    for (const [file, { alg, groups }] of Object.entries(JSON.parse(env.WYCHEPROOF))) {
+      for (const group of groups) {
+        const key = await importNativeKey(alg, group.jwk);
+        check(key, `${file}: WebCrypto refused a key the core takes`);
+        for (const t of group.tests) {
+          const verdict = await verifyNativeSignature(alg, key, bytes(t.sig), bytes(t.msg));
+          cases += 1;
+          if (verdict !== t.expected) wrong.push(`${file} tc ${t.id}: WebCrypto said ${verdict}, the core says ${t.expected}`);
+        }
+      }
+    }
+    check(wrong.length === 0, `WebCrypto in workerd disagrees with the core:\n${wrong.join('\n')}`);
+    check(cases > 1000, `only ${cases} cases ran`);
   },
 };
