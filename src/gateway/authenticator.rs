@@ -150,7 +150,7 @@ impl Gateway {
             .map_err(|e| provider_refusal(provider, e))?;
         match prepared {
             Prepared::Verified(verified) => Ok(Step::Done(Some(
-                self.jwt_verified(provider, verified, found, now),
+                self.jwt_verified(provider, verified, found, cache_key, now),
             ))),
             Prepared::Check(check) => Ok(Step::Verify(PendingSignature::new(index, check))),
         }
@@ -171,7 +171,8 @@ impl Gateway {
             .verifier
             .complete(pending.check().clone(), verdict, now)
             .map_err(|e| provider_refusal(provider, e))?;
-        Ok(self.jwt_verified(provider, verified, found, now))
+        let cache_key = cache::key(found.value);
+        Ok(self.jwt_verified(provider, verified, found, cache_key, now))
     }
 
     /// The provider a token goes to: by its `iss`, else the only one, else (providers without an
@@ -229,12 +230,14 @@ impl Gateway {
         Ok((index, provider))
     }
 
-    /// The identity a verified JWT proves, put in the verified-token cache.
+    /// The identity a verified JWT proves, put in the verified-token cache under `cache_key`
+    /// (the token's [`cache::key`], computed once per decision).
     fn jwt_verified(
         &self,
         provider: &Provider,
         verified: Verified,
         found: extract::Found<'_>,
+        cache_key: [u8; 32],
         now: u64,
     ) -> Authenticated {
         let strings = |name: &str| -> Vec<String> {
@@ -287,8 +290,7 @@ impl Gateway {
         let until = auth
             .expires_at
             .min(now.saturating_add(self.config.cache.max_ttl_secs));
-        self.jwt_cache
-            .insert(cache::key(found.value), until, auth.clone());
+        self.jwt_cache.insert(cache_key, until, auth.clone());
         auth
     }
 
